@@ -1,0 +1,26 @@
+/*
+ * clock -- the monotonic millisecond clock every deadline in ragd uses.
+ */
+#ifndef RAGD_CLOCK_H
+#define RAGD_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Milliseconds since an arbitrary fixed point; never goes backwards. */
+static inline int64_t clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The same in microseconds, for latencies reported with fractions. */
+static inline int64_t clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#endif /* RAGD_CLOCK_H */

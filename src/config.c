@@ -1,0 +1,283 @@
+/*
+ * config -- parse `ragd serve` flags and the JSON config file into a config.
+ *
+ * Order: defaults, then the file (--config), then the other flags, so a flag
+ * always wins.  The default source list (vector, kb, web) is built later by
+ * the registry from what is set here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+const char config_serve_usage[] =
+    "usage: ragd serve --db FILE [options]\n"
+    "\n"
+    "Serve /search over HTTP, asking every enabled source concurrently.\n"
+    "\n"
+    "  --db FILE          store built by 'ragd ingest' (vector + kb sources)\n"
+    "  --listen HOST:PORT address to listen on (default " CONFIG_DEFAULT_LISTEN ";\n"
+    "                     port 0 picks a free port, shown in the ready line)\n"
+    "  --web-url URL      SearxNG base URL for the web source (default: disabled)\n"
+    "  --timeout-ms N     default per-request deadline (default 1500)\n"
+    "  --workers N        worker threads for SQLite work (default: one per core)\n"
+    "  --embed-url URL    embeddings endpoint, when the store used --embedder openai\n"
+    "  --config FILE      JSON config (schemas/config.schema.json); flags override it\n"
+    "  --log-level LEVEL  error, warn, info (default) or debug\n"
+    "  --help             this text\n"
+    "\n"
+    "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint).\n";
+
+enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
+       OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP };
+
+static const struct option config_opts[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"web-url", required_argument, NULL, OPT_WEB_URL},
+    {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"embed-url", required_argument, NULL, OPT_EMBED_URL},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int config_set_str(char **slot, const char *value)
+{
+    char *s = strdup(value);
+    if (!s)
+        return -1;
+    free(*slot);
+    *slot = s;
+    return 0;
+}
+
+static int config_parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int config_split_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    const char *h = listen;
+    size_t n;
+    long p;
+
+    if (!colon || config_parse_long(colon + 1, 0, 65535, &p) != 0)
+        return -1;
+    n = (size_t)(colon - listen);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= hostlen)
+        return -1;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+static int config_file_str(json_t *v, const char *key, char **slot, char *err, size_t errlen)
+{
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "%s: expected a string", key);
+        return -1;
+    }
+    return config_set_str(slot, json_string_value(v));
+}
+
+static int config_file_int(json_t *v, const char *key, long min, long max, long *out,
+                           char *err, size_t errlen)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        snprintf(err, errlen, "%s: expected an integer from %ld to %ld", key, min, max);
+        return -1;
+    }
+    *out = (long)json_integer_value(v);
+    return 0;
+}
+
+/* Apply one top-level key of the config file. */
+static int config_file_key(config *c, const char *key, json_t *v, char *err, size_t errlen)
+{
+    long n;
+
+    if (!strcmp(key, "db")) return config_file_str(v, key, &c->db, err, errlen);
+    if (!strcmp(key, "listen")) return config_file_str(v, key, &c->listen, err, errlen);
+    if (!strcmp(key, "web_url")) return config_file_str(v, key, &c->web_url, err, errlen);
+    if (!strcmp(key, "embed_url")) return config_file_str(v, key, &c->embed_url, err, errlen);
+    if (!strcmp(key, "timeout_ms")) {
+        if (config_file_int(v, key, 1, CONFIG_MAX_TIMEOUT_MS, &n, err, errlen)) return -1;
+        c->timeout_ms = (int)n;
+    } else if (!strcmp(key, "workers")) {
+        if (config_file_int(v, key, 1, 256, &n, err, errlen)) return -1;
+        c->workers = (unsigned)n;
+    } else if (!strcmp(key, "max_body_bytes")) {
+        if (config_file_int(v, key, 1024, 16L << 20, &n, err, errlen)) return -1;
+        c->max_body = (size_t)n;
+    } else if (!strcmp(key, "max_query_bytes")) {
+        if (config_file_int(v, key, 16, 1L << 20, &n, err, errlen)) return -1;
+        c->max_query = (size_t)n;
+    } else if (!strcmp(key, "log_level")) {
+        if (!json_is_string(v) || (c->log_level = log_parse_level(json_string_value(v))) < 0) {
+            snprintf(err, errlen, "log_level: expected error, warn, info or debug");
+            return -1;
+        }
+    } else if (!strcmp(key, "sources")) {
+        if (!json_is_array(v)) {
+            snprintf(err, errlen, "sources: expected an array of source objects");
+            return -1;
+        }
+        json_decref(c->sources);
+        c->sources = json_deep_copy(v);
+    } else {
+        snprintf(err, errlen, "unknown key \"%s\"", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_load_file(config *c, const char *path, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    const char *key;
+    json_t *v;
+    char why[512];
+    int rc = -1;
+
+    if (!root) {
+        snprintf(err, errlen, "config %s: line %d: %s", path, jerr.line, jerr.text);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "config %s: expected a JSON object", path);
+        goto done;
+    }
+    json_object_foreach(root, key, v) {
+        if (config_file_key(c, key, v, why, sizeof why) != 0) {
+            snprintf(err, errlen, "config %s: %s", path, why);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    json_decref(root);
+    return rc;
+}
+
+static void config_defaults(config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->timeout_ms = CONFIG_DEFAULT_TIMEOUT_MS;
+    c->log_level = LOG_INFO;
+    c->max_body = 64 << 10;
+    c->max_query = 4096;
+}
+
+/* Apply one command-line flag. */
+static int config_flag(config *c, int opt, const char *arg, char *err, size_t errlen)
+{
+    long n;
+
+    switch (opt) {
+    case OPT_DB: return config_set_str(&c->db, arg);
+    case OPT_LISTEN: return config_set_str(&c->listen, arg);
+    case OPT_WEB_URL: return config_set_str(&c->web_url, arg);
+    case OPT_EMBED_URL: return config_set_str(&c->embed_url, arg);
+    case OPT_CONFIG: return 0; /* loaded first, in config_from_args */
+    case OPT_TIMEOUT:
+        if (config_parse_long(arg, 1, CONFIG_MAX_TIMEOUT_MS, &n) != 0) {
+            snprintf(err, errlen, "--timeout-ms: expected an integer from 1 to %d, got \"%s\"",
+                     CONFIG_MAX_TIMEOUT_MS, arg);
+            return -1;
+        }
+        c->timeout_ms = (int)n;
+        return 0;
+    case OPT_WORKERS:
+        if (config_parse_long(arg, 1, 256, &n) != 0) {
+            snprintf(err, errlen, "--workers: expected an integer from 1 to 256, got \"%s\"", arg);
+            return -1;
+        }
+        c->workers = (unsigned)n;
+        return 0;
+    case OPT_LOG_LEVEL:
+        if ((c->log_level = log_parse_level(arg)) < 0) {
+            snprintf(err, errlen, "--log-level: expected error, warn, info or debug, got \"%s\"", arg);
+            return -1;
+        }
+        return 0;
+    default:
+        snprintf(err, errlen, "unknown option (see 'ragd serve --help')");
+        return -1;
+    }
+}
+
+int config_from_args(config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    char host[256];
+    int opt, port;
+
+    config_defaults(c);
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", config_opts, NULL)) != -1) {
+        if (opt == OPT_HELP) {
+            fputs(config_serve_usage, stdout);
+            return 1;
+        }
+        if (opt == '?' || opt == ':') {
+            snprintf(err, errlen, "%s: unknown option or missing value (see 'ragd serve --help')",
+                     argv[optind - 1]);
+            return -1;
+        }
+        if (opt == OPT_CONFIG && config_load_file(c, optarg, err, errlen) != 0)
+            return -1;
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument \"%s\" (see 'ragd serve --help')", argv[optind]);
+        return -1;
+    }
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", config_opts, NULL)) != -1)
+        if (config_flag(c, opt, optarg, err, errlen) != 0)
+            return -1;
+    if (!c->listen && config_set_str(&c->listen, CONFIG_DEFAULT_LISTEN) != 0)
+        return -1;
+    if (config_split_listen(c->listen, host, sizeof host, &port) != 0) {
+        snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", c->listen);
+        return -1;
+    }
+    if (!c->db && !c->sources) {
+        snprintf(err, errlen, "--db FILE is required (build one with 'ragd ingest')");
+        return -1;
+    }
+    return 0;
+}
+
+void config_release(config *c)
+{
+    free(c->db);
+    free(c->listen);
+    free(c->web_url);
+    free(c->embed_url);
+    json_decref(c->sources);
+    memset(c, 0, sizeof *c);
+}

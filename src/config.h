@@ -1,0 +1,45 @@
+/*
+ * config -- `ragd serve` settings from flags and an optional JSON file.
+ *
+ * The file is described by schemas/config.schema.json; every flag overrides
+ * the file's value.  Secrets are not configuration: API keys come only from
+ * environment variables, so a config file can be shared and logged.
+ */
+#ifndef RAGD_CONFIG_H
+#define RAGD_CONFIG_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
+#define CONFIG_DEFAULT_TIMEOUT_MS 1500
+#define CONFIG_MAX_TIMEOUT_MS 60000
+
+typedef struct config {
+    char *db;           /* store file, or NULL */
+    char *listen;       /* "HOST:PORT" */
+    char *web_url;      /* SearxNG base URL, or NULL: web disabled */
+    char *embed_url;    /* overrides the store's recorded embeddings URL */
+    int timeout_ms;     /* default per-request deadline */
+    unsigned workers;   /* worker threads; 0 means one per core */
+    int log_level;
+    size_t max_body;    /* largest accepted request body, bytes */
+    size_t max_query;   /* longest accepted query, bytes */
+    json_t *sources;    /* array of source instance objects (owned) */
+} config;
+
+/* Fill c from `ragd serve` arguments (argv[0] is "serve").  Returns 0 on
+ * success, 1 when --help was printed, or -1 with a message naming the
+ * problem in err.  The caller releases c with config_release either way. */
+int config_from_args(config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* Free what c owns; c may then be reused. */
+void config_release(config *c);
+
+/* Split "HOST:PORT" (HOST may be "[v6]") into host and port.  Returns 0 or -1. */
+int config_split_listen(const char *listen, char *host, size_t hostlen, int *port);
+
+/* The `ragd serve` usage text. */
+extern const char config_serve_usage[];
+
+#endif /* RAGD_CONFIG_H */

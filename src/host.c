@@ -1,0 +1,344 @@
+/*
+ * host -- implements the ragd_host services on top of ragd's own modules.
+ *
+ * Query embedding lives here because it is a host service: the embedder is
+ * fixed by the store the sources read ("embed queries the way the documents
+ * were embedded"), and the remote one needs the shared HTTP client.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "embed.h"
+#include "host.h"
+#include "log.h"
+#include "store.h"
+
+static int64_t host_now_ms(const ragd_host *h)
+{
+    (void)h;
+    return clock_ms();
+}
+
+static void host_log(const ragd_host *h, int level, const char *fmt, ...)
+{
+    const host_ctx *ctx = h->priv;
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vmsg(level, ctx->name, fmt, ap);
+    va_end(ap);
+}
+
+static int host_http_request(const ragd_host *h, const ragd_http_request *req, ragd_http_cb cb,
+                             void *arg, ragd_http_xfer **xfer)
+{
+    const host_ctx *ctx = h->priv;
+    return httpc_start(ctx->svc->http, req, cb, arg, xfer);
+}
+
+static void host_http_cancel(const ragd_host *h, ragd_http_xfer *xfer)
+{
+    const host_ctx *ctx = h->priv;
+    httpc_cancel(ctx->svc->http, xfer);
+}
+
+static int host_work_submit(const ragd_host *h, ragd_work_fn work, ragd_work_done_fn done, void *arg)
+{
+    const host_ctx *ctx = h->priv;
+    return pool_submit(ctx->svc->pool, work, done, arg) == 0 ? RAGD_OK : RAGD_ENOMEM;
+}
+
+/* ------------------------------------------------------------- defer -- */
+
+typedef struct host_deferred {
+    void (*fn)(void *);
+    void *arg;
+} host_deferred;
+
+static void host_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    host_deferred d = *(host_deferred *)arg;
+
+    (void)fd;
+    (void)what;
+    free(arg);
+    d.fn(d.arg);
+}
+
+int host_defer(struct event_base *base, void (*fn)(void *), void *arg)
+{
+    static const struct timeval now = {0, 0};
+    host_deferred *d = malloc(sizeof *d);
+
+    if (!d)
+        return -1;
+    d->fn = fn;
+    d->arg = arg;
+    if (event_base_once(base, -1, EV_TIMEOUT, host_defer_cb, d, &now) != 0) {
+        free(d);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- embed -- */
+
+/* One query embedding in flight.  Owned by itself: freed after cb runs. */
+typedef struct host_embed_op {
+    ragd_embed_cb cb;
+    void *arg;
+    size_t dims;
+    float *vec;
+    char error[256];
+} host_embed_op;
+
+static void host_embed_finish(host_embed_op *op, int status)
+{
+    op->cb(op->arg, status, status == RAGD_OK ? op->vec : NULL, status == RAGD_OK ? op->dims : 0,
+           status == RAGD_OK ? NULL : op->error);
+    free(op->vec);
+    free(op);
+}
+
+static void host_embed_hash_done(void *arg)
+{
+    host_embed_finish(arg, RAGD_OK);
+}
+
+static void host_embed_http_done(void *arg, int status, long http_status, const char *body,
+                                 size_t len, const char *error)
+{
+    host_embed_op *op = arg;
+    size_t dims = 0;
+
+    if (status != RAGD_OK) {
+        snprintf(op->error, sizeof op->error, "embeddings request failed: %s", error);
+    } else if (http_status != 200) {
+        snprintf(op->error, sizeof op->error, "embeddings endpoint answered HTTP %ld", http_status);
+        status = RAGD_ERR;
+    } else if (embed_openai_parse(body, len, 1, &dims, &op->vec, op->error, sizeof op->error) != 0) {
+        status = RAGD_ERR;
+    } else if (dims != op->dims) {
+        snprintf(op->error, sizeof op->error,
+                 "embeddings endpoint returned %zu dimensions, the store has %zu", dims, op->dims);
+        status = RAGD_ERR;
+    }
+    host_embed_finish(op, status);
+}
+
+static int host_embed_remote(const host_services *svc, host_embed_op *op, const char *text,
+                             int64_t deadline_ms)
+{
+    const char *texts[1] = {text};
+    char url[1024], auth[512];
+    const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
+    ragd_http_request req = {0};
+    char *body = embed_openai_body(svc->embed_model, texts, 1);
+    int64_t left = deadline_ms - clock_ms();
+    int rc;
+
+    if (!body)
+        return RAGD_ENOMEM;
+    snprintf(url, sizeof url, "%s/embeddings", svc->embed_url);
+    if (svc->embed_key && *svc->embed_key) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", svc->embed_key);
+        headers[1] = auth;
+    }
+    req.method = "POST";
+    req.url = url;
+    req.headers = headers;
+    req.body = body;
+    req.body_len = strlen(body);
+    /* The source's deadline timer is what ends a search; this limit is a
+     * backstop set later so it never wins that race. */
+    req.timeout_ms = (left > 1 ? (long)left : 1) + 1000;
+    req.max_response = 4u << 20;
+    rc = httpc_start(svc->http, &req, host_embed_http_done, op, NULL);
+    free(body);
+    return rc;
+}
+
+static int host_embed(const ragd_host *h, const char *text, int64_t deadline_ms, ragd_embed_cb cb,
+                      void *arg)
+{
+    const host_ctx *ctx = h->priv;
+    const host_services *svc = ctx->svc;
+    host_embed_op *op = calloc(1, sizeof *op);
+    int rc;
+
+    if (!op)
+        return RAGD_ENOMEM;
+    op->cb = cb;
+    op->arg = arg;
+    op->dims = svc->embed_dims;
+    if (strcmp(svc->embedder, "openai") == 0) {
+        rc = host_embed_remote(svc, op, text, deadline_ms);
+    } else if (!(op->vec = malloc(op->dims * sizeof *op->vec))) {
+        rc = RAGD_ENOMEM;
+    } else {
+        /* Cheap enough to run on the loop; delivered later to keep the
+         * callback rule. */
+        embed_hash(text, strlen(text), op->vec, op->dims);
+        rc = host_defer(svc->base, host_embed_hash_done, op) == 0 ? RAGD_OK : RAGD_ENOMEM;
+    }
+    if (rc != RAGD_OK) {
+        free(op->vec);
+        free(op);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------- cfg readers -- */
+
+static int host_cfg_string(const json_t *cfg, const char *key, const char *def, const char **out,
+                           char *err, size_t errlen)
+{
+    json_t *v = json_object_get(cfg, key);
+
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return RAGD_OK;
+    }
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "%s: expected a string", key);
+        return RAGD_EINVAL;
+    }
+    *out = json_string_value(v);
+    return RAGD_OK;
+}
+
+static int host_cfg_int(const json_t *cfg, const char *key, long long def, long long min,
+                        long long max, long long *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(cfg, key);
+
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return RAGD_OK;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        snprintf(err, errlen, "%s: expected an integer from %lld to %lld", key, min, max);
+        return RAGD_EINVAL;
+    }
+    *out = json_integer_value(v);
+    return RAGD_OK;
+}
+
+static int host_cfg_number(const json_t *cfg, const char *key, double def, double *out, char *err,
+                           size_t errlen)
+{
+    json_t *v = json_object_get(cfg, key);
+
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return RAGD_OK;
+    }
+    if (!json_is_number(v)) {
+        snprintf(err, errlen, "%s: expected a number", key);
+        return RAGD_EINVAL;
+    }
+    *out = json_number_value(v);
+    return RAGD_OK;
+}
+
+static int host_cfg_bool(const json_t *cfg, const char *key, int def, int *out, char *err,
+                         size_t errlen)
+{
+    json_t *v = json_object_get(cfg, key);
+
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return RAGD_OK;
+    }
+    if (!json_is_boolean(v)) {
+        snprintf(err, errlen, "%s: expected true or false", key);
+        return RAGD_EINVAL;
+    }
+    *out = json_is_true(v);
+    return RAGD_OK;
+}
+
+void host_init(ragd_host *h, host_ctx *ctx)
+{
+    memset(h, 0, sizeof *h);
+    h->abi_version = RAGD_SOURCE_ABI_VERSION;
+    h->base = ctx->svc->base;
+    h->nworkers = pool_size(ctx->svc->pool);
+    h->embedder = ctx->svc->embedder;
+    h->embed_dims = ctx->svc->embed_dims;
+    h->priv = ctx;
+    h->now_ms = host_now_ms;
+    h->log = host_log;
+    h->http_request = host_http_request;
+    h->http_cancel = host_http_cancel;
+    h->work_submit = host_work_submit;
+    h->embed = host_embed;
+    h->cfg_string = host_cfg_string;
+    h->cfg_int = host_cfg_int;
+    h->cfg_number = host_cfg_number;
+    h->cfg_bool = host_cfg_bool;
+}
+
+static int host_dup(char **slot, const char *s)
+{
+    free(*slot);
+    *slot = s ? strdup(s) : NULL;
+    return s && !*slot ? -1 : 0;
+}
+
+int host_embedder_from_store(host_services *svc, const char *db_path, const char *embed_url,
+                             char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    char name[32] = "hash", dims[32] = "", buf[1024];
+    int rc = -1;
+
+    if (db_path) {
+        if (store_open(db_path, 0, &db, err, errlen) != 0)
+            return -1;
+        store_meta_get(db, "embedder", name, sizeof name);
+        if (store_meta_get(db, "embed_dims", dims, sizeof dims) == 0)
+            svc->embed_dims = strtoul(dims, NULL, 10);
+    }
+    snprintf(svc->embedder, sizeof svc->embedder, "%s", name);
+    if (strcmp(name, "hash") == 0) {
+        svc->embed_dims = EMBED_HASH_DIMS;
+        rc = 0;
+        goto done;
+    }
+    if (strcmp(name, "openai") != 0 || svc->embed_dims == 0) {
+        snprintf(err, errlen, "%s: unknown embedder \"%s\" (%s dims)", db_path, name, dims);
+        goto done;
+    }
+    if (!embed_url && store_meta_get(db, "embed_url", buf, sizeof buf) == 0)
+        embed_url = buf;
+    if (!embed_url) {
+        snprintf(err, errlen, "%s was built with the openai embedder: pass --embed-url", db_path);
+        goto done;
+    }
+    if (host_dup(&svc->embed_url, embed_url) != 0)
+        goto done;
+    if (store_meta_get(db, "embed_model", buf, sizeof buf) != 0)
+        snprintf(buf, sizeof buf, "text-embedding-3-small");
+    if (host_dup(&svc->embed_model, buf) != 0 ||
+        host_dup(&svc->embed_key, getenv("RAGD_EMBED_API_KEY")) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (db)
+        sqlite3_close(db);
+    return rc;
+}
+
+void host_services_release(host_services *svc)
+{
+    free(svc->embed_url);
+    free(svc->embed_model);
+    free(svc->embed_key);
+    svc->embed_url = svc->embed_model = svc->embed_key = NULL;
+}

@@ -1,0 +1,378 @@
+/*
+ * httpc -- libcurl multi on libevent.
+ *
+ * The shape is curl's hiperfifo.c: libcurl tells us which sockets to watch
+ * (httpc_socket_cb) and when to wake it (httpc_timer_cb); libevent tells
+ * libcurl when a socket is ready (httpc_event_cb) or the timer fired
+ * (httpc_timeout_cb), and after each nudge httpc_check_done collects
+ * finished transfers.  libcurl must never be called from inside its own
+ * timer callback, so httpc_timer_cb only arms an event.
+ *
+ * Transfer lifetime: an xfer is created by httpc_start and freed right after
+ * its callback has run, in exactly one of three places: httpc_check_done
+ * (finished), httpc_deliver_cb (cancelled, delivered on a later iteration so
+ * the canceller is never re-entered) and httpc_free (shutdown).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "httpc.h"
+
+#define HTTPC_DEFAULT_MAX (8u << 20)
+
+struct ragd_http_xfer {
+    httpc *c;
+    CURL *easy;
+    struct curl_slist *headers;
+    ragd_http_cb cb;
+    void *arg;
+    int (*on_data)(void *, long, const char *, size_t);
+    char *body;             /* collected response body, NUL-terminated */
+    size_t len, cap, max;
+    int too_large;          /* the body passed max: the write callback stopped it */
+    int aborted_by_data;    /* on_data asked to stop */
+    struct event *deliver;  /* fires the callback of a cancelled xfer */
+    char errbuf[CURL_ERROR_SIZE];
+    struct ragd_http_xfer *prev, *next;   /* c->xfers, every live xfer */
+};
+
+struct httpc {
+    struct event_base *base;
+    CURLM *multi;
+    struct event *timer;
+    size_t active;
+    httpc_xfer *xfers;
+};
+
+/* Per-socket state that libcurl asks us to watch. */
+typedef struct httpc_sock {
+    struct event *ev;
+} httpc_sock;
+
+static void httpc_check_done(httpc *c);
+
+static void httpc_link(httpc *c, httpc_xfer *x)
+{
+    x->next = c->xfers;
+    if (c->xfers)
+        c->xfers->prev = x;
+    c->xfers = x;
+    c->active++;
+}
+
+static void httpc_unlink(httpc *c, httpc_xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        c->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    c->active--;
+}
+
+static void httpc_xfer_free(httpc_xfer *x)
+{
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    if (x->deliver)
+        event_free(x->deliver);
+    free(x->body);
+    free(x);
+}
+
+/* Run x's callback once and free it.  x must already be out of the multi. */
+static void httpc_finish(httpc_xfer *x, int status, long http_status, const char *error)
+{
+    httpc_unlink(x->c, x);
+    x->cb(x->arg, status, http_status, x->body ? x->body : "", x->len, error);
+    httpc_xfer_free(x);
+}
+
+static void httpc_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    httpc *c = arg;
+    int running;
+    int action = ((what & EV_READ) ? CURL_CSELECT_IN : 0) |
+                 ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+
+    curl_multi_socket_action(c->multi, fd, action, &running);
+    httpc_check_done(c);
+}
+
+static void httpc_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    httpc *c = arg;
+    int running;
+
+    (void)fd;
+    (void)what;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    httpc_check_done(c);
+}
+
+static int httpc_timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+    httpc *c = arg;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+    (void)multi;
+    if (timeout_ms < 0)
+        evtimer_del(c->timer);
+    else
+        evtimer_add(c->timer, &tv);
+    return 0;
+}
+
+static int httpc_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+    httpc *c = arg;
+    httpc_sock *hs = sockp;
+    short kind;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (hs) {
+            event_free(hs->ev);
+            free(hs);
+            curl_multi_assign(c->multi, s, NULL);
+        }
+        return 0;
+    }
+    kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+           ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    if (!hs) {
+        if (!(hs = calloc(1, sizeof *hs)))
+            return -1;
+        curl_multi_assign(c->multi, s, hs);
+    } else {
+        event_free(hs->ev);
+    }
+    hs->ev = event_new(c->base, s, kind, httpc_event_cb, c);
+    if (!hs->ev)
+        return -1;
+    event_add(hs->ev, NULL);
+    return 0;
+}
+
+static int httpc_status_of(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OK: return RAGD_OK;
+    case CURLE_OPERATION_TIMEDOUT: return RAGD_ETIMEDOUT;
+    case CURLE_OUT_OF_MEMORY: return RAGD_ENOMEM;
+    default: return RAGD_ERR;
+    }
+}
+
+static void httpc_check_done(httpc *c)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(c->multi, &left))) {
+        httpc_xfer *x;
+        long code = 0;
+        char why[CURL_ERROR_SIZE + 64];
+        int status;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        status = httpc_status_of(msg->data.result);
+        if (x->too_large) {
+            status = RAGD_ERR;
+            snprintf(why, sizeof why, "response body larger than %zu bytes", x->max);
+        } else if (x->aborted_by_data) {
+            status = RAGD_ECANCELED;
+            snprintf(why, sizeof why, "cancelled");
+        } else {
+            snprintf(why, sizeof why, "%s", x->errbuf[0] ? x->errbuf
+                     : curl_easy_strerror(msg->data.result));
+        }
+        curl_multi_remove_handle(c->multi, x->easy);
+        httpc_finish(x, status, code, status == RAGD_OK ? NULL : why);
+    }
+}
+
+static size_t httpc_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+    httpc_xfer *x = arg;
+    size_t n = size * nmemb;
+
+    if (x->on_data) {
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (x->on_data(x->arg, code, data, n) != 0) {
+            x->aborted_by_data = 1;
+            return 0;
+        }
+        return n;
+    }
+    if (x->len + n > x->max) {
+        x->too_large = 1;
+        return 0;
+    }
+    if (x->len + n + 1 > x->cap) {
+        size_t cap = x->cap ? x->cap : 4096;
+        char *nb;
+        while (cap < x->len + n + 1)
+            cap *= 2;
+        if (!(nb = realloc(x->body, cap)))
+            return 0;
+        x->body = nb;
+        x->cap = cap;
+    }
+    memcpy(x->body + x->len, data, n);
+    x->len += n;
+    x->body[x->len] = '\0';
+    return n;
+}
+
+static int httpc_set_headers(httpc_xfer *x, const ragd_http_request *req)
+{
+    struct curl_slist *l;
+
+    if (req->headers)
+        for (const char *const *h = req->headers; *h; h++) {
+            if (!(l = curl_slist_append(x->headers, *h)))
+                return -1;
+            x->headers = l;
+        }
+    /* libcurl otherwise sends "Expect: 100-continue" for bodies over 1 KiB
+     * and waits up to a second for the server's go-ahead. */
+    if (req->body) {
+        if (!(l = curl_slist_append(x->headers, "Expect:")))
+            return -1;
+        x->headers = l;
+    }
+    return 0;
+}
+
+static int httpc_setup(httpc_xfer *x, const ragd_http_request *req)
+{
+    CURL *e = x->easy;
+    int post = req->method && strcmp(req->method, "POST") == 0;
+
+    if (httpc_set_headers(x, req) != 0)
+        return -1;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, httpc_write_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "ragd/" PACKAGE_VERSION);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (req->timeout_ms > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    if (x->headers)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    if (post || req->body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->body_len);
+        if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") != CURLE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+int httpc_start(httpc *c, const ragd_http_request *req, ragd_http_cb cb, void *arg,
+                httpc_xfer **out)
+{
+    httpc_xfer *x;
+
+    if (!req->url || !cb)
+        return RAGD_EINVAL;
+    if (!(x = calloc(1, sizeof *x)))
+        return RAGD_ENOMEM;
+    x->c = c;
+    x->cb = cb;
+    x->arg = arg;
+    x->on_data = req->on_data;
+    x->max = req->max_response ? req->max_response : HTTPC_DEFAULT_MAX;
+    if (!(x->easy = curl_easy_init()) || httpc_setup(x, req) != 0)
+        goto fail;
+    if (curl_multi_add_handle(c->multi, x->easy) != CURLM_OK)
+        goto fail;
+    httpc_link(c, x);
+    if (out)
+        *out = x;
+    return RAGD_OK;
+fail:
+    httpc_xfer_free(x);
+    return RAGD_ENOMEM;
+}
+
+static void httpc_deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    httpc_finish(arg, RAGD_ECANCELED, 0, "cancelled");
+}
+
+void httpc_cancel(httpc *c, httpc_xfer *x)
+{
+    static const struct timeval now = {0, 0};
+
+    if (x->deliver)
+        return; /* already cancelled; its callback is on its way */
+    curl_multi_remove_handle(c->multi, x->easy);
+    x->deliver = evtimer_new(c->base, httpc_deliver_cb, x);
+    if (x->deliver)
+        evtimer_add(x->deliver, &now);
+    else
+        httpc_finish(x, RAGD_ECANCELED, 0, "cancelled");
+}
+
+size_t httpc_active(const httpc *c)
+{
+    return c->active;
+}
+
+httpc *httpc_new(struct event_base *base, char *err, size_t errlen)
+{
+    httpc *c = calloc(1, sizeof *c);
+
+    if (!c)
+        goto fail;
+    c->base = base;
+    if (!(c->multi = curl_multi_init()) || !(c->timer = evtimer_new(base, httpc_timeout_cb, c)))
+        goto fail;
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, httpc_socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, httpc_timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    return c;
+fail:
+    snprintf(err, errlen, "cannot create the HTTP client: out of memory");
+    httpc_free(&c);
+    return NULL;
+}
+
+void httpc_free(httpc **cp)
+{
+    httpc *c = *cp;
+
+    if (!c)
+        return;
+    while (c->xfers) {
+        httpc_xfer *x = c->xfers;
+        if (!x->deliver)
+            curl_multi_remove_handle(c->multi, x->easy);
+        httpc_finish(x, RAGD_ECANCELED, 0, "cancelled: shutting down");
+    }
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    if (c->timer)
+        event_free(c->timer);
+    free(c);
+    *cp = NULL;
+}

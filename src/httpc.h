@@ -1,0 +1,44 @@
+/*
+ * httpc -- the asynchronous HTTP client: one libcurl multi handle driven by
+ * the libevent loop (CURLMOPT_SOCKETFUNCTION + CURLMOPT_TIMERFUNCTION, as in
+ * curl's hiperfifo.c).  No thread per request, no curl_easy_perform: all
+ * transfers share the loop and the multi handle's connection cache, so
+ * connections to an upstream are reused across requests.
+ *
+ * Not for the ingest command, which may block (it uses curl's easy API).
+ */
+#ifndef RAGD_HTTPC_H
+#define RAGD_HTTPC_H
+
+#include <stddef.h>
+
+#include <ragd/source.h>
+
+struct event_base;
+
+typedef struct httpc httpc;
+typedef struct ragd_http_xfer httpc_xfer;
+
+/* Create a client on base.  Returns it (freed with httpc_free), or NULL with
+ * a message in err.  curl_global_init must have run. */
+httpc *httpc_new(struct event_base *base, char *err, size_t errlen);
+
+/* Start a transfer.  Follows the callback rule of ragd/source.h: returns 0
+ * and calls cb exactly once later on the loop thread, or returns a negative
+ * RAGD_* error and never calls it.  On 0, *out (if not NULL) names the
+ * transfer until cb has run. */
+int httpc_start(httpc *c, const ragd_http_request *req, ragd_http_cb cb, void *arg,
+                httpc_xfer **out);
+
+/* Abort a transfer whose callback has not run: the callback runs on a later
+ * loop iteration with RAGD_ECANCELED. */
+void httpc_cancel(httpc *c, httpc_xfer *x);
+
+/* Transfers started whose callback has not run yet. */
+size_t httpc_active(const httpc *c);
+
+/* Abort every transfer (each callback runs now, with RAGD_ECANCELED), then free
+ * the client and set *cp to NULL.  Loop thread, loop not running. */
+void httpc_free(httpc **cp);
+
+#endif /* RAGD_HTTPC_H */

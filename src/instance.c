@@ -1,0 +1,163 @@
+/*
+ * instance -- load, look up and release source instances.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "instance.h"
+#include "log.h"
+#include "registry.h"
+
+static int instance_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > INSTANCE_NAME_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* Read the keys every instance has, whatever its type. */
+static int instance_common(instance *in, instance_set *set, size_t idx, char *err, size_t errlen)
+{
+    json_t *c = in->config, *v;
+    const char *name = json_string_value(json_object_get(c, "name"));
+    const char *type = json_string_value(json_object_get(c, "type"));
+
+    if (!name || !instance_name_ok(name)) {
+        snprintf(err, errlen, "sources[%zu].name: expected 1-%d letters, digits, '_' or '-'",
+                 idx, INSTANCE_NAME_MAX);
+        return -1;
+    }
+    if (instance_set_find(set, name)) {
+        snprintf(err, errlen, "sources[%zu].name: \"%s\" is used twice", idx, name);
+        return -1;
+    }
+    snprintf(in->name, sizeof in->name, "%s", name);
+    if (!type || !(in->type = registry_find(type))) {
+        snprintf(err, errlen, "source %s: unknown type \"%s\"", name, type ? type : "(missing)");
+        return -1;
+    }
+    in->enabled = 1;
+    in->weight = 1.0;
+    if ((v = json_object_get(c, "enabled")) && !json_is_boolean(v)) {
+        snprintf(err, errlen, "source %s: enabled: expected true or false", name);
+        return -1;
+    }
+    if (v)
+        in->enabled = json_is_true(v);
+    if ((v = json_object_get(c, "weight")) && (!json_is_number(v) || json_number_value(v) < 0)) {
+        snprintf(err, errlen, "source %s: weight: expected a number >= 0", name);
+        return -1;
+    }
+    if (v)
+        in->weight = json_number_value(v);
+    if ((v = json_object_get(c, "timeout_ms")) &&
+        (!json_is_integer(v) || json_integer_value(v) < 1 ||
+         json_integer_value(v) > CONFIG_MAX_TIMEOUT_MS)) {
+        snprintf(err, errlen, "source %s: timeout_ms: expected an integer from 1 to %d", name,
+                 CONFIG_MAX_TIMEOUT_MS);
+        return -1;
+    }
+    if (v)
+        in->timeout_ms = (int)json_integer_value(v);
+    return 0;
+}
+
+static int instance_create(instance *in, host_services *svc, char *err, size_t errlen)
+{
+    char why[512] = "";
+
+    in->hctx.svc = svc;
+    in->hctx.name = in->name;
+    host_init(&in->host, &in->hctx);
+    if (!in->enabled)
+        return 0;
+    if (in->type->create(&in->host, in->name, in->config, &in->self, why, sizeof why) != RAGD_OK) {
+        snprintf(err, errlen, "source %s (%s): %s", in->name, in->type->name,
+                 why[0] ? why : "failed to start");
+        return -1;
+    }
+    return 0;
+}
+
+int instance_set_load(instance_set *set, host_services *svc, const config *cfg, char *err,
+                      size_t errlen)
+{
+    json_t *list = cfg->sources ? json_incref(cfg->sources) : registry_default_sources(cfg);
+    size_t i;
+    json_t *item;
+    int rc = -1;
+
+    memset(set, 0, sizeof *set);
+    if (!list || !(set->v = calloc(json_array_size(list) + 1, sizeof *set->v))) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    json_array_foreach(list, i, item) {
+        instance *in = &set->v[set->n];
+        if (!json_is_object(item)) {
+            snprintf(err, errlen, "sources[%zu]: expected an object", i);
+            goto done;
+        }
+        if (!(in->config = json_deep_copy(item)) || registry_fill_defaults(in->config, cfg) != 0) {
+            json_decref(in->config);
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+        if (instance_common(in, set, i, err, errlen) != 0) {
+            json_decref(in->config);
+            memset(in, 0, sizeof *in);
+            goto done;
+        }
+        set->n++;
+        if (instance_create(in, svc, err, errlen) != 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    json_decref(list);
+    return rc;
+}
+
+instance *instance_set_find(instance_set *set, const char *name)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->v[i].name, name) == 0)
+            return &set->v[i];
+    return NULL;
+}
+
+size_t instance_set_inflight(const instance_set *set)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < set->n; i++)
+        n += set->v[i].inflight;
+    return n;
+}
+
+size_t instance_set_release(instance_set *set)
+{
+    size_t leaked = 0;
+
+    for (size_t i = 0; i < set->n; i++) {
+        instance *in = &set->v[i];
+        if (in->self && in->inflight) {
+            log_msg(LOG_WARN, "source %s: %zu searches never called back; not destroying it",
+                    in->name, in->inflight);
+            leaked++;
+        } else if (in->self) {
+            in->type->destroy(in->self);
+        }
+        json_decref(in->config);
+    }
+    free(set->v);
+    memset(set, 0, sizeof *set);
+    return leaked;
+}

@@ -1,0 +1,52 @@
+/*
+ * log -- timestamped lines on stderr, filtered by level.
+ *
+ * Each line is written with one fprintf on an unbuffered stream, so lines
+ * from worker threads and the loop thread do not interleave mid-line.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static int log_level = LOG_INFO;
+static const char *const log_names[] = {"error", "warn", "info", "debug"};
+
+void log_set_level(int level)
+{
+    log_level = level;
+}
+
+int log_parse_level(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, log_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
+{
+    char msg[1024], stamp[32];
+    struct timespec ts;
+    struct tm tm;
+
+    if (level > log_level)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "%s.%03ldZ %s %s%s%s\n", stamp, ts.tv_nsec / 1000000,
+            log_names[level], prefix ? prefix : "", prefix ? ": " : "", msg);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    log_vmsg(level, NULL, fmt, ap);
+    va_end(ap);
+}

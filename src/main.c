@@ -1,0 +1,164 @@
+/*
+ * main -- the ragd command: dispatches `ragd ingest` and `ragd serve`, and
+ * owns the serve lifecycle: build the loop and its services, start the
+ * sources and the server, run, then tear down in the order that lets every
+ * late callback land safely.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "host.h"
+#include "ingest.h"
+#include "instance.h"
+#include "log.h"
+#include "server.h"
+
+#define SHUTDOWN_GRACE_MS 5000
+
+static const char main_usage[] =
+    "usage: ragd COMMAND [options]\n"
+    "\n"
+    "A retrieval service: /search asks a vector store, a knowledge base and a\n"
+    "web search API at once and fuses what answers in time.\n"
+    "\n"
+    "commands:\n"
+    "  ingest   load documents into a store  (ragd ingest --help)\n"
+    "  serve    serve /search over HTTP      (ragd serve --help)\n"
+    "\n"
+    "  ragd --help      this text\n"
+    "  ragd --version   the version\n";
+
+typedef struct serve_state {
+    struct event_base *base;
+    host_services svc;
+    instance_set sources;
+    server srv;
+    struct event *sigint, *sigterm;
+} serve_state;
+
+static void serve_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    serve_state *st = arg;
+
+    (void)what;
+    log_msg(LOG_INFO, "signal %d: shutting down", (int)sig);
+    server_shutdown(&st->srv, SHUTDOWN_GRACE_MS);
+}
+
+static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned workers = cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 2);
+
+    if (!(st->base = event_base_new())) {
+        snprintf(err, errlen, "cannot create the event loop");
+        return -1;
+    }
+    st->svc.base = st->base;
+    if (!(st->svc.http = httpc_new(st->base, err, errlen)) ||
+        !(st->svc.pool = pool_new(st->base, workers, err, errlen)) ||
+        host_embedder_from_store(&st->svc, cfg->db, cfg->embed_url, err, errlen) != 0 ||
+        instance_set_load(&st->sources, &st->svc, cfg, err, errlen) != 0 ||
+        server_start(&st->srv, st->base, cfg, &st->sources, &st->svc, err, errlen) != 0)
+        return -1;
+    st->sigint = evsignal_new(st->base, SIGINT, serve_signal_cb, st);
+    st->sigterm = evsignal_new(st->base, SIGTERM, serve_signal_cb, st);
+    if (!st->sigint || !st->sigterm || evsignal_add(st->sigint, NULL) || evsignal_add(st->sigterm, NULL)) {
+        snprintf(err, errlen, "cannot install signal handlers");
+        return -1;
+    }
+    return 0;
+}
+
+/* Tear down so that every callback still owed is delivered before what it
+ * touches is freed: searches are answered, transfers and jobs complete
+ * (their sources' callbacks free orphaned slots), deferred events run, and
+ * only then are the sources destroyed. */
+static void serve_teardown(serve_state *st)
+{
+    server_release(&st->srv);
+    if (st->svc.http)
+        httpc_free(&st->svc.http);
+    for (int i = 0; i < 100 && st->base && instance_set_inflight(&st->sources); i++) {
+        event_base_loop(st->base, EVLOOP_NONBLOCK);
+        if (st->svc.pool && pool_pending(st->svc.pool))
+            usleep(1000);
+    }
+    instance_set_release(&st->sources);
+    if (st->svc.pool)
+        pool_free(&st->svc.pool);
+    host_services_release(&st->svc);
+    if (st->sigint)
+        event_free(st->sigint);
+    if (st->sigterm)
+        event_free(st->sigterm);
+    if (st->base)
+        event_base_free(st->base);
+}
+
+static int serve_main(int argc, char **argv)
+{
+    serve_state st;
+    config cfg;
+    char err[1024];
+    int rc;
+
+    memset(&st, 0, sizeof st);
+    rc = config_from_args(&cfg, argc, argv, err, sizeof err);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "ragd serve: %s\n", err);
+        config_release(&cfg);
+        return rc < 0 ? 2 : 0;
+    }
+    log_set_level(cfg.log_level);
+    signal(SIGPIPE, SIG_IGN);
+    rc = 0;
+    if (serve_setup(&st, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "ragd serve: %s\n", err);
+        rc = 2;
+    } else {
+        printf("ragd %s listening on %s\n", PACKAGE_VERSION, st.srv.address);
+        fflush(stdout);
+        event_base_dispatch(st.base);
+    }
+    serve_teardown(&st);
+    config_release(&cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int rc;
+
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
+        fputs(main_usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("ragd %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "serve") && strcmp(argv[1], "ingest")) {
+        fprintf(stderr, "ragd: unknown command \"%s\" (see 'ragd --help')\n", argv[1]);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || evthread_use_pthreads() != 0) {
+        fprintf(stderr, "ragd: cannot initialise libcurl or libevent threads\n");
+        return 1;
+    }
+    rc = !strcmp(argv[1], "serve") ? serve_main(argc - 1, argv + 1)
+                                   : ingest_main(argc - 1, argv + 1);
+    libevent_global_shutdown();
+    curl_global_cleanup();
+    return rc;
+}

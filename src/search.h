@@ -1,0 +1,23 @@
+/*
+ * search -- the lifecycle of one /search request: validate, fan out to the
+ * sources, fuse, answer, free.
+ *
+ * A search is owned by the server's live list from the moment it is accepted
+ * until it is answered or its client leaves; either way exactly one of
+ * search_finish / search_client_gone frees it.
+ */
+#ifndef RAGD_SEARCH_H
+#define RAGD_SEARCH_H
+
+#include "server.h"
+
+struct evhttp_request;
+
+/* Handle a /search request (GET or POST): answers now when the request is
+ * invalid, or later when the fan-out settles. */
+void search_handle(server *srv, struct evhttp_request *req);
+
+/* Cancel every live search of srv, answering each 503 (shutdown). */
+void search_cancel_all(server *srv);
+
+#endif /* RAGD_SEARCH_H */

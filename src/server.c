@@ -1,0 +1,222 @@
+/*
+ * server -- evhttp setup, routing, JSON replies, graceful shutdown.
+ *
+ * Every handler ends in exactly one reply.  evhttp is told to accept every
+ * method so that a wrong one gets our JSON 405, not libevent's HTML page.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "clock.h"
+#include "log.h"
+#include "search.h"
+#include "server.h"
+
+/* libevent's own hard cap on a request body; bodies between the configured
+ * max_body and this get our JSON 413, larger ones libevent's. */
+#define SERVER_HARD_MAX_BODY (16u << 20)
+
+static void server_free_dumped(const void *data, size_t len, void *arg)
+{
+    (void)len;
+    (void)arg;
+    free((void *)data);
+}
+
+void server_reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+    struct evbuffer *out = evbuffer_new();
+    char *text = json_dumps(body, JSON_COMPACT);
+    const char *reason = status == 200 ? "OK" : NULL;
+
+    json_decref(body);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "application/json");
+    if (!out || !text || evbuffer_add_reference(out, text, strlen(text), server_free_dumped, NULL)) {
+        free(text);
+        if (out)
+            evbuffer_free(out);
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    evbuffer_add(out, "\n", 1);
+    evhttp_send_reply(req, status, reason, out);
+    evbuffer_free(out);
+}
+
+void server_reply_error(struct evhttp_request *req, int status, const char *code,
+                        const char *message)
+{
+    server_reply_json(req, status,
+                      json_pack("{s{ss ss}}", "error", "code", code, "message", message));
+}
+
+static int server_method_ok(struct evhttp_request *req, int allowed, const char *allow)
+{
+    char msg[128];
+
+    if (evhttp_request_get_command(req) & allowed)
+        return 1;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+    snprintf(msg, sizeof msg, "method not allowed here; use %s", allow);
+    server_reply_error(req, 405, "method_not_allowed", msg);
+    return 0;
+}
+
+static void server_search_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+
+    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST"))
+        return;
+    if (srv->drain) {
+        server_reply_error(req, 503, "shutting_down", "the server is shutting down");
+        return;
+    }
+    search_handle(srv, req);
+}
+
+static void server_healthz_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+    json_t *sources = json_object();
+
+    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
+        return;
+    for (size_t i = 0; i < srv->sources->n && sources; i++) {
+        const instance *in = &srv->sources->v[i];
+        json_object_set_new(sources, in->name,
+                            json_pack("{ss ss}", "type", in->type->name, "status",
+                                      in->enabled ? "enabled" : "disabled"));
+    }
+    server_reply_json(req, 200, json_pack("{ss ss so sI}", "status", "ok", "version",
+                                          PACKAGE_VERSION, "sources", sources, "live_searches",
+                                          (json_int_t)srv->nlive));
+}
+
+static void server_notfound_cb(struct evhttp_request *req, void *arg)
+{
+    char msg[160];
+
+    (void)arg;
+    snprintf(msg, sizeof msg, "no such endpoint: %.100s (try /search or /healthz)",
+             evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req))
+                 ? evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) : "?");
+    server_reply_error(req, 404, "not_found", msg);
+}
+
+/* Record the address actually bound (the port may have been 0). */
+static void server_bound_address(server *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(srv->sock);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+        snprintf(srv->address, sizeof srv->address, "[%s]:%d", ip, port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+        snprintf(srv->address, sizeof srv->address, "%s:%d", ip, port);
+    }
+}
+
+int server_start(server *srv, struct event_base *base, const config *cfg, instance_set *sources,
+                 host_services *svc, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+
+    memset(srv, 0, sizeof *srv);
+    srv->base = base;
+    srv->cfg = cfg;
+    srv->sources = sources;
+    srv->svc = svc;
+    if (!(srv->names = calloc(sources->n + 1, sizeof *srv->names)) || !(srv->http = evhttp_new(base))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < sources->n; i++)
+        srv->names[i] = sources->v[i].name;
+    evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                               EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                               EVHTTP_REQ_PATCH);
+    evhttp_set_max_body_size(srv->http, SERVER_HARD_MAX_BODY);
+    evhttp_set_max_headers_size(srv->http, 64 << 10);
+    evhttp_set_timeout(srv->http, 60);
+    evhttp_set_cb(srv->http, "/search", server_search_cb, srv);
+    evhttp_set_cb(srv->http, "/healthz", server_healthz_cb, srv);
+    evhttp_set_gencb(srv->http, server_notfound_cb, srv);
+    config_split_listen(cfg->listen, host, sizeof host, &port);
+    if (!(srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port))) {
+        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return -1;
+    }
+    server_bound_address(srv);
+    return 0;
+}
+
+static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    server *srv = arg;
+    int idle = srv->nlive == 0 && instance_set_inflight(srv->sources) == 0 &&
+               pool_pending(srv->svc->pool) == 0;
+
+    (void)fd;
+    (void)what;
+    if (!idle && clock_ms() < srv->drain_deadline_ms)
+        return;
+    if (!idle)
+        log_msg(LOG_WARN, "shutdown: %zu searches still running after the grace period",
+                srv->nlive);
+    search_cancel_all(srv);
+    event_del(srv->drain);
+    event_base_loopexit(srv->base, NULL);
+}
+
+void server_shutdown(server *srv, int grace_ms)
+{
+    static const struct timeval tick = {0, 10000};
+
+    if (srv->drain)
+        return;
+    if (srv->sock) {
+        evhttp_del_accept_socket(srv->http, srv->sock);
+        srv->sock = NULL;
+    }
+    srv->drain_deadline_ms = clock_ms() + grace_ms;
+    srv->drain = event_new(srv->base, -1, EV_PERSIST, server_drain_cb, srv);
+    if (srv->drain)
+        event_add(srv->drain, &tick);
+    else
+        event_base_loopexit(srv->base, NULL);
+}
+
+void server_release(server *srv)
+{
+    search_cancel_all(srv);
+    if (srv->drain)
+        event_free(srv->drain);
+    if (srv->http)
+        evhttp_free(srv->http);
+    free(srv->names);
+    memset(srv, 0, sizeof *srv);
+}

@@ -1,0 +1,55 @@
+/*
+ * server -- the HTTP front: one evhttp on the loop, routes (/search,
+ * /healthz), JSON replies and errors, and graceful shutdown.
+ *
+ * The server owns the live searches (src/search.c) so it can wait for them
+ * on shutdown; it borrows the config, the source instances and the services.
+ */
+#ifndef RAGD_SERVER_H
+#define RAGD_SERVER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "host.h"
+#include "instance.h"
+
+struct evhttp_request;
+struct search;
+
+typedef struct server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    const config *cfg;
+    instance_set *sources;
+    host_services *svc;
+    const char **names;       /* instance names, for request validation */
+    struct search *live;      /* searches not yet answered (search.c's list) */
+    size_t nlive;
+    struct event *drain;      /* polls for the end of a graceful shutdown */
+    int64_t drain_deadline_ms;
+    char address[300];        /* "HOST:PORT" actually bound */
+} server;
+
+/* Bind cfg->listen and route requests.  Returns 0, or -1 with a message. */
+int server_start(server *srv, struct event_base *base, const config *cfg, instance_set *sources,
+                 host_services *svc, char *err, size_t errlen);
+
+/* Stop accepting connections, let live searches finish (at most grace_ms),
+ * then make the loop exit. */
+void server_shutdown(server *srv, int grace_ms);
+
+/* Free the server (after the loop has exited). */
+void server_release(server *srv);
+
+/* Send a JSON reply and release body (a new reference is stolen). */
+void server_reply_json(struct evhttp_request *req, int status, json_t *body);
+
+/* Send {"error": {"code": code, "message": message}} with status. */
+void server_reply_error(struct evhttp_request *req, int status, const char *code,
+                        const char *message);
+
+#endif /* RAGD_SERVER_H */

@@ -1,0 +1,56 @@
+/*
+ * sreq -- a /search request: parsed from a JSON body (POST) or a query
+ * string (GET) and validated, with an error that names the field.
+ *
+ * Pure: knows nothing of sockets or sources beyond a list of valid names, so
+ * every rule is unit-tested on its own.
+ */
+#ifndef RAGD_SREQ_H
+#define RAGD_SREQ_H
+
+#include <stddef.h>
+
+#define SREQ_K_DEFAULT 8
+#define SREQ_K_MAX 100
+#define SREQ_SOURCES_MAX 32
+
+typedef struct sreq {
+    char *query;                     /* owned, valid UTF-8, non-blank */
+    int k;                           /* 1..SREQ_K_MAX */
+    char *sources[SREQ_SOURCES_MAX]; /* owned; the requested names */
+    size_t nsources;                 /* 0 means every configured source */
+    int timeout_ms;                  /* 0 means the server's default */
+    int generate;                    /* generation requested */
+} sreq;
+
+typedef struct sreq_limits {
+    size_t max_query;                /* bytes */
+    int max_timeout_ms;
+    const char *const *names;        /* valid source names */
+    size_t nnames;
+} sreq_limits;
+
+/* A rejected request: HTTP status, a stable machine code and a message that
+ * names the field. */
+typedef struct sreq_error {
+    int status;
+    const char *code;
+    char message[256];
+} sreq_error;
+
+/* Parse a JSON body.  Returns 0 with r filled, or -1 with e filled (r is
+ * then empty).  Either way the caller calls sreq_release(r). */
+int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim, sreq_error *e);
+
+/* Parse a query string ("q=...&k=...&sources=a,b&timeout_ms=..."), already
+ * without the leading '?'.  Same contract as sreq_from_json. */
+int sreq_from_query(sreq *r, const char *qs, const sreq_limits *lim, sreq_error *e);
+
+/* Free what r owns. */
+void sreq_release(sreq *r);
+
+/* Fill e; returns -1 so callers can `return sreq_fail(...)`. */
+int sreq_fail(sreq_error *e, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif /* RAGD_SREQ_H */

@@ -1,0 +1,130 @@
+# lib.sh -- the harness for ragd's integration tests (sourced by tests/t/*.sh).
+#
+# Each script is one family of tests printing TAP.  Steps are written as
+#   test_expect_success 'what it proves' 'commands'
+# and run in the script's shell (so later steps see earlier variables); a
+# step passes when its commands exit 0.  Processes are real: start_fakeup and
+# start_ragd launch the fake upstream and ragd on ports the OS picks, and
+# everything started is stopped when the script exits.  Needs curl, jq and
+# Debian's python3 with python3-jsonschema.
+
+set -u
+: "${RAGD:?RAGD must point at the ragd binary}"
+: "${FAKEUP:?FAKEUP must point at the fakeup binary}"
+: "${SRCDIR:?SRCDIR must point at the source tree}"
+PY=/usr/bin/python3
+TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ragd-test.XXXXXX")
+test_count=0
+test_failed=0
+started_pids=""
+cd "$TEST_DIR" || exit 1
+
+test_cleanup() {
+	for pid in $started_pids; do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ "$test_failed" -eq 0 ]; then rm -rf "$TEST_DIR"; else echo "# kept $TEST_DIR"; fi
+}
+trap test_cleanup EXIT
+
+say() { echo "# $*"; }
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if eval "$2" >"$TEST_DIR/step.out" 2>&1 </dev/null; then
+		echo "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $1"
+		sed 's/^/#   /' "$TEST_DIR/step.out" | tail -n 30
+	fi
+}
+
+test_skip() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count - $1 # SKIP $2"
+}
+
+test_skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+test_done() {
+	echo "1..$test_count"
+	[ "$test_failed" -eq 0 ]
+	exit $?
+}
+
+# wait_for_line FILE REGEX: wait up to 20 s for a line matching REGEX in FILE.
+wait_for_line() {
+	i=0
+	while [ $i -lt 400 ]; do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	echo "timed out waiting for /$2/ in $1:"; cat "$1"
+	return 1
+}
+
+# start_fakeup NAME [ARGS...]: start a fake upstream; sets NAME_URL, NAME_PID.
+start_fakeup() {
+	name=$1; shift
+	"$FAKEUP" --listen 127.0.0.1:0 "$@" >"$TEST_DIR/$name.out" 2>"$TEST_DIR/$name.err" &
+	pid=$!
+	started_pids="$started_pids $pid"
+	wait_for_line "$TEST_DIR/$name.out" 'listening on' || return 1
+	addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$TEST_DIR/$name.out" | head -n1)
+	eval "${name}_URL=http://$addr; ${name}_PID=$pid"
+}
+
+# start_ragd [ARGS...]: start `ragd serve` on a free port; sets RAGD_URL,
+# RAGD_PID, RAGD_LOG.
+start_ragd() {
+	RAGD_LOG="$TEST_DIR/ragd.$test_count.log"
+	"$RAGD" serve --listen 127.0.0.1:0 "$@" >"$RAGD_LOG.out" 2>"$RAGD_LOG" &
+	RAGD_PID=$!
+	started_pids="$started_pids $RAGD_PID"
+	wait_for_line "$RAGD_LOG.out" 'listening on' || { cat "$RAGD_LOG"; return 1; }
+	RAGD_URL=http://$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$RAGD_LOG.out" | head -n1)
+}
+
+# stop_ragd: SIGTERM ragd, expect a clean exit and no sanitizer report.
+stop_ragd() {
+	kill -TERM "$RAGD_PID" || return 1
+	wait "$RAGD_PID"; rc=$?
+	if [ $rc -ne 0 ]; then echo "ragd exited $rc"; cat "$RAGD_LOG"; return 1; fi
+	no_sanitizer_report "$RAGD_LOG"
+}
+
+# no_sanitizer_report FILE: fail when FILE holds an ASan/UBSan/LSan report.
+no_sanitizer_report() {
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; then
+		cat "$1"; return 1
+	fi
+}
+
+# post_search JSON [OUT]: POST to /search; prints the HTTP status, body in OUT
+# (default $TEST_DIR/out.json).
+post_search() {
+	curl -s -o "${2:-$TEST_DIR/out.json}" -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "$1" "$RAGD_URL/search"
+}
+
+# validate SCHEMA FILE...: check JSON documents against schemas/SCHEMA.schema.json.
+validate() {
+	schema=$1; shift
+	"$PY" "$SRCDIR/tests/validate.py" "$SRCDIR/schemas/$schema.schema.json" "$@"
+}
+
+# ingest_fixture DB: build a store from the small test corpus.
+ingest_fixture() {
+	"$RAGD" ingest --db "$1" "$SRCDIR/tests/data/corpus.jsonl" >/dev/null
+}
+
+# fake_control URL JSON: change a fake upstream's behaviour.
+fake_control() {
+	curl -sf -H 'Content-Type: application/json' --data-binary "$2" "$1/_control" >/dev/null
+}
