@@ -178,16 +178,22 @@ static void vec_snap_unref(vec_snap *s)
 
 /* ---------------------------------------------------------- database -- */
 
-/* Open path read-only for one thread at a time; on failure writes why into
- * err and returns -1 with *db NULL. */
-static int vec_open(const char *path, sqlite3 **db, char *err, size_t errlen)
+/* Open path read-only for one thread at a time; on failure writes
+ * "WHO: cannot open: why" into err and returns -1 with *db NULL.  who is the
+ * path at create, and "sqlite" in a search, whose errors reach clients. */
+static int vec_open(const char *path, const char *who, sqlite3 **db, char *err, size_t errlen)
 {
     int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(*db, VEC_BUSY_MS);
+    /* Read the file through a memory map: without it every page a query
+     * touches costs a pread() and a copy, which was a sixth of the server's
+     * CPU under load. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(*db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: cannot open: %s", path,
+        snprintf(err, errlen, "%s: cannot open: %s", who,
                  *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
         sqlite3_close(*db);
         *db = NULL;
@@ -242,7 +248,7 @@ static int vec_query_int(sqlite3 *db, const char *sql, int64_t *out, char *err, 
 static int vec_check_embedder(const vec *v, sqlite3 *db, char *err, size_t errlen)
 {
     char name[64] = "(none)", dims[32] = "?";
-    int64_t any;
+    int64_t any = 0;
 
     if (vec_query_int(db, "SELECT EXISTS (SELECT 1 FROM vectors)", &any, err, errlen) != 0 ||
         vec_meta_get(db, "embedder", name, sizeof name, err, errlen) < 0 ||
@@ -291,7 +297,7 @@ static int vec_load(const vec *v, sqlite3 *db, vec_snap **out, size_t *skipped, 
                     size_t errlen)
 {
     vec_snap *s = NULL;
-    int64_t n;
+    int64_t n = 0;
 
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
@@ -338,7 +344,7 @@ static int vec_data_version(vec *v, int64_t *out, char *err, size_t errlen)
  * message in err and c left empty so a later search retries. */
 static int vec_conn_open(const vec *v, vec_conn *c, char *err, size_t errlen)
 {
-    if (vec_open(v->path, &c->db, err, errlen) != 0)
+    if (vec_open(v->path, "sqlite", &c->db, err, errlen) != 0)
         return -1;
     if (sqlite3_prepare_v3(c->db, VEC_LOOKUP_SQL, -1, SQLITE_PREPARE_PERSISTENT, &c->st, NULL) !=
         SQLITE_OK) {
@@ -772,7 +778,7 @@ static int vec_open_store(vec *v, char *err, size_t errlen)
     size_t skipped;
     int found;
 
-    if (vec_open(v->path, &v->load_db, err, errlen) != 0)
+    if (vec_open(v->path, v->path, &v->load_db, err, errlen) != 0)
         return -1;
     found = vec_meta_get(v->load_db, "schema_version", version, sizeof version, err, errlen);
     if (found <= 0) {

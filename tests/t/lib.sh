@@ -51,10 +51,12 @@ test_skip_all() {
 	exit 0
 }
 
+# test_done: print the plan.  Failures are already reported as "not ok"
+# lines, so the exit status stays 0; a script that dies early has no plan
+# and is reported as an error by the TAP driver.
 test_done() {
 	echo "1..$test_count"
-	[ "$test_failed" -eq 0 ]
-	exit $?
+	exit 0
 }
 
 # wait_for_line FILE REGEX: wait up to 20 s for a line matching REGEX in FILE.
