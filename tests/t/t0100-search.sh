@@ -21,6 +21,15 @@ test_expect_success 'POST /search answers from all three sources' '
 test_expect_success 'the response is valid against the schema' '
 	validate search-response out.json
 '
+test_expect_success 'the request schema accepts what ragd accepts and rejects what it rejects' '
+	printf "%s\n" "{\"query\":\"q\"}" "{\"query\":\"q\",\"k\":100,\"sources\":[\"kb\"],\"timeout_ms\":5,\"generate\":false}" >good.jsonl &&
+	validate search-request good.jsonl &&
+	for bad in "{}" "{\"query\":\"\"}" "{\"query\":\"q\",\"k\":0}" "{\"query\":\"q\",\"sorces\":[]}"; do
+		printf "%s\n" "$bad" >bad.json
+		! validate search-request bad.json >/dev/null || { echo "schema accepted $bad"; exit 1; }
+		test "$(post_search "$bad")" = 400 || { echo "ragd accepted $bad"; exit 1; }
+	done
+'
 test_expect_success 'the best match comes first and cites its source' '
 	test "$(jq -r ".contexts[0].id" out.json)" = d01 &&
 	jq -e ".contexts[0].source == \"kb\" or .contexts[0].source == \"vector\"" out.json >/dev/null
