@@ -27,7 +27,7 @@ test_expect_success 'the request schema accepts what ragd accepts and rejects wh
 	for bad in "{}" "{\"query\":\"\"}" "{\"query\":\"q\",\"k\":0}" "{\"query\":\"q\",\"sorces\":[]}"; do
 		printf "%s\n" "$bad" >bad.json
 		! validate search-request bad.json >/dev/null || { echo "schema accepted $bad"; exit 1; }
-		test "$(post_search "$bad")" = 400 || { echo "ragd accepted $bad"; exit 1; }
+		test "$(post_search "$bad" bad.out)" = 400 || { echo "ragd accepted $bad"; exit 1; }
 	done
 '
 test_expect_success 'the best match comes first and cites its source' '
