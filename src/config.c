@@ -27,14 +27,24 @@ const char config_serve_usage[] =
     "  --timeout-ms N     default per-request deadline (default 1500)\n"
     "  --workers N        worker threads for SQLite work (default: one per core)\n"
     "  --embed-url URL    embeddings endpoint, when the store used --embedder openai\n"
+    "  --llm-url URL      OpenAI-compatible API base URL for answers, e.g.\n"
+    "                     https://api.openai.com/v1 (default: extractive answers)\n"
+    "  --llm-model NAME   model to ask (default " CONFIG_DEFAULT_LLM_MODEL ")\n"
+    "  --llm-temperature X  sampling temperature (default: the server's)\n"
+    "  --llm-max-tokens N answer length limit (default 512)\n"
+    "  --llm-timeout-ms N deadline of the LLM call, after retrieval (default 30000)\n"
+    "  --context-tokens N budget of the context given to the LLM (default 3000)\n"
+    "  --prompt FILE      prompt template, JSON {\"system\": ..., \"user\": ...}\n"
     "  --config FILE      JSON config (schemas/config.schema.json); flags override it\n"
     "  --log-level LEVEL  error, warn, info (default) or debug\n"
     "  --help             this text\n"
     "\n"
-    "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint).\n";
+    "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint),\n"
+    "RAGD_LLM_API_KEY (bearer key for the LLM API).  Keys are never logged.\n";
 
 enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
-       OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP };
+       OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
+       OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT };
 
 static const struct option config_opts[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -46,6 +56,13 @@ static const struct option config_opts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
+    {"llm-url", required_argument, NULL, OPT_LLM_URL},
+    {"llm-model", required_argument, NULL, OPT_LLM_MODEL},
+    {"llm-temperature", required_argument, NULL, OPT_LLM_TEMPERATURE},
+    {"llm-max-tokens", required_argument, NULL, OPT_LLM_MAX_TOKENS},
+    {"context-tokens", required_argument, NULL, OPT_CONTEXT_TOKENS},
+    {"prompt", required_argument, NULL, OPT_PROMPT},
+    {"llm-timeout-ms", required_argument, NULL, OPT_LLM_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -123,12 +140,30 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
     if (!strcmp(key, "listen")) return config_file_str(v, key, &c->listen, err, errlen);
     if (!strcmp(key, "web_url")) return config_file_str(v, key, &c->web_url, err, errlen);
     if (!strcmp(key, "embed_url")) return config_file_str(v, key, &c->embed_url, err, errlen);
+    if (!strcmp(key, "llm_url")) return config_file_str(v, key, &c->llm_url, err, errlen);
+    if (!strcmp(key, "llm_model")) return config_file_str(v, key, &c->llm_model, err, errlen);
+    if (!strcmp(key, "prompt_file")) return config_file_str(v, key, &c->prompt_file, err, errlen);
     if (!strcmp(key, "timeout_ms")) {
         if (config_file_int(v, key, 1, CONFIG_MAX_TIMEOUT_MS, &n, err, errlen)) return -1;
         c->timeout_ms = (int)n;
     } else if (!strcmp(key, "workers")) {
         if (config_file_int(v, key, 1, 256, &n, err, errlen)) return -1;
         c->workers = (unsigned)n;
+    } else if (!strcmp(key, "llm_max_tokens")) {
+        if (config_file_int(v, key, 1, 1000000, &n, err, errlen)) return -1;
+        c->llm_max_tokens = (int)n;
+    } else if (!strcmp(key, "llm_timeout_ms")) {
+        if (config_file_int(v, key, 1, 600000, &n, err, errlen)) return -1;
+        c->llm_timeout_ms = (int)n;
+    } else if (!strcmp(key, "context_tokens")) {
+        if (config_file_int(v, key, 0, 1000000, &n, err, errlen)) return -1;
+        c->context_tokens = (int)n;
+    } else if (!strcmp(key, "llm_temperature")) {
+        if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 2) {
+            snprintf(err, errlen, "llm_temperature: expected a number from 0 to 2");
+            return -1;
+        }
+        c->llm_temperature = json_number_value(v);
     } else if (!strcmp(key, "max_body_bytes")) {
         if (config_file_int(v, key, 1024, 16L << 20, &n, err, errlen)) return -1;
         c->max_body = (size_t)n;
@@ -190,6 +225,10 @@ static void config_defaults(config *c)
     c->log_level = LOG_INFO;
     c->max_body = 64 << 10;
     c->max_query = 4096;
+    c->llm_temperature = -1;
+    c->llm_max_tokens = CONFIG_DEFAULT_LLM_MAX_TOKENS;
+    c->context_tokens = CONFIG_DEFAULT_CONTEXT_TOKENS;
+    c->llm_timeout_ms = CONFIG_DEFAULT_LLM_TIMEOUT_MS;
 }
 
 /* Apply one command-line flag. */
@@ -203,6 +242,40 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
     case OPT_WEB_URL: return config_set_str(&c->web_url, arg);
     case OPT_EMBED_URL: return config_set_str(&c->embed_url, arg);
     case OPT_CONFIG: return 0; /* loaded first, in config_from_args */
+    case OPT_LLM_URL: return config_set_str(&c->llm_url, arg);
+    case OPT_LLM_MODEL: return config_set_str(&c->llm_model, arg);
+    case OPT_PROMPT: return config_set_str(&c->prompt_file, arg);
+    case OPT_LLM_TEMPERATURE: {
+        char *end;
+        double t = strtod(arg, &end);
+        if (end == arg || *end || t < 0 || t > 2) {
+            snprintf(err, errlen, "--llm-temperature: expected a number from 0 to 2, got \"%s\"", arg);
+            return -1;
+        }
+        c->llm_temperature = t;
+        return 0;
+    }
+    case OPT_LLM_MAX_TOKENS:
+        if (config_parse_long(arg, 1, 1000000, &n) != 0) {
+            snprintf(err, errlen, "--llm-max-tokens: expected a positive integer, got \"%s\"", arg);
+            return -1;
+        }
+        c->llm_max_tokens = (int)n;
+        return 0;
+    case OPT_LLM_TIMEOUT:
+        if (config_parse_long(arg, 1, 600000, &n) != 0) {
+            snprintf(err, errlen, "--llm-timeout-ms: expected an integer from 1 to 600000, got \"%s\"", arg);
+            return -1;
+        }
+        c->llm_timeout_ms = (int)n;
+        return 0;
+    case OPT_CONTEXT_TOKENS:
+        if (config_parse_long(arg, 0, 1000000, &n) != 0) {
+            snprintf(err, errlen, "--context-tokens: expected an integer >= 0, got \"%s\"", arg);
+            return -1;
+        }
+        c->context_tokens = (int)n;
+        return 0;
     case OPT_TIMEOUT:
         if (config_parse_long(arg, 1, CONFIG_MAX_TIMEOUT_MS, &n) != 0) {
             snprintf(err, errlen, "--timeout-ms: expected an integer from 1 to %d, got \"%s\"",
@@ -259,8 +332,13 @@ int config_from_args(config *c, int argc, char **argv, char *err, size_t errlen)
     while ((opt = getopt_long(argc, argv, "", config_opts, NULL)) != -1)
         if (config_flag(c, opt, optarg, err, errlen) != 0)
             return -1;
-    if (!c->listen && config_set_str(&c->listen, CONFIG_DEFAULT_LISTEN) != 0)
+    if ((!c->listen && config_set_str(&c->listen, CONFIG_DEFAULT_LISTEN) != 0) ||
+        (!c->llm_model && config_set_str(&c->llm_model, CONFIG_DEFAULT_LLM_MODEL) != 0))
         return -1;
+    if (c->llm_url && strncmp(c->llm_url, "http://", 7) && strncmp(c->llm_url, "https://", 8)) {
+        snprintf(err, errlen, "llm url: expected http:// or https://, got \"%s\"", c->llm_url);
+        return -1;
+    }
     if (config_split_listen(c->listen, host, sizeof host, &port) != 0) {
         snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", c->listen);
         return -1;
@@ -279,5 +357,8 @@ void config_release(config *c)
     free(c->web_url);
     free(c->embed_url);
     json_decref(c->sources);
+    free(c->llm_url);
+    free(c->llm_model);
+    free(c->prompt_file);
     memset(c, 0, sizeof *c);
 }

@@ -14,6 +14,10 @@
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
 #define CONFIG_DEFAULT_TIMEOUT_MS 1500
 #define CONFIG_MAX_TIMEOUT_MS 60000
+#define CONFIG_DEFAULT_CONTEXT_TOKENS 3000
+#define CONFIG_DEFAULT_LLM_MODEL "gpt-4o-mini"
+#define CONFIG_DEFAULT_LLM_MAX_TOKENS 512
+#define CONFIG_DEFAULT_LLM_TIMEOUT_MS 30000
 
 typedef struct config {
     char *db;           /* store file, or NULL */
@@ -26,6 +30,13 @@ typedef struct config {
     size_t max_body;    /* largest accepted request body, bytes */
     size_t max_query;   /* longest accepted query, bytes */
     json_t *sources;    /* array of source instance objects (owned) */
+    char *llm_url;      /* OpenAI-compatible base URL, or NULL: extractive answers */
+    char *llm_model;
+    double llm_temperature;   /* < 0: not sent */
+    int llm_max_tokens;
+    int llm_timeout_ms; /* the generation's own deadline, after retrieval */
+    int context_tokens; /* budget of the context sent to the LLM */
+    char *prompt_file;  /* prompt template, or NULL for the built-in one */
 } config;
 
 /* Fill c from `ragd serve` arguments (argv[0] is "serve").  Returns 0 on

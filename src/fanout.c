@@ -22,6 +22,7 @@ struct fanout {
     int64_t start_us, end_us;
     struct event *finish;
     fanout_done_cb done;
+    fanout_settle_cb on_settle;
     void *arg;
 };
 
@@ -83,6 +84,8 @@ static void fanout_settle(fanout_slot *s, fanout_state state, const char *error)
         event_free(s->timer);
         s->timer = NULL;
     }
+    if (f->on_settle)
+        f->on_settle(f->arg, s);
     if (--f->pending == 0) {
         f->end_us = s->end_us;
         event_active(f->finish, EV_TIMEOUT, 0);
@@ -189,7 +192,7 @@ static int fanout_launch(fanout *f, fanout_slot *s, const char *query, int k, in
 
 fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
                      const char *query, int k, int64_t deadline_ms, fanout_done_cb done,
-                     void *arg)
+                     fanout_settle_cb on_settle, void *arg)
 {
     fanout *f = calloc(1, sizeof *f);
 
@@ -197,6 +200,7 @@ fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
         goto fail;
     f->base = base;
     f->done = done;
+    f->on_settle = on_settle;
     f->arg = arg;
     f->start_us = clock_us();
     if (!(f->finish = evtimer_new(base, fanout_finish_cb, f)))

@@ -53,13 +53,17 @@ typedef struct fanout_slot {
  * failed, timed out).  The owner reads the slots, then calls fanout_free. */
 typedef void (*fanout_done_cb)(void *arg, fanout *f);
 
+/* Called on the loop thread as each slot settles, before done (may be
+ * NULL).  It must not free the fanout. */
+typedef void (*fanout_settle_cb)(void *arg, const fanout_slot *slot);
+
 /* Start searching query in each of insts[0..n) (n >= 0; disabled instances
  * are recorded as such), each until min(deadline_ms, its own timeout).
  * Returns the fanout, whose done callback runs exactly once and never from
  * inside this call; or NULL (ENOMEM) and done never runs. */
 fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
                      const char *query, int k, int64_t deadline_ms, fanout_done_cb done,
-                     void *arg);
+                     fanout_settle_cb on_settle, void *arg);
 
 /* The slots, in the order the instances were given. */
 fanout_slot *const *fanout_slots(const fanout *f, size_t *n);

@@ -332,6 +332,17 @@ void httpc_cancel(httpc *c, httpc_xfer *x)
         httpc_finish(x, RAGD_ECANCELED, 0, "cancelled");
 }
 
+const char *httpc_header(httpc_xfer *x, const char *name)
+{
+    struct curl_header *h;
+
+    /* libcurl keeps the headers of the handle's last transfer until it is
+     * reused or freed, so this works in on_data and in the callback. */
+    if (curl_easy_header(x->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return NULL;
+    return h->value;
+}
+
 size_t httpc_active(const httpc *c)
 {
     return c->active;

@@ -34,6 +34,14 @@ int httpc_start(httpc *c, const ragd_http_request *req, ragd_http_cb cb, void *a
  * loop iteration with RAGD_ECANCELED. */
 void httpc_cancel(httpc *c, httpc_xfer *x);
 
+/* The value of response header name (any case) of transfer x: the first
+ * such header of the last response (after redirects), or NULL when there is
+ * none.  Only from inside x's callback or on_data, since x is freed when its
+ * callback returns; the string is valid until the next call for x.  Not
+ * part of ragd/source.h: ragd's own clients need it (the LLM client reads
+ * Retry-After), sources do not. */
+const char *httpc_header(httpc_xfer *x, const char *name);
+
 /* Transfers started whose callback has not run yet. */
 size_t httpc_active(const httpc *c);
 

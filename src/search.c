@@ -1,16 +1,18 @@
 /*
- * search -- one /search request from arrival to answer.
+ * search -- one /search (or /v1/chat/completions) request from arrival to
+ * answer: retrieval (fan-out, fusion), then generation, then the reply as
+ * one JSON document or as Server-Sent Events while each stage completes.
  *
- * Two ways out, each freeing the search exactly once:
- *  - search_done: the fan-out settled; fuse, answer, free.
- *  - search_client_gone: libevent reported the client's connection closed
- *    before the answer; free the fan-out (which cancels and orphans the
- *    searches still running) and the orphaned evhttp_request.
- * The connection's close callback is cleared before answering, so it can
- * never fire for a search that is already gone.
+ * Ownership: a search is on its server's live list from acceptance until it
+ * is freed, which happens exactly once, in search_release, when both are
+ * true: the request is over (answered, or its client left) and no
+ * generation is in flight (a cancelled generation still calls back, and
+ * that callback needs the search).  The connection's close callback is
+ * cleared before the reply ends, so it can never reach a freed search.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -21,19 +23,41 @@
 #include "clock.h"
 #include "fanout.h"
 #include "fuse.h"
+#include "gen.h"
 #include "log.h"
 #include "search.h"
 #include "sreq.h"
+#include "sse.h"
+
+typedef enum search_mode {
+    SEARCH_JSON,      /* /search, one JSON answer */
+    SEARCH_EVENTS,    /* /search as Server-Sent Events */
+    SEARCH_CHAT,      /* /v1/chat/completions, one JSON answer */
+    SEARCH_CHAT_SSE   /* /v1/chat/completions, streamed chunks */
+} search_mode;
 
 typedef struct search {
     server *srv;
-    struct evhttp_request *req;
+    struct evhttp_request *req;       /* NULL once the client left */
     struct evhttp_connection *conn;
     sreq q;
+    search_mode mode;
+    int over;                         /* answered, or the client left */
     int64_t t0_us;
     fanout *f;
-    struct search *prev, *next;  /* srv->live */
+    json_t *contexts, *sources;       /* after retrieval (owned) */
+    int partial;
+    double retrieval_ms;
+    gen *g;                           /* generation in flight */
+    json_t *answer, *citations, *generation;  /* after generation (owned) */
+    double generation_ms;
+    char *chat_model;                 /* the model name a chat client asked for */
+    struct search *prev, *next;       /* srv->live */
 } search;
+
+static void search_complete(search *s);
+
+/* -------------------------------------------------------- lifecycle -- */
 
 static void search_link(server *srv, search *s)
 {
@@ -44,10 +68,13 @@ static void search_link(server *srv, search *s)
     srv->nlive++;
 }
 
-static void search_free(search *s)
+/* Free s once the request is over and nothing will call back into it. */
+static void search_release(search *s)
 {
     server *srv = s->srv;
 
+    if (!s->over || s->g)
+        return;
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -57,6 +84,12 @@ static void search_free(search *s)
     srv->nlive--;
     fanout_free(&s->f);
     sreq_release(&s->q);
+    json_decref(s->contexts);
+    json_decref(s->sources);
+    json_decref(s->answer);
+    json_decref(s->citations);
+    json_decref(s->generation);
+    free(s->chat_model);
     free(s);
 }
 
@@ -68,10 +101,119 @@ static void search_detach(search *s)
     s->conn = NULL;
 }
 
+/* End the request: stop retrieval and generation, then free when safe. */
+static void search_over(search *s)
+{
+    search_detach(s);
+    s->over = 1;
+    fanout_free(&s->f);
+    if (s->g)
+        gen_cancel(s->g);
+    search_release(s);
+}
+
+static void search_client_gone(struct evhttp_connection *conn, void *arg)
+{
+    search *s = arg;
+
+    (void)conn;
+    log_msg(LOG_DEBUG, "client left before its answer; cancelling the search");
+    s->conn = NULL;
+    /* libevent has disowned the pending request (it no longer has a
+     * connection); freeing it is ours to do. */
+    evhttp_request_free(s->req);
+    s->req = NULL;
+    search_over(s);
+}
+
+/* Once libevent has read a whole request it stops reading the connection,
+ * so a client that leaves while its search runs would go unnoticed until the
+ * reply is written.  Reading with no read callback -- what libevent itself
+ * does while it writes a reply -- lets EOF reach evhttp's error path, which
+ * disowns the request and runs our close callback.  Bytes a client pipelines
+ * meanwhile wait in the input buffer until the reply is sent.  A client that
+ * half-closes its socket after the request is taken to have left. */
+static void search_watch_close(struct evhttp_connection *conn)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    bufferevent_data_cb writecb;
+    bufferevent_event_cb eventcb;
+    void *arg;
+
+    bufferevent_getcb(bev, NULL, &writecb, &eventcb, &arg);
+    bufferevent_setcb(bev, NULL, writecb, eventcb, arg);
+    bufferevent_enable(bev, EV_READ);
+}
+
 static double search_ms(int64_t us)
 {
     return (double)((us + 50) / 100) / 10.0; /* 0.1 ms resolution */
 }
+
+static int search_streams(const search *s)
+{
+    return s->mode == SEARCH_EVENTS || s->mode == SEARCH_CHAT_SSE;
+}
+
+/* ----------------------------------------------------------- events -- */
+
+/* Send one SSE event (data is stolen); event NULL sends a bare data line,
+ * as OpenAI's stream format does. */
+static void search_send_event(search *s, const char *event, json_t *data)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    char *frame = text ? sse_format(event, text) : NULL;
+    struct evbuffer *buf;
+
+    json_decref(data);
+    if (frame && s->req && (buf = evbuffer_new())) {
+        evbuffer_add(buf, frame, strlen(frame));
+        evhttp_send_reply_chunk(s->req, buf);
+        evbuffer_free(buf);
+    }
+    free(text);
+    free(frame);
+}
+
+static void search_send_raw(search *s, const char *text)
+{
+    struct evbuffer *buf;
+
+    if (s->req && (buf = evbuffer_new())) {
+        evbuffer_add(buf, text, strlen(text));
+        evhttp_send_reply_chunk(s->req, buf);
+        evbuffer_free(buf);
+    }
+}
+
+static void search_start_events(search *s)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(s->req);
+
+    evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    evhttp_send_reply_start(s->req, 200, "OK");
+}
+
+/* Answer an error in the request's format (a JSON error, or an error event
+ * that ends the stream) and end the request. */
+static void search_fail(search *s, int status, const char *code, const char *message)
+{
+    search_detach(s);
+    if (search_streams(s)) {
+        search_send_event(s, s->mode == SEARCH_EVENTS ? "error" : NULL,
+                          json_pack("{ss ss}", "code", code, "message", message));
+        if (s->req)
+            evhttp_send_reply_end(s->req);
+    } else if (s->req) {
+        server_reply_error(s->req, status, code, message);
+    }
+    s->req = NULL;
+    search_over(s);
+}
+
+/* ------------------------------------------------------- retrieval -- */
 
 static json_t *search_source_json(const fanout_slot *sl)
 {
@@ -121,76 +263,241 @@ static json_t *search_contexts(fanout_slot *const *slots, size_t n, int k)
     return arr;
 }
 
-static json_t *search_response(search *s)
+/* A source settled: in event mode, say so at once. */
+static void search_slot_settled(void *arg, const fanout_slot *sl)
+{
+    search *s = arg;
+    json_t *ev;
+
+    if (s->mode != SEARCH_EVENTS)
+        return;
+    ev = search_source_json(sl);
+    json_object_set_new(ev, "name", json_string(sl->inst->name));
+    search_send_event(s, "source", ev);
+}
+
+static int search_collect(search *s)
 {
     size_t n;
     fanout_slot *const *slots = fanout_slots(s->f, &n);
-    json_t *sources = json_object(), *contexts = search_contexts(slots, n, s->q.k);
-    int partial = 0;
 
-    for (size_t i = 0; i < n && sources; i++) {
-        json_object_set_new(sources, slots[i]->inst->name, search_source_json(slots[i]));
-        partial |= slots[i]->state == FANOUT_ERROR || slots[i]->state == FANOUT_TIMEOUT;
+    s->sources = json_object();
+    s->contexts = search_contexts(slots, n, s->q.k);
+    for (size_t i = 0; i < n && s->sources; i++) {
+        json_object_set_new(s->sources, slots[i]->inst->name, search_source_json(slots[i]));
+        s->partial |= slots[i]->state == FANOUT_ERROR || slots[i]->state == FANOUT_TIMEOUT;
     }
-    if (!sources || !contexts) {
-        json_decref(sources);
-        json_decref(contexts);
-        return NULL;
-    }
-    return json_pack("{ss so so sb s{sf sf}}", "query", s->q.query, "contexts", contexts,
-                     "sources", sources, "partial", partial, "timing_ms",
-                     "retrieval", search_ms(fanout_elapsed_us(s->f)),
-                     "total", search_ms(clock_us() - s->t0_us));
+    s->retrieval_ms = search_ms(fanout_elapsed_us(s->f));
+    return s->sources && s->contexts ? 0 : -1;
 }
 
-static void search_done(void *arg, fanout *f)
+/* ------------------------------------------------------ generation -- */
+
+static int search_token(void *arg, const char *piece, size_t len)
 {
     search *s = arg;
-    json_t *body;
+
+    if (!s->req)
+        return 1;
+    if (s->mode == SEARCH_EVENTS)
+        search_send_event(s, "token", json_pack("{ss%}", "text", piece, len));
+    else if (s->mode == SEARCH_CHAT_SSE)
+        search_send_event(s, NULL, json_pack("{ss ss sI ss s[{sI s{ss%} sn}]}",
+                                             "id", "chatcmpl-ragd", "object", "chat.completion.chunk",
+                                             "created", (json_int_t)time(NULL), "model",
+                                             s->chat_model ? s->chat_model : "ragd", "choices",
+                                             "index", (json_int_t)0, "delta", "content", piece, len,
+                                             "finish_reason"));
+    return 0;
+}
+
+static void search_generated(void *arg, const gen_result *r)
+{
+    search *s = arg;
+    json_t *cites = json_array();
+
+    s->g = NULL;
+    for (size_t i = 0; i < r->ncitations && cites; i++)
+        json_array_append_new(cites, json_integer(r->citations[i]));
+    s->answer = r->answer ? json_string(r->answer) : json_null();
+    s->citations = cites;
+    s->generation_ms = r->latency_ms;
+    s->generation = json_pack("{ss ss sf so}", "status",
+                              r->status == RAGD_OK ? "ok" : r->status == RAGD_ETIMEDOUT ? "timeout"
+                              : "error", "generator", r->generator, "latency_ms", r->latency_ms,
+                              "model", r->model ? json_string(r->model) : json_null());
+    if (s->generation && r->error)
+        json_object_set_new(s->generation, "error", json_string(r->error));
+    if (s->over) {
+        search_release(s); /* the client left; this was the last callback */
+        return;
+    }
+    if (r->status != RAGD_OK && s->mode == SEARCH_EVENTS)
+        search_send_event(s, "error", json_pack("{ss ss ss}", "stage", "generation", "code",
+                                                r->status == RAGD_ETIMEDOUT ? "timeout" : "failed",
+                                                "message", r->error ? r->error : "failed"));
+    search_complete(s);
+}
+
+/* The contexts as the generator sees them, borrowing s->contexts' strings. */
+static ctx_source *search_ctx_sources(const search *s, size_t *n)
+{
+    size_t i;
+    json_t *c;
+    ctx_source *v = calloc(json_array_size(s->contexts) + 1, sizeof *v);
+
+    *n = 0;
+    if (!v)
+        return NULL;
+    json_array_foreach(s->contexts, i, c) {
+        v[i].rank = (int)json_integer_value(json_object_get(c, "rank"));
+        v[i].source = json_string_value(json_object_get(c, "source"));
+        v[i].id = json_string_value(json_object_get(c, "id"));
+        v[i].title = json_string_value(json_object_get(c, "title"));
+        v[i].url = json_string_value(json_object_get(c, "url"));
+        v[i].text = json_string_value(json_object_get(c, "text"));
+    }
+    *n = json_array_size(s->contexts);
+    return v;
+}
+
+static void search_generate(search *s)
+{
+    static const gen_callbacks cbs = {search_token, search_generated};
+    const server *srv = s->srv;
+    size_t n;
+    ctx_source *src = search_ctx_sources(s, &n);
+    int rc = RAGD_ENOMEM;
+
+    if (src)
+        rc = gen_start(&srv->genv, s->q.query, src, n, search_streams(s),
+                       clock_ms() + srv->cfg->llm_timeout_ms, &cbs, s, &s->g);
+    free(src);
+    if (rc != RAGD_OK) {
+        gen_result r = {.status = RAGD_ERR, .generator = srv->genv.llm ? "llm" : "extractive",
+                        .error = "generation could not start"};
+        search_generated(s, &r);
+    }
+}
+
+static void search_retrieved(void *arg, fanout *f)
+{
+    search *s = arg;
 
     (void)f;
-    search_detach(s);
-    body = search_response(s);
-    if (body)
-        server_reply_json(s->req, 200, body);
+    if (search_collect(s) != 0) {
+        search_fail(s, 500, "internal", "out of memory building the response");
+        return;
+    }
+    if (s->mode == SEARCH_EVENTS)
+        search_send_event(s, "contexts",
+                          json_pack("{sO sO sb s{sf}}", "contexts", s->contexts, "sources",
+                                    s->sources, "partial", s->partial, "timing_ms", "retrieval",
+                                    s->retrieval_ms));
+    if (s->q.generate)
+        search_generate(s);
     else
-        server_reply_error(s->req, 500, "internal", "out of memory building the response");
-    search_free(s);
+        search_complete(s);
 }
 
-static void search_client_gone(struct evhttp_connection *conn, void *arg)
+/* ----------------------------------------------------------- replies -- */
+
+static json_t *search_timing(const search *s)
 {
-    search *s = arg;
+    json_t *t = json_pack("{sf sf}", "retrieval", s->retrieval_ms, "total",
+                          search_ms(clock_us() - s->t0_us));
 
-    (void)conn;
-    log_msg(LOG_DEBUG, "client left before its answer; cancelling the search");
-    s->conn = NULL;
-    /* libevent has disowned the pending request (it no longer has a
-     * connection); freeing it is ours to do. */
-    evhttp_request_free(s->req);
-    search_free(s);
+    if (t && s->generation)
+        json_object_set_new(t, "generation", json_real(s->generation_ms));
+    return t;
 }
 
-/* Once libevent has read a whole request it stops reading the connection,
- * so a client that leaves while its search runs would go unnoticed until the
- * reply is written.  Reading with no read callback -- what libevent itself
- * does while it writes a reply -- lets EOF reach evhttp's error path, which
- * disowns the request and runs our close callback.  Bytes a client pipelines
- * meanwhile wait in the input buffer until the reply is sent.  A client that
- * half-closes its socket after the request is taken to have left. */
-static void search_watch_close(struct evhttp_connection *conn)
+static json_t *search_body(const search *s)
 {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
-    bufferevent_data_cb writecb;
-    bufferevent_event_cb eventcb;
-    void *arg;
+    json_t *o = json_pack("{ss sO sO sb so}", "query", s->q.query, "contexts", s->contexts,
+                          "sources", s->sources, "partial", s->partial, "timing_ms",
+                          search_timing(s));
 
-    bufferevent_getcb(bev, NULL, &writecb, &eventcb, &arg);
-    bufferevent_setcb(bev, NULL, writecb, eventcb, arg);
-    bufferevent_enable(bev, EV_READ);
+    if (o && s->generation) {
+        json_object_set(o, "answer", s->answer);
+        json_object_set(o, "citations", s->citations);
+        json_object_set(o, "generation", s->generation);
+    }
+    return o;
 }
 
-/* Parse the request into q, or answer the error and return -1. */
+/* The contexts the answer cites, as chat clients get them. */
+static json_t *search_chat_citations(const search *s)
+{
+    json_t *out = json_array(), *n;
+    size_t i;
+
+    json_array_foreach(s->citations, i, n) {
+        json_t *c = json_array_get(s->contexts, (size_t)json_integer_value(n) - 1);
+        json_array_append_new(out, json_pack("{sO sO sO sO sO}", "n", n, "id",
+                                             json_object_get(c, "id"), "title",
+                                             json_object_get(c, "title"), "url",
+                                             json_object_get(c, "url"), "source",
+                                             json_object_get(c, "source")));
+    }
+    return out;
+}
+
+static json_t *search_chat_body(const search *s)
+{
+    const char *status = json_string_value(json_object_get(s->generation, "status"));
+    int ok = status && strcmp(status, "ok") == 0;
+
+    return json_pack("{ss ss sI ss s[{sI s{ss sO} ss}] s{sI sI sI} so so}",
+                     "id", "chatcmpl-ragd", "object", "chat.completion",
+                     "created", (json_int_t)time(NULL),
+                     "model", s->chat_model ? s->chat_model : "ragd",
+                     "choices", "index", (json_int_t)0, "message", "role", "assistant",
+                     "content", ok ? s->answer : json_string(""),
+                     "finish_reason", ok ? "stop" : "error",
+                     "usage", "prompt_tokens", (json_int_t)0, "completion_tokens", (json_int_t)0,
+                     "total_tokens", (json_int_t)0,
+                     "citations", search_chat_citations(s),
+                     "ragd", search_body(s));
+}
+
+static void search_complete(search *s)
+{
+    search_detach(s);
+    switch (s->mode) {
+    case SEARCH_JSON:
+        server_reply_json(s->req, 200, search_body(s));
+        break;
+    case SEARCH_CHAT:
+        server_reply_json(s->req, 200, search_chat_body(s));
+        break;
+    case SEARCH_EVENTS:
+        search_send_event(s, "done", json_pack("{sO sO sO sb so}", "answer",
+                                               s->answer ? s->answer : json_null(), "citations",
+                                               s->citations ? s->citations : json_array(),
+                                               "generation", s->generation ? s->generation
+                                               : json_null(), "partial", s->partial,
+                                               "timing_ms", search_timing(s)));
+        evhttp_send_reply_end(s->req);
+        break;
+    case SEARCH_CHAT_SSE:
+        search_send_event(s, NULL, json_pack("{ss ss sI ss s[{sI s{} ss}] so}", "id",
+                                             "chatcmpl-ragd", "object", "chat.completion.chunk",
+                                             "created", (json_int_t)time(NULL), "model",
+                                             s->chat_model ? s->chat_model : "ragd", "choices",
+                                             "index", (json_int_t)0, "delta", "finish_reason",
+                                             "stop", "citations", search_chat_citations(s)));
+        search_send_raw(s, "data: [DONE]\n\n");
+        evhttp_send_reply_end(s->req);
+        break;
+    }
+    s->req = NULL;
+    search_over(s);
+}
+
+/* ------------------------------------------------------------ start -- */
+
+/* Parse a /search request into q, or answer the error and return -1. */
 static int search_parse(server *srv, struct evhttp_request *req, sreq *q)
 {
     sreq_limits lim = {srv->cfg->max_query, CONFIG_MAX_TIMEOUT_MS, srv->names, srv->sources->n};
@@ -229,58 +536,153 @@ static size_t search_select(server *srv, const sreq *q, instance **out)
     return n;
 }
 
-void search_handle(server *srv, struct evhttp_request *req)
+/* Start retrieval for a parsed, linked search. */
+static void search_begin(search *s)
 {
-    search *s = calloc(1, sizeof *s);
-    instance **sel = NULL;
+    server *srv = s->srv;
+    instance **sel = calloc(srv->sources->n + 1, sizeof *sel);
+    int timeout = s->q.timeout_ms ? s->q.timeout_ms : srv->cfg->timeout_ms;
     size_t nsel;
-    int timeout;
 
-    if (!s || !(sel = calloc(srv->sources->n + 1, sizeof *sel))) {
-        server_reply_error(req, 503, "overloaded", "out of memory");
-        goto fail;
+    if (search_streams(s))
+        search_start_events(s); /* first: sources may settle inside fanout_start */
+    if (sel) {
+        nsel = search_select(srv, &s->q, sel);
+        s->f = fanout_start(srv->base, sel, nsel, s->q.query, s->q.k, clock_ms() + timeout,
+                            search_retrieved, search_slot_settled, s);
+        free(sel);
     }
-    s->t0_us = clock_us();
-    if (search_parse(srv, req, &s->q) != 0)
-        goto fail;
-    if (s->q.generate) {
-        server_reply_error(req, 501, "not_implemented",
-                           "generate: answer generation is not available yet; "
-                           "send \"generate\": false");
-        goto fail;
-    }
-    s->srv = srv;
-    s->req = req;
-    search_link(srv, s);
-    nsel = search_select(srv, &s->q, sel);
-    timeout = s->q.timeout_ms ? s->q.timeout_ms : srv->cfg->timeout_ms;
-    s->f = fanout_start(srv->base, sel, nsel, s->q.query, s->q.k, clock_ms() + timeout,
-                        search_done, s);
-    free(sel);
     if (!s->f) {
-        server_reply_error(req, 503, "overloaded", "out of memory starting the search");
-        search_free(s);
+        search_fail(s, 503, "overloaded", "out of memory starting the search");
         return;
     }
-    s->conn = evhttp_request_get_connection(req);
+    s->conn = evhttp_request_get_connection(s->req);
     if (s->conn) {
         evhttp_connection_set_closecb(s->conn, search_client_gone, s);
         search_watch_close(s->conn);
     }
-    return;
-fail:
-    free(sel);
-    if (s)
-        sreq_release(&s->q);
-    free(s);
+}
+
+static search *search_new(server *srv, struct evhttp_request *req)
+{
+    search *s = calloc(1, sizeof *s);
+
+    if (!s) {
+        server_reply_error(req, 503, "overloaded", "out of memory");
+        return NULL;
+    }
+    s->srv = srv;
+    s->req = req;
+    s->t0_us = clock_us();
+    return s;
+}
+
+static int search_wants_events(struct evhttp_request *req)
+{
+    const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+    return accept && strstr(accept, "text/event-stream") != NULL;
+}
+
+void search_handle(server *srv, struct evhttp_request *req)
+{
+    search *s = search_new(srv, req);
+
+    if (!s)
+        return;
+    if (search_parse(srv, req, &s->q) != 0) {
+        free(s);
+        return;
+    }
+    s->mode = s->q.stream || search_wants_events(req) ? SEARCH_EVENTS : SEARCH_JSON;
+    search_link(srv, s);
+    search_begin(s);
+}
+
+/* The text of the last user message of an OpenAI chat request. */
+static const char *search_chat_query(json_t *messages)
+{
+    for (size_t i = json_array_size(messages); i-- > 0; ) {
+        json_t *m = json_array_get(messages, i), *content = json_object_get(m, "content");
+        if (!json_is_string(json_object_get(m, "role")) ||
+            strcmp(json_string_value(json_object_get(m, "role")), "user") != 0)
+            continue;
+        if (json_is_string(content))
+            return json_string_value(content);
+        for (size_t j = 0; j < json_array_size(content); j++) {
+            json_t *part = json_array_get(content, j);
+            if (json_is_string(json_object_get(part, "text")))
+                return json_string_value(json_object_get(part, "text"));
+        }
+    }
+    return NULL;
+}
+
+/* Turn a chat request into a search request, or answer the error. */
+static int search_parse_chat(server *srv, struct evhttp_request *req, search *s)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_t *root, *query, *body = NULL;
+    json_error_t jerr;
+    sreq_limits lim = {srv->cfg->max_query, CONFIG_MAX_TIMEOUT_MS, srv->names, srv->sources->n};
+    sreq_error e;
+    char *text = NULL;
+    const char *q;
+    int rc = -1;
+
+    if (len > srv->cfg->max_body) {
+        server_reply_error(req, 413, "body_too_large", "body: too large");
+        return -1;
+    }
+    if (!(root = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &jerr))) {
+        server_reply_error(req, 400, "invalid_json", jerr.text);
+        return -1;
+    }
+    if (!json_is_array(json_object_get(root, "messages")) ||
+        !(q = search_chat_query(json_object_get(root, "messages")))) {
+        server_reply_error(req, 400, "invalid_field",
+                           "messages: must be an array with at least one user message");
+        goto done;
+    }
+    s->mode = json_is_true(json_object_get(root, "stream")) ? SEARCH_CHAT_SSE : SEARCH_CHAT;
+    if (json_is_string(json_object_get(root, "model")))
+        s->chat_model = strdup(json_string_value(json_object_get(root, "model")));
+    query = json_pack("{ss}", "query", q);
+    body = query;
+    text = json_dumps(body, JSON_COMPACT);
+    if (!text || sreq_from_json(&s->q, text, strlen(text), &lim, &e) != 0) {
+        server_reply_error(req, text ? e.status : 500, text ? e.code : "internal",
+                           text ? e.message : "out of memory");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(text);
+    json_decref(body);
+    json_decref(root);
+    return rc;
+}
+
+void search_handle_chat(server *srv, struct evhttp_request *req)
+{
+    search *s = search_new(srv, req);
+
+    if (!s)
+        return;
+    if (search_parse_chat(srv, req, s) != 0) {
+        free(s->chat_model);
+        free(s);
+        return;
+    }
+    search_link(srv, s);
+    search_begin(s);
 }
 
 void search_cancel_all(server *srv)
 {
-    while (srv->live) {
-        search *s = srv->live;
-        search_detach(s);
-        server_reply_error(s->req, 503, "shutting_down", "the server is shutting down");
-        search_free(s);
+    for (search *s = srv->live, *next; s; s = next) {
+        next = s->next;
+        if (!s->over)
+            search_fail(s, 503, "shutting_down", "the server is shutting down");
     }
 }

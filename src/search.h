@@ -17,6 +17,11 @@ struct evhttp_request;
  * invalid, or later when the fan-out settles. */
 void search_handle(server *srv, struct evhttp_request *req);
 
+/* Handle POST /v1/chat/completions: the last user message is the query;
+ * the reply is an OpenAI chat completion (or its stream) whose message is
+ * the answer, plus the contexts it cites. */
+void search_handle_chat(server *srv, struct evhttp_request *req);
+
 /* Cancel every live search of srv, answering each 503 (shutdown). */
 void search_cancel_all(server *srv);
 

@@ -85,6 +85,19 @@ static void server_search_cb(struct evhttp_request *req, void *arg)
     search_handle(srv, req);
 }
 
+static void server_chat_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+
+    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST"))
+        return;
+    if (srv->drain) {
+        server_reply_error(req, 503, "shutting_down", "the server is shutting down");
+        return;
+    }
+    search_handle_chat(srv, req);
+}
+
 static void server_healthz_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
@@ -138,6 +151,37 @@ static void server_bound_address(server *srv)
     }
 }
 
+/* Prepare what answer generation needs: the prompt template and, when an
+ * LLM URL is configured, the LLM settings (its key from the environment). */
+static int server_generation_setup(server *srv, char *err, size_t errlen)
+{
+    const config *cfg = srv->cfg;
+    const char *key = getenv("RAGD_LLM_API_KEY");
+
+    if (cfg->prompt_file ? prompt_load(&srv->prompt, cfg->prompt_file, err, errlen) != 0
+                         : prompt_default(&srv->prompt) != 0) {
+        if (!cfg->prompt_file)
+            snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->genv.base = srv->base;
+    srv->genv.http = srv->svc->http;
+    srv->genv.prompt = &srv->prompt;
+    srv->genv.context_tokens = (size_t)cfg->context_tokens;
+    if (!cfg->llm_url)
+        return 0;
+    srv->llm.url = cfg->llm_url;
+    srv->llm.model = cfg->llm_model;
+    srv->llm.temperature = cfg->llm_temperature;
+    srv->llm.max_tokens = cfg->llm_max_tokens;
+    if (key && *key && !(srv->llm.api_key = strdup(key))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    srv->genv.llm = &srv->llm;
+    return 0;
+}
+
 int server_start(server *srv, struct event_base *base, const config *cfg, instance_set *sources,
                  host_services *svc, char *err, size_t errlen)
 {
@@ -155,6 +199,8 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     }
     for (size_t i = 0; i < sources->n; i++)
         srv->names[i] = sources->v[i].name;
+    if (server_generation_setup(srv, err, errlen) != 0)
+        return -1;
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                EVHTTP_REQ_PATCH);
@@ -163,6 +209,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     evhttp_set_timeout(srv->http, 60);
     evhttp_set_cb(srv->http, "/search", server_search_cb, srv);
     evhttp_set_cb(srv->http, "/healthz", server_healthz_cb, srv);
+    evhttp_set_cb(srv->http, "/v1/chat/completions", server_chat_cb, srv);
     evhttp_set_gencb(srv->http, server_notfound_cb, srv);
     config_split_listen(cfg->listen, host, sizeof host, &port);
     if (!(srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port))) {
@@ -212,11 +259,19 @@ void server_shutdown(server *srv, int grace_ms)
 
 void server_release(server *srv)
 {
+    /* A cancelled generation still calls back into its search, so run the
+     * loop until every search is freed before freeing what they use. */
     search_cancel_all(srv);
+    for (int i = 0; i < 1000 && srv->nlive; i++)
+        event_base_loop(srv->base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+    if (srv->nlive)
+        log_msg(LOG_WARN, "shutdown: %zu searches did not finish", srv->nlive);
     if (srv->drain)
         event_free(srv->drain);
     if (srv->http)
         evhttp_free(srv->http);
     free(srv->names);
+    free((char *)srv->llm.api_key);
+    prompt_release(&srv->prompt);
     memset(srv, 0, sizeof *srv);
 }

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "gen.h"
 #include "host.h"
 #include "instance.h"
 
@@ -32,6 +33,9 @@ typedef struct server {
     struct event *drain;      /* polls for the end of a graceful shutdown */
     int64_t drain_deadline_ms;
     char address[300];        /* "HOST:PORT" actually bound */
+    llm_config llm;           /* strings borrowed from cfg; api_key owned */
+    prompt_template prompt;
+    gen_env genv;             /* what generation borrows */
 } server;
 
 /* Bind cfg->listen and route requests.  Returns 0, or -1 with a message. */
@@ -42,7 +46,8 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
  * then make the loop exit. */
 void server_shutdown(server *srv, int grace_ms);
 
-/* Free the server (after the loop has exited). */
+/* Cancel live searches, let their callbacks land, and free the server
+ * (after the loop has exited; the HTTP client must still be alive). */
 void server_release(server *srv);
 
 /* Send a JSON reply and release body (a new reference is stolen). */

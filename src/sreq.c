@@ -152,10 +152,10 @@ static int sreq_json_field(sreq *r, const char *key, json_t *v, const sreq_limit
     }
     if (!strcmp(key, "sources"))
         return sreq_json_sources(r, v, lim, e);
-    if (!strcmp(key, "generate")) {
+    if (!strcmp(key, "generate") || !strcmp(key, "stream")) {
         if (!json_is_boolean(v))
-            return sreq_fail(e, 400, "invalid_field", "generate: must be true or false");
-        r->generate = json_is_true(v);
+            return sreq_fail(e, 400, "invalid_field", "%s: must be true or false", key);
+        *(key[0] == 'g' ? &r->generate : &r->stream) = json_is_true(v);
         return 0;
     }
     return sreq_fail(e, 400, "unknown_field", "%.64s: unknown field", key);
@@ -170,6 +170,7 @@ int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim
 
     memset(r, 0, sizeof *r);
     r->k = SREQ_K_DEFAULT;
+    r->generate = 1;
     if (!sreq_utf8_ok(body, len))
         return sreq_fail(e, 400, "invalid_json", "body: not valid UTF-8");
     if (!(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)))
@@ -238,10 +239,10 @@ static int sreq_query_field(sreq *r, const char *key, const char *val, const sre
     }
     if (!strcmp(key, "sources"))
         return sreq_query_sources(r, val, lim, e);
-    if (!strcmp(key, "generate")) {
+    if (!strcmp(key, "generate") || !strcmp(key, "stream")) {
         if (strcmp(val, "true") && strcmp(val, "false") && strcmp(val, "1") && strcmp(val, "0"))
-            return sreq_fail(e, 400, "invalid_field", "generate: must be true or false");
-        r->generate = !strcmp(val, "true") || !strcmp(val, "1");
+            return sreq_fail(e, 400, "invalid_field", "%s: must be true or false", key);
+        *(key[0] == 'g' ? &r->generate : &r->stream) = !strcmp(val, "true") || !strcmp(val, "1");
         return 0;
     }
     return sreq_fail(e, 400, "unknown_field", "%.64s: unknown parameter", key);
@@ -255,6 +256,7 @@ int sreq_from_query(sreq *r, const char *qs, const sreq_limits *lim, sreq_error 
 
     memset(r, 0, sizeof *r);
     r->k = SREQ_K_DEFAULT;
+    r->generate = 1;
     TAILQ_INIT(&params);
     if (evhttp_parse_query_str(qs ? qs : "", &params) != 0) {
         sreq_fail(e, 400, "invalid_field", "query string: malformed");

@@ -20,7 +20,8 @@ typedef struct sreq {
     char *sources[SREQ_SOURCES_MAX]; /* owned; the requested names */
     size_t nsources;                 /* 0 means every configured source */
     int timeout_ms;                  /* 0 means the server's default */
-    int generate;                    /* generation requested */
+    int generate;                    /* generate an answer (default on) */
+    int stream;                      /* answer with Server-Sent Events */
 } sreq;
 
 typedef struct sreq_limits {

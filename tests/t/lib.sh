@@ -115,10 +115,12 @@ post_search() {
 		--data-binary "$1" "$RAGD_URL/search"
 }
 
-# validate SCHEMA FILE...: check JSON documents against schemas/SCHEMA.schema.json.
+# validate [--sse] SCHEMA FILE...: check JSON documents (or, with --sse, the
+# events of a text/event-stream) against schemas/SCHEMA.schema.json.
 validate() {
 	schema=$1; shift
-	"$PY" "$SRCDIR/tests/validate.py" "$SRCDIR/schemas/$schema.schema.json" "$@"
+	if [ "$schema" = --sse ]; then schema=$1; shift; set -- --sse "$SRCDIR/schemas/$schema.schema.json" "$@"; else set -- "$SRCDIR/schemas/$schema.schema.json" "$@"; fi
+	"$PY" "$SRCDIR/tests/validate.py" "$@"
 }
 
 # ingest_fixture DB: build a store from the small test corpus.

@@ -48,8 +48,9 @@ test_expect_success 'unknown field' '
 test_expect_success 'timeout_ms out of range' '
 	post 400 invalid_field timeout_ms "{\"query\": \"x\", \"timeout_ms\": -5}"
 '
-test_expect_success 'generation is refused clearly until it exists' '
-	post 501 not_implemented generate "{\"query\": \"x\", \"generate\": true}"
+test_expect_success 'generate and stream must be booleans' '
+	post 400 invalid_field generate "{\"query\": \"x\", \"generate\": \"yes\"}" &&
+	post 400 invalid_field stream "{\"query\": \"x\", \"stream\": 1}"
 '
 test_expect_success 'oversized body' '
 	head -c 70000 /dev/zero | tr "\0" a | sed "s/^/{\"query\":\"/; s/\$/\"}/" >big.json &&

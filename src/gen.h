@@ -1,0 +1,68 @@
+/*
+ * gen -- the generation stage of a search: build the numbered context from
+ * the fused contexts, then answer with the LLM (streamed or whole) or, when
+ * no LLM is configured, with the built-in extractive generator.
+ *
+ * Follows the callback rule of ragd/source.h: gen_start returns an error
+ * now and never calls back, or returns 0 and calls on_done exactly once,
+ * later, on the loop thread.  on_token may run before that, never after.
+ */
+#ifndef RAGD_GEN_H
+#define RAGD_GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "httpc.h"
+#include "llm.h"
+#include "prompt.h"
+
+struct event_base;
+
+/* What generation needs from the server; borrowed, outlives every gen. */
+typedef struct gen_env {
+    struct event_base *base;
+    httpc *http;
+    const llm_config *llm;        /* NULL: extractive answers */
+    const prompt_template *prompt;
+    size_t context_tokens;
+} gen_env;
+
+typedef struct gen_result {
+    int status;                   /* RAGD_OK, RAGD_ETIMEDOUT, RAGD_ECANCELED, RAGD_ERR */
+    const char *answer;           /* NULL unless RAGD_OK */
+    const int *citations;         /* context ranks the answer cites, ascending */
+    size_t ncitations;
+    const char *generator;        /* "llm" or "extractive" */
+    const char *model;            /* the model that answered, or NULL */
+    const char *error;            /* set unless RAGD_OK */
+    double latency_ms;
+} gen_result;
+
+typedef struct gen_callbacks {
+    /* One piece of the answer as it is produced (complete UTF-8).  Return
+     * non-zero to cancel.  May be NULL. */
+    int (*on_token)(void *arg, const char *piece, size_t len);
+    /* Exactly once; r is borrowed for the call. */
+    void (*on_done)(void *arg, const gen_result *r);
+} gen_callbacks;
+
+typedef struct gen gen;
+
+/* Answer query from contexts src[0..n) (fused order; each src[i].rank is
+ * its number), streaming the LLM's tokens when stream is set, giving up at
+ * deadline_ms.  On 0, *out names the generation until on_done has run. */
+int gen_start(const gen_env *env, const char *query, const ctx_source *src, size_t n, int stream,
+              int64_t deadline_ms, const gen_callbacks *cb, void *arg, gen **out);
+
+/* Stop a generation whose on_done has not run: on_done follows soon with
+ * RAGD_ECANCELED, and an LLM transfer is aborted at once. */
+void gen_cancel(gen *g);
+
+/* The distinct numbers cited as [n], [n][m] or [n, m] in text that are in
+ * valid[0..nvalid), ascending, into a malloc'd array.  Returns the count,
+ * or -1 on ENOMEM. */
+int gen_citations(const char *text, const int *valid, size_t nvalid, int **out);
+
+#endif /* RAGD_GEN_H */

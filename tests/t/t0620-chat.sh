@@ -1,0 +1,43 @@
+#!/bin/sh
+# ragd as a model: POST /v1/chat/completions, whole and streamed, answers
+# the last user message with retrieval and generation, plus citations.
+. "$SRCDIR/tests/t/lib.sh"
+DB=$TEST_DIR/c.db
+chat() { curl -s -o "${2:-chat.json}" -w "%{http_code}" -H "Content-Type: application/json" -d "$1" "$RAGD_URL/v1/chat/completions"; }
+
+test_expect_success 'setup' '
+	ingest_fixture "$DB" && start_ragd --db "$DB"
+'
+test_expect_success 'a chat completion answers the last user message, with citations' '
+	test "$(chat "{\"model\":\"ragd\",\"messages\":[{\"role\":\"user\",\"content\":\"coffee\"},{\"role\":\"assistant\",\"content\":\"?\"},{\"role\":\"user\",\"content\":\"what causes ocean tides\"}]}")" = 200 &&
+	validate chat-completion chat.json &&
+	jq -r ".choices[0].message.content" chat.json | grep -q moon &&
+	jq -e ".citations | length >= 1 and all(.[]; .id != null)" chat.json >/dev/null &&
+	jq -e ".model == \"ragd\" and .ragd.query == \"what causes ocean tides\"" chat.json >/dev/null
+'
+test_expect_success 'content given as an array of text parts works too' '
+	test "$(chat "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"volcano lava\"}]}]}")" = 200 &&
+	jq -r ".choices[0].message.content" chat.json | grep -qi volcano
+'
+test_expect_success 'stream: true sends chat.completion.chunk events and [DONE]' '
+	chat "{\"messages\":[{\"role\":\"user\",\"content\":\"what causes ocean tides\"}]}" whole.json >/dev/null &&
+	curl -sN -H "Content-Type: application/json" -d "{\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"what causes ocean tides\"}]}" "$RAGD_URL/v1/chat/completions" >st.txt &&
+	test "$(tail -n 2 st.txt | head -n 1)" = "data: [DONE]" &&
+	sed -n "s/^data: //p" st.txt | grep -v "^\[DONE\]" | jq -e ".object == \"chat.completion.chunk\"" >/dev/null &&
+	test "$(sed -n "s/^data: //p" st.txt | grep -v "^\[DONE\]" | jq -rj ".choices[0].delta.content // empty")" = "$(jq -r ".choices[0].message.content" whole.json)" &&
+	sed -n "s/^data: //p" st.txt | grep -v "^\[DONE\]" | tail -n 1 | jq -e ".citations | length >= 1" >/dev/null
+'
+test_expect_success 'no user message: 400 naming messages' '
+	test "$(chat "{\"messages\":[{\"role\":\"system\",\"content\":\"hi\"}]}" err.json)" = 400 &&
+	jq -r .error.message err.json | grep -q messages && validate error err.json
+'
+test_expect_success 'malformed JSON: 400' '
+	test "$(chat "{\"messages\":" err.json)" = 400 && validate error err.json
+'
+test_expect_success 'GET is not allowed' '
+	test "$(curl -s -o err.json -w "%{http_code}" "$RAGD_URL/v1/chat/completions")" = 405
+'
+test_expect_success 'ragd stops cleanly' '
+	stop_ragd
+'
+test_done
