@@ -277,7 +277,7 @@ static int ex_push(ex_work *x, size_t entry, size_t start, size_t end)
         x->sent = v;
         x->capsent = cap;
     }
-    x->sent[x->nsent++] = (ex_sent){entry, start, end - start + (end < strlen(t)), 0, 0};
+    x->sent[x->nsent++] = (ex_sent){entry, start, end - start, 0, 0};
     return 0;
 }
 
