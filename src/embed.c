@@ -137,6 +137,11 @@ static size_t embed_stem_verb(const char *w, size_t len)
     return stem;
 }
 
+size_t embed_stem(char *w, size_t len)
+{
+    return embed_stem_verb(w, embed_stem_plural(w, len));
+}
+
 /* ---------------------------------------------------------- hash embedder */
 
 static uint64_t embed_fnv(const char *s, size_t len)
@@ -192,8 +197,7 @@ static uint64_t embed_word_hash(const char *w, size_t len, int *keep)
         return embed_fnv_lower(w, len);
     for (size_t i = 0; i < len; i++)
         buf[i] = embed_lower(w[i]);
-    len = embed_stem_plural(buf, len);
-    len = embed_stem_verb(buf, len);
+    len = embed_stem(buf, len);
     return embed_fnv(buf, len);
 }
 

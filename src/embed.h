@@ -54,6 +54,12 @@ int embed_is_stopword(const char *w, size_t len);
 /* Scale v[0..dims) to unit L2 norm in place; a zero vector stays zero. */
 void embed_normalize(float *v, size_t dims);
 
+/* The hash embedder's light stemmer, shared so that other modules match
+ * words the way retrieval does: strips one plural ending, then -ing/-ed,
+ * from the lowercase word w[0..len) in place (may write one byte) and
+ * returns the stem's length. */
+size_t embed_stem(char *w, size_t len);
+
 /* The JSON body of an OpenAI embeddings request:
  * {"model":MODEL,"input":[TEXT,...]} for texts[0..n).  Returns a
  * malloc'd NUL-terminated string the caller frees with free(), or NULL when

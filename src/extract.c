@@ -94,56 +94,6 @@ static uint64_t ex_fnv(const char *s, size_t len)
     return h;
 }
 
-static int ex_ends(const char *w, size_t len, const char *suf)
-{
-    size_t n = strlen(suf);
-
-    return len >= n && memcmp(w + len - n, suf, n) == 0;
-}
-
-/* One plural ending, by the hash embedder's rule (embed.h), so extractive
- * answers match words the way retrieval did.  May write a 'y' in place. */
-static size_t ex_stem_plural(char *w, size_t len)
-{
-    if (len > 4 && (ex_ends(w, len, "ies") || ex_ends(w, len, "ied"))) {
-        w[len - 3] = 'y';
-        return len - 2;
-    }
-    if (ex_ends(w, len, "sses") || ex_ends(w, len, "xes") || ex_ends(w, len, "ches")
-        || ex_ends(w, len, "shes"))
-        return len - 2;
-    if (len > 3 && w[len - 1] == 's' && !strchr("sui", w[len - 2]))
-        return len - 1;
-    return len;
-}
-
-static int ex_has_vowel(const char *w, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (strchr("aeiouy", w[i]))
-            return 1;
-    return 0;
-}
-
-/* -ing or -ed, when a stem of 3 bytes holding a vowel remains; then a
- * doubled final consonant is undoubled ("running" -> "run"). */
-static size_t ex_stem_verb(const char *w, size_t len)
-{
-    size_t stem;
-
-    if (ex_ends(w, len, "ing"))
-        stem = len - 3;
-    else if (ex_ends(w, len, "ed"))
-        stem = len - 2;
-    else
-        return len;
-    if (stem < 3 || !ex_has_vowel(w, stem))
-        return len;
-    if (w[stem - 1] == w[stem - 2] && !strchr("aeiouylsz", w[stem - 1]))
-        stem--;
-    return stem;
-}
-
 static size_t ex_chars(const char *w, size_t len)
 {
     size_t n = 0;
@@ -167,8 +117,7 @@ static int ex_term(const char *w, size_t len, uint64_t *h)
     }
     for (size_t i = 0; i < len; i++)
         buf[i] = ex_lower(w[i]);
-    len = ex_stem_plural(buf, len);
-    *h = ex_fnv(buf, ex_stem_verb(buf, len));
+    *h = ex_fnv(buf, embed_stem(buf, len));
     return 1;
 }
 

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "buf.h"
 #include "httpc.h"
 
 #define HTTPC_DEFAULT_MAX (8u << 20)
@@ -30,8 +31,8 @@ struct ragd_http_xfer {
     ragd_http_cb cb;
     void *arg;
     int (*on_data)(void *, long, const char *, size_t);
-    char *body;             /* collected response body, NUL-terminated */
-    size_t len, cap, max;
+    buf body;               /* collected response body, at most max bytes */
+    size_t max;
     int too_large;          /* the body passed max: the write callback stopped it */
     int aborted_by_data;    /* on_data asked to stop */
     struct event *deliver;  /* fires the callback of a cancelled xfer */
@@ -81,7 +82,7 @@ static void httpc_xfer_free(httpc_xfer *x)
     curl_slist_free_all(x->headers);
     if (x->deliver)
         event_free(x->deliver);
-    free(x->body);
+    buf_release(&x->body);
     free(x);
 }
 
@@ -89,7 +90,7 @@ static void httpc_xfer_free(httpc_xfer *x)
 static void httpc_finish(httpc_xfer *x, int status, long http_status, const char *error)
 {
     httpc_unlink(x->c, x);
-    x->cb(x->arg, status, http_status, x->body ? x->body : "", x->len, error);
+    x->cb(x->arg, status, http_status, x->body.p ? x->body.p : "", x->body.len, error);
     httpc_xfer_free(x);
 }
 
@@ -214,24 +215,11 @@ static size_t httpc_write_cb(char *data, size_t size, size_t nmemb, void *arg)
         }
         return n;
     }
-    if (x->len + n > x->max) {
+    if (n > x->max || x->body.len > x->max - n) {
         x->too_large = 1;
         return 0;
     }
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 4096;
-        char *nb;
-        while (cap < x->len + n + 1)
-            cap *= 2;
-        if (!(nb = realloc(x->body, cap)))
-            return 0;
-        x->body = nb;
-        x->cap = cap;
-    }
-    memcpy(x->body + x->len, data, n);
-    x->len += n;
-    x->body[x->len] = '\0';
-    return n;
+    return buf_add(&x->body, data, n, x->max) == 0 ? n : 0;
 }
 
 static int httpc_set_headers(httpc_xfer *x, const ragd_http_request *req)

@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "buf.h"
 #include "llm.h"
 #include "sse.h"
 
@@ -42,11 +43,6 @@
 #define LLM_RETRY_MAX_MS 30000          /* cap on Retry-After */
 #define LLM_RETRY_MIN_LEFT_MS 100       /* a retry needs this much time to answer */
 #define LLM_BACKSTOP_MS 1000            /* libcurl's timeout, after our deadline */
-
-typedef struct llm_buf {
-    char *p;     /* NUL-terminated once anything was added, or NULL */
-    size_t len, cap;
-} llm_buf;
 
 /* How the body of a streamed request is read; decided by its first bytes. */
 enum { LLM_BODY_UNKNOWN, LLM_BODY_SSE, LLM_BODY_WHOLE };
@@ -71,34 +67,14 @@ struct llm_call {
     /* the answer */
     int body_kind;
     sse_parser *sse;
-    llm_buf whole;              /* a streamed request's non-SSE body */
-    llm_buf answer;
+    buf whole;              /* a streamed request's non-SSE body */
+    buf answer;
     char *model, *finish;       /* as the upstream reported them, or NULL */
     size_t ntokens;             /* on_token calls made */
     int saw_done;               /* "data: [DONE]" arrived */
 };
 
 /* ------------------------------------------------------------ helpers -- */
-
-static int llm_buf_add(llm_buf *b, const char *s, size_t n, size_t max)
-{
-    if (n > max || b->len > max - n)
-        return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *np;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(np = realloc(b->p, cap)))
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
 
 /* A malloc'd copy of a JSON string's value, or NULL (with *oom set when
  * that is because memory ran out). */
@@ -381,8 +357,8 @@ static void llm_free(llm_call *c)
     free(c->url);
     free(c->body);
     free(c->cfg_model);
-    free(c->whole.p);
-    free(c->answer.p);
+    buf_release(&c->whole);
+    buf_release(&c->answer);
     free(c->model);
     free(c->finish);
     free(c);
@@ -432,7 +408,7 @@ static void llm_end(llm_call *c, int status, const char *fmt, ...)
  * Non-zero when the call must stop. */
 static int llm_token(llm_call *c, const char *piece, size_t len)
 {
-    if (llm_buf_add(&c->answer, piece, len, LLM_MAX_ANSWER) != 0) {
+    if (buf_add(&c->answer, piece, len, LLM_MAX_ANSWER) != 0) {
         llm_end(c, RAGD_ERR, "LLM answer larger than %u bytes, or out of memory", LLM_MAX_ANSWER);
         return 1;
     }
@@ -508,7 +484,7 @@ static int llm_take_data(llm_call *c, long status, const char *data, size_t len)
     }
     if (c->body_kind == LLM_BODY_WHOLE) {
         size_t max = status == 200 ? LLM_MAX_ANSWER : LLM_MAX_ERROR_BODY;
-        if (llm_buf_add(&c->whole, data, len, max) == 0 || status != 200)
+        if (buf_add(&c->whole, data, len, max) == 0 || status != 200)
             return 0; /* an error body is only read for its message: cut it */
         llm_end(c, RAGD_ERR, "LLM answer larger than %u bytes, or out of memory", LLM_MAX_ANSWER);
         return 1;

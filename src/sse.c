@@ -12,49 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "sse.h"
 
 /* Room for a field name and ": " on top of the data a line carries. */
 #define SSE_LINE_SLACK 64
 
-typedef struct sse_buf {
-    char *p;     /* NUL-terminated once anything was added, or NULL */
-    size_t len, cap;
-} sse_buf;
-
 struct sse_parser {
     size_t max;      /* largest event data (and line, plus SSE_LINE_SLACK) */
     sse_event_fn fn;
     void *arg;
-    sse_buf line;    /* a line split across feeds, its first part */
-    sse_buf data;    /* the event's data lines, each followed by \n */
-    sse_buf event;   /* the event's type; empty means "message" */
+    buf line;    /* a line split across feeds, its first part */
+    buf data;    /* the event's data lines, each followed by \n */
+    buf event;   /* the event's type; empty means "message" */
     int after_cr;    /* the last feed ended in \r: skip a \n that follows */
     int seen_line;   /* a line was completed: a BOM may only start the first */
     int state;       /* 0 while parsing; 1 or -1, sticky, once finished */
 };
-
-/* Append s[0..n) to b, keeping it NUL-terminated.  -1 when b would pass max
- * bytes or memory runs out. */
-static int sse_buf_add(sse_buf *b, const char *s, size_t n, size_t max)
-{
-    if (n > max || b->len > max - n)
-        return -1;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *np;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(np = realloc(b->p, cap)))
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
 
 sse_parser *sse_parser_new(size_t max_event_bytes, sse_event_fn fn, void *arg)
 {
@@ -75,9 +49,9 @@ void sse_parser_free(sse_parser **pp)
 
     if (!p)
         return;
-    free(p->line.p);
-    free(p->data.p);
-    free(p->event.p);
+    buf_release(&p->line);
+    buf_release(&p->data);
+    buf_release(&p->event);
     free(p);
     *pp = NULL;
 }
@@ -123,12 +97,12 @@ static int sse_line(sse_parser *p, const char *s, size_t n)
     }
     if (flen == 5 && memcmp(s, "event", 5) == 0) {
         p->event.len = 0;
-        return sse_buf_add(&p->event, value, vlen, p->max);
+        return buf_add(&p->event, value, vlen, p->max);
     }
     if (flen == 4 && memcmp(s, "data", 4) == 0) {
         /* max + 1: the \n that joins (or ends) the lines is not data. */
-        if (sse_buf_add(&p->data, value, vlen, p->max + 1) != 0 ||
-            sse_buf_add(&p->data, "\n", 1, p->max + 1) != 0)
+        if (buf_add(&p->data, value, vlen, p->max + 1) != 0 ||
+            buf_add(&p->data, "\n", 1, p->max + 1) != 0)
             return -1;
     }
     return 0; /* id, retry and unknown fields */
@@ -141,7 +115,7 @@ static int sse_end_line(sse_parser *p, const char *s, size_t n)
 
     if (p->line.len == 0)
         return n > p->max + SSE_LINE_SLACK ? -1 : sse_line(p, s, n);
-    if (sse_buf_add(&p->line, s, n, p->max + SSE_LINE_SLACK) != 0)
+    if (buf_add(&p->line, s, n, p->max + SSE_LINE_SLACK) != 0)
         return -1;
     rc = sse_line(p, p->line.p, p->line.len);
     p->line.len = 0;
@@ -171,7 +145,7 @@ int sse_parser_feed(sse_parser *p, const char *buf, size_t len)
         }
         start = i + 1;
     }
-    if (start < len && sse_buf_add(&p->line, buf + start, len - start, p->max + SSE_LINE_SLACK) != 0)
+    if (start < len && buf_add(&p->line, buf + start, len - start, p->max + SSE_LINE_SLACK) != 0)
         return p->state = -1;
     return 0;
 }
