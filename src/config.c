@@ -35,6 +35,7 @@ const char config_serve_usage[] =
     "  --llm-timeout-ms N deadline of the LLM call, after retrieval (default 30000)\n"
     "  --context-tokens N budget of the context given to the LLM (default 3000)\n"
     "  --prompt FILE      prompt template, JSON {\"system\": ..., \"user\": ...}\n"
+    "  --plugin-dir DIR   where plugin source types are found (default " RAGD_PLUGIN_DIR ")\n"
     "  --config FILE      JSON config (schemas/config.schema.json); flags override it\n"
     "  --log-level LEVEL  error, warn, info (default) or debug\n"
     "  --help             this text\n"
@@ -44,7 +45,7 @@ const char config_serve_usage[] =
 
 enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
-       OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT };
+       OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR };
 
 static const struct option config_opts[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -63,6 +64,7 @@ static const struct option config_opts[] = {
     {"context-tokens", required_argument, NULL, OPT_CONTEXT_TOKENS},
     {"prompt", required_argument, NULL, OPT_PROMPT},
     {"llm-timeout-ms", required_argument, NULL, OPT_LLM_TIMEOUT},
+    {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
     {NULL, 0, NULL, 0},
 };
 
@@ -143,6 +145,7 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
     if (!strcmp(key, "llm_url")) return config_file_str(v, key, &c->llm_url, err, errlen);
     if (!strcmp(key, "llm_model")) return config_file_str(v, key, &c->llm_model, err, errlen);
     if (!strcmp(key, "prompt_file")) return config_file_str(v, key, &c->prompt_file, err, errlen);
+    if (!strcmp(key, "plugin_dir")) return config_file_str(v, key, &c->plugin_dir, err, errlen);
     if (!strcmp(key, "timeout_ms")) {
         if (config_file_int(v, key, 1, CONFIG_MAX_TIMEOUT_MS, &n, err, errlen)) return -1;
         c->timeout_ms = (int)n;
@@ -245,6 +248,7 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
     case OPT_LLM_URL: return config_set_str(&c->llm_url, arg);
     case OPT_LLM_MODEL: return config_set_str(&c->llm_model, arg);
     case OPT_PROMPT: return config_set_str(&c->prompt_file, arg);
+    case OPT_PLUGIN_DIR: return config_set_str(&c->plugin_dir, arg);
     case OPT_LLM_TEMPERATURE: {
         char *end;
         double t = strtod(arg, &end);
@@ -333,6 +337,7 @@ int config_from_args(config *c, int argc, char **argv, char *err, size_t errlen)
         if (config_flag(c, opt, optarg, err, errlen) != 0)
             return -1;
     if ((!c->listen && config_set_str(&c->listen, CONFIG_DEFAULT_LISTEN) != 0) ||
+        (!c->plugin_dir && config_set_str(&c->plugin_dir, RAGD_PLUGIN_DIR) != 0) ||
         (!c->llm_model && config_set_str(&c->llm_model, CONFIG_DEFAULT_LLM_MODEL) != 0))
         return -1;
     if (c->llm_url && strncmp(c->llm_url, "http://", 7) && strncmp(c->llm_url, "https://", 8)) {
@@ -360,5 +365,6 @@ void config_release(config *c)
     free(c->llm_url);
     free(c->llm_model);
     free(c->prompt_file);
+    free(c->plugin_dir);
     memset(c, 0, sizeof *c);
 }

@@ -37,6 +37,7 @@ typedef struct config {
     int llm_timeout_ms; /* the generation's own deadline, after retrieval */
     int context_tokens; /* budget of the context sent to the LLM */
     char *prompt_file;  /* prompt template, or NULL for the built-in one */
+    char *plugin_dir;   /* where source types that are not built in are found */
 } config;
 
 /* Fill c from `ragd serve` arguments (argv[0] is "serve").  Returns 0 on

@@ -172,6 +172,10 @@ static int fanout_launch(fanout *f, fanout_slot *s, const char *query, int k, in
     left = own > now ? own - now : 0;
     tv.tv_sec = left / 1000;
     tv.tv_usec = (left % 1000) * 1000;
+    /* libevent times a new timer from the loop's cached clock, which lags
+     * by however long this iteration has run (launching the sources before
+     * this one included); refresh it so no deadline is cut short. */
+    event_base_update_cache_time(f->base);
     if (!(s->timer = evtimer_new(f->base, fanout_deadline_cb, s)) || evtimer_add(s->timer, &tv)) {
         s->called_back = 1; /* never started, so nothing will call back */
         return -1;

@@ -23,9 +23,11 @@ static int instance_name_ok(const char *s)
 }
 
 /* Read the keys every instance has, whatever its type. */
-static int instance_common(instance *in, instance_set *set, size_t idx, char *err, size_t errlen)
+static int instance_common(instance *in, instance_set *set, size_t idx, const char *plugin_dir,
+                           char *err, size_t errlen)
 {
     json_t *c = in->config, *v;
+    char why[768];
     const char *name = json_string_value(json_object_get(c, "name"));
     const char *type = json_string_value(json_object_get(c, "type"));
 
@@ -39,8 +41,12 @@ static int instance_common(instance *in, instance_set *set, size_t idx, char *er
         return -1;
     }
     snprintf(in->name, sizeof in->name, "%s", name);
-    if (!type || !(in->type = registry_find(type))) {
-        snprintf(err, errlen, "source %s: unknown type \"%s\"", name, type ? type : "(missing)");
+    if (!type) {
+        snprintf(err, errlen, "source %s: type: required", name);
+        return -1;
+    }
+    if (registry_find(type, plugin_dir, &in->type, why, sizeof why) != 0) {
+        snprintf(err, errlen, "source %s: %s", name, why);
         return -1;
     }
     in->enabled = 1;
@@ -110,7 +116,7 @@ int instance_set_load(instance_set *set, host_services *svc, const config *cfg, 
             snprintf(err, errlen, "out of memory");
             goto done;
         }
-        if (instance_common(in, set, i, err, errlen) != 0) {
+        if (instance_common(in, set, i, cfg->plugin_dir, err, errlen) != 0) {
             json_decref(in->config);
             memset(in, 0, sizeof *in);
             goto done;

@@ -20,6 +20,7 @@
 #include "ingest.h"
 #include "instance.h"
 #include "log.h"
+#include "registry.h"
 #include "server.h"
 
 #define SHUTDOWN_GRACE_MS 5000
@@ -59,7 +60,16 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned workers = cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 2);
 
-    if (!(st->base = event_base_new())) {
+    struct event_config *ec = event_config_new();
+
+    /* Without it libevent times events with CLOCK_MONOTONIC_COARSE, whose
+     * 4 ms ticks let a source's deadline fire before it is due. */
+    if (ec)
+        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+    st->base = ec ? event_base_new_with_config(ec) : NULL;
+    if (ec)
+        event_config_free(ec);
+    if (!st->base) {
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
     }
@@ -93,7 +103,9 @@ static void serve_teardown(serve_state *st)
         if (st->svc.pool && pool_pending(st->svc.pool))
             usleep(1000);
     }
-    instance_set_release(&st->sources);
+    /* A plugin whose search never called back keeps its code mapped. */
+    if (instance_set_release(&st->sources) == 0)
+        registry_unload_all();
     if (st->svc.pool)
         pool_free(&st->svc.pool);
     host_services_release(&st->svc);

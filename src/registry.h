@@ -1,6 +1,10 @@
 /*
- * registry -- where source types are found by name.  The only place in the
- * core that names the built-in sources (vector, kb, web).
+ * registry -- where source types are found by name: the built-in ones, and
+ * plugins loaded with dlopen().  The only place in the core that names the
+ * built-in sources (vector, kb, web).
+ *
+ * A plugin is a shared object exporting RAGD_SOURCE_ENTRY (see
+ * <ragd/source.h>).  Loaded plugins stay loaded until registry_unload_all.
  */
 #ifndef RAGD_REGISTRY_H
 #define RAGD_REGISTRY_H
@@ -10,8 +14,16 @@
 
 #include "config.h"
 
-/* The source type called name, or NULL when there is none. */
-const ragd_source_type *registry_find(const char *name);
+/* Find the source type named by type: a built-in name; a path to a shared
+ * object (when type contains '/'); or NAME, loaded from
+ * plugin_dir/NAME.so.  Returns 0 with the type in *out, or -1 with a
+ * message naming the plugin and the problem (cannot load, no entry point,
+ * ABI version mismatch, incomplete table). */
+int registry_find(const char *type, const char *plugin_dir, const ragd_source_type **out,
+                  char *err, size_t errlen);
+
+/* Unload every plugin.  Only when no instance of any of them is left. */
+void registry_unload_all(void);
 
 /* The source instances to run when the config lists none: vector and kb on
  * --db, and web on --web-url (disabled when there is no URL).  Returns a new

@@ -1,0 +1,99 @@
+#!/bin/sh
+# Source plugins: built out of tree against the installed <ragd/source.h>
+# (make install DESTDIR=...), loaded with dlopen, queried through /search;
+# broken plugins refused with messages that name the problem.
+. "$SRCDIR/tests/t/lib.sh"
+: "${BUILDDIR:?BUILDDIR must point at the build tree}"
+DB=$TEST_DIR/p.db
+INST=$TEST_DIR/inst
+
+# The stuck plugin's searches never call back, so ragd deliberately never
+# frees their slots (the plugin might still use them): that ragd runs without
+# the leak checker.
+
+# plugin NAME [SOURCE]: build tests/plugins/NAME.c (or SOURCE) as NAME.so
+# with nothing but the installed header and pkg-config.
+plugin() {
+	cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -shared -fPIC \
+		$(PKG_CONFIG_SYSROOT_DIR=$INST PKG_CONFIG_PATH=$INST$PREFIX/lib/pkgconfig pkg-config --cflags ragd-source) \
+		-o "$1.so" "${2:-$SRCDIR/tests/plugins/$1.c}" $(pkg-config --libs jansson)
+}
+# serve_fails WORDS...: ragd refuses bad.json (exit 2) naming every WORD.
+serve_fails() {
+	"$RAGD" serve --config bad.json --listen 127.0.0.1:0 2>err.txt; rc=$?
+	test $rc -eq 2 || { echo "exit $rc"; cat err.txt; return 1; }
+	for w in "$@"; do grep -qF -- "$w" err.txt || { cat err.txt; return 1; }; done
+}
+
+test_expect_success 'make install puts the header, pkg-config file and plugins in place' '
+	make -s -C "$BUILDDIR" install DESTDIR="$INST" >install.log 2>&1 &&
+	PREFIX=$(sed -n "s/^prefix=//p" "$BUILDDIR/ragd-source.pc") &&
+	test -f "$INST$PREFIX/include/ragd/source.h" &&
+	test -f "$INST$PREFIX/lib/ragd/httpjson.so" &&
+	PKG_CONFIG_SYSROOT_DIR=$INST PKG_CONFIG_PATH=$INST$PREFIX/lib/pkgconfig pkg-config --cflags ragd-source | grep -q "$INST"
+'
+test_expect_success 'the README plugin is the tested one, under 60 lines' '
+	sed -n "/^\`\`\`c faq.c/,/^\`\`\`$/p" "$SRCDIR/README.md" | sed "1d;\$d" >readme-faq.c &&
+	diff -u "$SRCDIR/tests/plugins/faq.c" readme-faq.c &&
+	test "$(wc -l <readme-faq.c)" -lt 60
+'
+test_expect_success 'plugins build out of tree with one cc line' '
+	plugin faq readme-faq.c && plugin never && plugin badabi && plugin noentry &&
+	plugin httpjson "$SRCDIR/sources/httpjson/httpjson.c"
+'
+test_expect_success 'setup: store, fake upstream, config with plugin instances' '
+	ingest_fixture "$DB" && start_fakeup UP &&
+	cat >cfg.json <<-EOC &&
+	{"db": "$DB", "timeout_ms": 2000, "sources": [
+	  {"name": "kb", "type": "kb"},
+	  {"name": "faq1", "type": "./faq.so", "entries": [{"id": "f1", "title": "One", "text": "Volcano facts from the first list"}]},
+	  {"name": "faq2", "type": "$TEST_DIR/faq.so", "entries": [{"id": "f2", "title": "Two", "text": "Volcano trivia from the second list"}]},
+	  {"name": "searx", "type": "./httpjson.so", "url": "$UP_URL/search?q={query}&format=json", "results": "results",
+	   "fields": {"id": "url", "title": "title", "text": "content", "url": "url", "score": "score"}},
+	  {"name": "stuck", "type": "./never.so", "timeout_ms": 300}]}
+	EOC
+	validate config cfg.json &&
+	saved_asan=${ASAN_OPTIONS-} && export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" &&
+	start_ragd --config cfg.json; rc=$?; export ASAN_OPTIONS="$saved_asan"; test $rc -eq 0
+'
+test_expect_success 'two instances of one plugin answer independently' '
+	test "$(post_search "{\"query\":\"volcano\",\"sources\":[\"faq1\",\"faq2\"],\"generate\":false}")" = 200 &&
+	test "$(jq -r "[.contexts[] | .source + \":\" + .id] | sort | join(\",\")" out.json)" = "faq1:f1,faq2:f2"
+'
+test_expect_success 'the HTTP JSON plugin maps a real search API' '
+	post_search "{\"query\":\"volcano\",\"sources\":[\"searx\"],\"generate\":false}" >/dev/null &&
+	test "$(jq -r .sources.searx.status out.json)" = ok &&
+	jq -e ".contexts[0].url | startswith(\"https://example.org/volcano\")" out.json >/dev/null
+'
+test_expect_success 'a plugin that never calls back is cut off by its deadline; the rest answer' '
+	post_search "{\"query\":\"volcano\"}" >/dev/null &&
+	test "$(jq -r .sources.stuck.status out.json)" = timeout &&
+	jq -e ".sources.stuck.latency_ms >= 300" out.json >/dev/null &&
+	test "$(jq -r ".sources.kb.status + .sources.faq1.status + .sources.searx.status" out.json)" = okokok &&
+	test "$(jq .partial out.json)" = true && validate search-response out.json
+'
+test_expect_success 'ragd still stops, without destroying the stuck plugin' '
+	stop_ragd && grep -q "stuck: 1 searches never called back" "$RAGD_LOG"
+'
+test_expect_success 'a plugin type found by name in --plugin-dir' '
+	mkdir -p pd && cp faq.so pd/faq.so &&
+	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"f\", \"type\": \"faq\", \"entries\": []}]}" >byname.json &&
+	start_ragd --config byname.json --plugin-dir "$TEST_DIR/pd" && stop_ragd
+'
+test_expect_success 'the wrong ABI version is refused, naming the plugin and both versions' '
+	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"b\", \"type\": \"./badabi.so\"}]}" >bad.json &&
+	serve_fails "source b" "badabi.so" "ABI version 42" "version 1"
+'
+test_expect_success 'a shared object without the entry point is refused' '
+	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"n\", \"type\": \"./noentry.so\"}]}" >bad.json &&
+	serve_fails "noentry.so" "no ragd_source_entry()"
+'
+test_expect_success 'a missing plugin file is refused' '
+	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"m\", \"type\": \"./missing.so\"}]}" >bad.json &&
+	serve_fails "missing.so" "cannot load"
+'
+test_expect_success 'an invalid plugin config is refused, naming instance and key' '
+	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"f\", \"type\": \"./faq.so\", \"entries\": 3}]}" >bad.json &&
+	serve_fails "source f (faq)" "entries"
+'
+test_done
