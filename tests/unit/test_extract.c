@@ -6,6 +6,7 @@
 #include "context.h"
 #include "extract.h"
 #include "tap.h"
+#include "util.h"
 
 typedef struct answer {
     int rc;
@@ -30,24 +31,6 @@ static void done(answer *a)
 {
     free(a->text);
     free(a->cites);
-}
-
-/* Whether s is well-formed UTF-8. */
-static int utf8_valid(const char *s)
-{
-    const unsigned char *u = (const unsigned char *)s;
-
-    while (*u) {
-        size_t n = *u < 0x80 ? 1 : (*u & 0xE0) == 0xC0 ? 2 : (*u & 0xF0) == 0xE0 ? 3
-                 : (*u & 0xF8) == 0xF0 ? 4 : 0;
-        if (n == 0)
-            return 0;
-        for (size_t k = 1; k < n; k++)
-            if ((u[k] & 0xC0) != 0x80)
-                return 0;
-        u += n;
-    }
-    return 1;
 }
 
 /* Every "[n]" in text names one of the ranks src[0..n); counts them too. */
