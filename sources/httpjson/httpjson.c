@@ -60,6 +60,7 @@ typedef struct hj {
     json_t *body;                 /* template (a reference), NULL for GET */
     char **headers;               /* NULL-terminated "Name: value" lines;
                                    * may hold secrets: never logged */
+    size_t nconf;                 /* headers[0..nconf) are the configured ones */
     hj_path *results;
     hj_path *field[HJ_NFIELDS];   /* NULL: not mapped */
     size_t max_response;
@@ -165,8 +166,8 @@ static int hj_mentions_query(json_t *t)
     return 0;
 }
 
-/* The URL template must be http(s), free of raw spaces and control bytes
- * (libcurl would refuse it per request), and use only known placeholders:
+/* The URL template must be http(s), hold no raw space or control byte
+ * (those are percent-encoded on the wire), and use only known placeholders:
  * a typo such as {querry} would otherwise be sent literally. */
 static int hj_check_url(const char *url, char *err, size_t errlen)
 {
@@ -180,8 +181,9 @@ static int hj_check_url(const char *url, char *err, size_t errlen)
             return RAGD_EINVAL;
         }
         if (*p == '{' && strncmp(p, "{query}", 7) != 0 && strncmp(p, "{k}", 3) != 0) {
-            snprintf(err, errlen, "url: unknown placeholder \"%.*s\" (known: {query}, {k})",
-                     (int)strcspn(p, "}") + (strchr(p, '}') ? 1 : 0), p);
+            size_t n = strcspn(p, "}") + 1;
+            snprintf(err, errlen, "url: unknown placeholder \"%.*s\" (known: {query}, {k}; "
+                     "write a literal { as %%7B)", (int)(n < 24 ? n : 24), p);
             return RAGD_EINVAL;
         }
     }
@@ -218,8 +220,8 @@ static int hj_request_config(hj *h, json_t *cfg, char *err, size_t errlen)
     if (hj_check_url(url, err, errlen) != RAGD_OK)
         return RAGD_EINVAL;
     if (!strstr(url, "{query}") && !(body && hj_mentions_query(body))) {
-        snprintf(err, errlen, h->post ? "body: no \"{query}\" in body or url: the query would not be sent"
-                                      : "url: no {query} placeholder: the query would not be sent");
+        snprintf(err, errlen, "%s: no {query} placeholder%s: the query would not be sent",
+                 h->post ? "body" : "url", h->post ? " in body or url" : "");
         return RAGD_EINVAL;
     }
     if (!(h->url = strdup(url)))
@@ -306,6 +308,7 @@ static int hj_headers(hj *h, json_t *cfg, char *err, size_t errlen)
             return rc;
         n++;
     }
+    h->nconf = n;
     if (!hj_has_header(obj, "Accept") && !(h->headers[n++] = strdup("Accept: application/json")))
         return RAGD_ENOMEM;
     if (h->post && !hj_has_header(obj, "Content-Type") &&
@@ -587,8 +590,8 @@ static json_t *hj_results(const hj *h, json_t *root, char *why, size_t len)
     if (json_is_array(list))
         return list;
     if (h->results->n == 0)
-        snprintf(why, len, "the upstream response is %s, not an array: set \"results\" to the "
-                 "path of its results", hj_kind(root));
+        snprintf(why, len, "results: the upstream response is %s, not an array (set results to "
+                 "the path of its results array)", hj_kind(root));
     else if (!list)
         snprintf(why, len, "results: no \"%s\" in the upstream response", h->results->text);
     else
@@ -655,8 +658,9 @@ static int hj_id(json_t *v, char **own, const char **id)
         return -1;
     if (json_is_integer(v))
         snprintf(*own, 32, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else
-        snprintf(*own, 32, "%.17g", json_real_value(v));
+    else if (snprintf(*own, 32, "%.15g", json_real_value(v)) > 0 &&
+             strtod(*own, NULL) != json_real_value(v))
+        snprintf(*own, 32, "%.17g", json_real_value(v)); /* 15 digits were not exact */
     *id = *own;
     return 0;
 }
@@ -746,12 +750,21 @@ static void hj_answer(hj_search *s, const char *body, size_t len)
 }
 
 /* The start of an error body, on one line, for the debug log: upstreams
- * explain a 4xx there (a bad index name, a malformed query). */
+ * explain a 4xx there (a bad index name, a malformed query).  Not when the
+ * body holds a configured header value: an upstream may echo a credential. */
 static void hj_log_error_body(const hj *h, long http_status, const char *body, size_t len)
 {
     char line[201];
     size_t n = len < sizeof line - 1 ? len : sizeof line - 1;
 
+    for (size_t i = 0; i < h->nconf; i++) {
+        const char *v = strchr(h->headers[i], ':') + 2;
+        if (*v && memmem(body, len, v, strlen(v))) {
+            h->host->log(h->host, RAGD_LOG_DEBUG, "HTTP %ld (body not logged: it holds a "
+                         "configured header value)", http_status);
+            return;
+        }
+    }
     for (size_t i = 0; i < n; i++)
         line[i] = (unsigned char)body[i] < ' ' ? ' ' : body[i];
     line[n] = '\0';
