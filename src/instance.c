@@ -95,7 +95,7 @@ static int instance_create(instance *in, host_services *svc, char *err, size_t e
 int instance_set_load(instance_set *set, host_services *svc, const config *cfg, char *err,
                       size_t errlen)
 {
-    json_t *list = cfg->sources ? json_incref(cfg->sources) : registry_default_sources(cfg);
+    json_t *list = cfg->sources ? json_incref(cfg->sources) : registry_default_sources(cfg, svc->embedder);
     size_t i;
     json_t *item;
     int rc = -1;

@@ -121,10 +121,11 @@ void registry_unload_all(void)
     }
 }
 
-json_t *registry_default_sources(const config *cfg)
+json_t *registry_default_sources(const config *cfg, const char *embedder)
 {
-    return json_pack("[{ss ss} {ss ss} {ss ss sb}]",
-                     "name", "vector", "type", "vector",
+    return json_pack("[{ss ss sf} {ss ss} {ss ss sb}]",
+                     "name", "vector", "type", "vector", "weight",
+                     strcmp(embedder, "hash") == 0 ? 0.0 : 1.0,
                      "name", "kb", "type", "kb",
                      "name", "web", "type", "web", "enabled", cfg->web_url != NULL);
 }

@@ -26,9 +26,12 @@ int registry_find(const char *type, const char *plugin_dir, const ragd_source_ty
 void registry_unload_all(void);
 
 /* The source instances to run when the config lists none: vector and kb on
- * --db, and web on --web-url (disabled when there is no URL).  Returns a new
+ * --db, and web on --web-url (disabled when there is no URL).  embedder is
+ * the store's query embedder: with the lexical "hash" stand-in the vector
+ * source's fusion weight is 0, because on SciFact's training split every
+ * weight above 0 lowered fused nDCG@10 (bench/tune-weights).  Returns a new
  * JSON array, or NULL on ENOMEM. */
-json_t *registry_default_sources(const config *cfg);
+json_t *registry_default_sources(const config *cfg, const char *embedder);
 
 /* Fill settings an instance left out from the global flags: "db" from --db,
  * and for web instances "url" from --web-url.  Returns 0 or -1 on ENOMEM. */

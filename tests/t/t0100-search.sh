@@ -5,10 +5,14 @@
 . "$SRCDIR/tests/t/lib.sh"
 DB=$TEST_DIR/s.db
 
-test_expect_success 'setup: store, fake upstream, ragd' '
+test_expect_success 'setup: store, fake upstream, ragd with equal weights' '
 	ingest_fixture "$DB" &&
 	start_fakeup UP &&
-	start_ragd --db "$DB" --web-url "$UP_URL"
+	cat >equal.json <<-EOC &&
+	{"sources": [{"name": "vector", "type": "vector", "weight": 1.0},
+	  {"name": "kb", "type": "kb", "weight": 1.0}, {"name": "web", "type": "web", "weight": 1.0}]}
+	EOC
+	start_ragd --db "$DB" --web-url "$UP_URL" --config equal.json
 '
 test_expect_success 'POST /search answers from all three sources' '
 	test "$(post_search "{\"query\":\"reciprocal rank fusion of ranked lists\",\"k\":5}")" = 200 &&

@@ -44,6 +44,14 @@ test_expect_success 'weights steer fusion' '
 	test "$(jq -r .contexts[0].source out.json)" = web &&
 	stop_ragd
 '
+test_expect_success 'by default the hash-embedded vector source has fusion weight 0' '
+	start_ragd --db "$DB" &&
+	post_search "{\"query\":\"volcano lava magma\",\"generate\":false}" >/dev/null &&
+	test "$(jq -r .contexts[0].id out.json)" = d07 && test "$(jq -r .contexts[0].source out.json)" = kb &&
+	jq -e ".contexts[0].score == (1 / 61)" out.json >/dev/null &&
+	jq -e "[.contexts[] | select(.source == \"vector\") | .score] | all(. == 0)" out.json >/dev/null &&
+	stop_ragd
+'
 test_expect_success 'flags override the file' '
 	printf "{\"db\": \"%s\", \"listen\": \"127.0.0.1:1\"}\n" "$DB" >l.json &&
 	start_ragd --config l.json &&
