@@ -14,6 +14,7 @@
 #include "embed.h"
 #include "extract.h"
 
+#define EX_WRAP_MIN 50      /* bytes: a shorter line ends where it ends */
 #define EX_WORD_MAX 64          /* longer words are hashed as they are */
 #define EX_PIVOT_WORDS 20       /* sentences longer than this are scaled down */
 
@@ -190,6 +191,37 @@ static int ex_is_abbreviation(const char *t, size_t dot)
     return 0;
 }
 
+/* Whether the newline at t[i] only wraps a long line of prose (as hard-
+ * wrapped Markdown and text files do) rather than ending a line of its own:
+ * the line before is long and the next one continues in lower case. */
+static int ex_soft_wrap(const char *t, size_t len, size_t i)
+{
+    size_t start = i;
+
+    while (start > 0 && t[start - 1] != '\n')
+        start--;
+    if (i - start < EX_WRAP_MIN)
+        return 0;
+    while (++i < len && (t[i] == ' ' || t[i] == '\t'))
+        ; /* an indented continuation, as in a list item */
+    return i < len && t[i] >= 'a' && t[i] <= 'z';
+}
+
+/* If a fenced code block (```) starts at t[i], the offset just past its
+ * closing fence line (or len); else i.  Code is not an answer. */
+static size_t ex_skip_code(const char *t, size_t len, size_t i)
+{
+    const char *close;
+
+    if (strncmp(t + i, "```", 3) != 0 || (i > 0 && t[i - 1] != '\n'))
+        return i;
+    close = strstr(t + i + 3, "\n```");
+    if (!close)
+        return len;
+    close = strchr(close + 4, '\n');
+    return close ? (size_t)(close - t) + 1 : len;
+}
+
 /* When a sentence ends at t[i], where the next one starts; else 0. */
 static size_t ex_sentence_end(const char *t, size_t len, size_t i)
 {
@@ -197,7 +229,7 @@ static size_t ex_sentence_end(const char *t, size_t len, size_t i)
     size_t j = i + 1;
 
     if (t[i] == '\n')
-        return i + 1;
+        return ex_soft_wrap(t, len, i) ? 0 : i + 1;
     for (size_t k = 0; k < sizeof cjk_ends / sizeof cjk_ends[0]; k++)
         if (len - i >= 3 && memcmp(t + i, cjk_ends[k], 3) == 0)
             return i + 3;
@@ -216,7 +248,9 @@ static int ex_push(ex_work *x, size_t entry, size_t start, size_t end)
         start++;
     while (end > start && strchr(" \t\r\n", t[end - 1]))
         end--;
-    if (start == end)
+    /* Markdown headings, code fences and table rows are not sentences of
+     * an answer. */
+    if (start == end || strchr("#|", t[start]) || strncmp(t + start, "```", 3) == 0)
         return 0;
     if (x->nsent == x->capsent) {
         size_t cap = x->capsent ? 2 * x->capsent : 64;
@@ -236,8 +270,15 @@ static int ex_split(ex_work *x, size_t entry)
     size_t len = strlen(t), start = 0;
 
     for (size_t i = 0; i < len; i++) {
-        size_t next = ex_sentence_end(t, len, i);
-        if (next == 0)
+        size_t next = ex_skip_code(t, len, i);
+        if (next != i) {
+            if (ex_push(x, entry, start, i) != 0)
+                return -1;
+            start = next;
+            i = next - 1;
+            continue;
+        }
+        if ((next = ex_sentence_end(t, len, i)) == 0)
             continue;
         if (ex_push(x, entry, start, next) != 0)
             return -1;

@@ -228,6 +228,19 @@ static void test_splitting(void)
            "no split at 99.5, e.g., et al., Dr.; split at ?, !, line ends, 'Xprof.' and '\xC3\x89" "fig.'");
     done(&a);
 
+    a = ask("wrapped prose", (ctx_source[]){{1, "kb", "a", "A", NULL,
+             "## Wrapped heading\nA sentence of hard-wrapped prose that is long enough to\n"
+             "wrap onto a second line of text. Short line\nends here? No."}}, 1, 5);
+    is_str(a.text, "A sentence of hard-wrapped prose that is long enough to wrap onto a second "
+           "line of text. [1]", "a long line continued in lower case is one sentence; no heading");
+    done(&a);
+
+    a = ask("curl search", (ctx_source[]){{1, "kb", "a", "A", NULL,
+             "Run it:\n\n```sh\ncurl -s localhost:8080/search | jq .\n```\n\n"
+             "Then search with curl from another terminal."}}, 1, 5);
+    is_str(a.text, "Then search with curl from another terminal. [1]", "fenced code is never quoted");
+    done(&a);
+
     a = ask("quotes", (ctx_source[]){{1, "kb", "a", "A", NULL, "He said \"no quotes.\" Then quotes again."}}, 1, 5);
     is_str(a.text, "He said \"no quotes.\" [1] Then quotes again. [1]", "a closing quote stays with its sentence");
     done(&a);
