@@ -448,12 +448,12 @@ static json_t *search_chat_body(const search *s)
     const char *status = json_string_value(json_object_get(s->generation, "status"));
     int ok = status && strcmp(status, "ok") == 0;
 
-    return json_pack("{ss ss sI ss s[{sI s{ss sO} ss}] s{sI sI sI} so so}",
+    return json_pack("{ss ss sI ss s[{sI s{ss so} ss}] s{sI sI sI} so so}",
                      "id", "chatcmpl-ragd", "object", "chat.completion",
                      "created", (json_int_t)time(NULL),
                      "model", s->chat_model ? s->chat_model : "ragd",
                      "choices", "index", (json_int_t)0, "message", "role", "assistant",
-                     "content", ok ? s->answer : json_string(""),
+                     "content", ok ? json_incref(s->answer) : json_string(""),
                      "finish_reason", ok ? "stop" : "error",
                      "usage", "prompt_tokens", (json_int_t)0, "completion_tokens", (json_int_t)0,
                      "total_tokens", (json_int_t)0,
@@ -472,11 +472,13 @@ static void search_complete(search *s)
         server_reply_json(s->req, 200, search_chat_body(s));
         break;
     case SEARCH_EVENTS:
-        search_send_event(s, "done", json_pack("{sO sO sO sb so}", "answer",
-                                               s->answer ? s->answer : json_null(), "citations",
-                                               s->citations ? s->citations : json_array(),
-                                               "generation", s->generation ? s->generation
-                                               : json_null(), "partial", s->partial,
+        search_send_event(s, "done", json_pack("{so so so sb so}", "answer",
+                                               s->answer ? json_incref(s->answer) : json_null(),
+                                               "citations", s->citations
+                                               ? json_incref(s->citations) : json_array(),
+                                               "generation", s->generation
+                                               ? json_incref(s->generation) : json_null(),
+                                               "partial", s->partial,
                                                "timing_ms", search_timing(s)));
         evhttp_send_reply_end(s->req);
         break;

@@ -25,6 +25,12 @@ test_expect_success 'stream: true gives source, contexts, token and done events 
 test_expect_success 'the tokens add up to the answer in done' '
 	test "$(tokens s.txt)" = "$(sed -n "s/^data: //p" s.txt | tail -n 1 | jq -r .answer)"
 '
+test_expect_success 'a stream without generation ends with done and no answer' '
+	curl -sN -H "Content-Type: application/json" -d "{\"query\":\"tides\",\"stream\":true,\"generate\":false}" "$RAGD_URL/search" >ng.txt &&
+	test "$(events ng.txt | tail -n 1)" = done && ! events ng.txt | grep -q "^token$" &&
+	sed -n "s/^data: //p" ng.txt | tail -n 1 | jq -e ".answer == null and .citations == [] and .generation == null" >/dev/null &&
+	validate --sse search-events ng.txt
+'
 test_expect_success 'Accept: text/event-stream asks for the stream too' '
 	curl -sN -H "Accept: text/event-stream" "$RAGD_URL/search?q=volcano" >a.txt &&
 	test "$(events a.txt | tail -n 1)" = done

@@ -27,6 +27,14 @@ test_expect_success 'stream: true sends chat.completion.chunk events and [DONE]'
 	test "$(sed -n "s/^data: //p" st.txt | grep -v "^\[DONE\]" | jq -rj ".choices[0].delta.content // empty")" = "$(jq -r ".choices[0].message.content" whole.json)" &&
 	sed -n "s/^data: //p" st.txt | grep -v "^\[DONE\]" | tail -n 1 | jq -e ".citations | length >= 1" >/dev/null
 '
+test_expect_success 'a failed generation is an empty message with finish_reason error' '
+	stop_ragd && start_fakeup LLM --mode fail --status 500 &&
+	start_ragd --db "$DB" --llm-url "$LLM_URL/v1" &&
+	test "$(chat "{\"messages\":[{\"role\":\"user\",\"content\":\"tides\"}]}")" = 200 &&
+	jq -e ".choices[0].message.content == \"\" and .choices[0].finish_reason == \"error\"" chat.json >/dev/null &&
+	jq -e ".ragd.generation.status == \"error\" and (.ragd.contexts | length) > 0" chat.json >/dev/null &&
+	validate chat-completion chat.json
+'
 test_expect_success 'no user message: 400 naming messages' '
 	test "$(chat "{\"messages\":[{\"role\":\"system\",\"content\":\"hi\"}]}" err.json)" = 400 &&
 	jq -r .error.message err.json | grep -q messages && validate error err.json
