@@ -123,6 +123,7 @@ typedef struct vec_job {
     char error[256];
     ragd_hit *hits;
     size_t nhits;
+    size_t vanished;   /* candidates whose chunk is gone: the snapshot is stale */
 } vec_job;
 
 /* One refresh, from the timer's submit to its done callback.  old_version
@@ -488,7 +489,9 @@ static void vec_lookup(vec_job *j, vec_conn *c, size_t ncands)
             vec_take_row(j, c->st, j->cands[i].score) != 0) {
             j->status = RAGD_ENOMEM;
             snprintf(j->error, sizeof j->error, "out of memory");
-        } else if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        } else if (rc == SQLITE_DONE) {
+            j->vanished++;
+        } else if (rc != SQLITE_OK && rc != SQLITE_ROW) {
             vec_fail_sqlite(j, c->db);
         }
         sqlite3_reset(c->st);
@@ -557,6 +560,10 @@ static void vec_scan_done(void *arg)
 {
     vec_job *j = arg;
 
+    /* Chunks that vanished mean the store changed under this snapshot (a
+     * re-ingest): refresh now rather than at the next tick. */
+    if (j->vanished && j->v->timer)
+        event_active(j->v->timer, EV_TIMEOUT, 0);
     vec_snap_unref(j->snap);
     j->snap = NULL;
     vec_finish(j, j->status, j->error);
