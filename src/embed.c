@@ -183,22 +183,20 @@ static size_t embed_chars(const char *w, size_t len)
     return n;
 }
 
-/* The hash of word w[0..len) as embed_hash counts it, or 0 with *keep 0
- * when the word is dropped. */
-static uint64_t embed_word_hash(const char *w, size_t len, int *keep)
+int embed_term(const char *w, size_t len, uint64_t *h)
 {
     char buf[EMBED_WORD_MAX];
 
-    *keep = 0;
     if (embed_chars(w, len) < 2 || embed_is_stopword(w, len))
         return 0;
-    *keep = 1;
-    if (len > EMBED_WORD_MAX)
-        return embed_fnv_lower(w, len);
+    if (len > EMBED_WORD_MAX) {
+        *h = embed_fnv_lower(w, len);
+        return 1;
+    }
     for (size_t i = 0; i < len; i++)
         buf[i] = embed_lower(w[i]);
-    len = embed_stem(buf, len);
-    return embed_fnv(buf, len);
+    *h = embed_fnv(buf, embed_stem(buf, len));
+    return 1;
 }
 
 static int embed_u64_cmp(const void *a, const void *b)
@@ -249,9 +247,8 @@ void embed_hash(const char *text, size_t len, float *out, size_t dims)
         size_t start = i;
         while (i < len && embed_is_word_byte((unsigned char)text[i]))
             i++;
-        int keep;
-        uint64_t h = embed_word_hash(text + start, i - start, &keep);
-        if (!keep)
+        uint64_t h;
+        if (!embed_term(text + start, i - start, &h))
             continue;
         if (n == cap) {
             embed_flush(hs, n, out, dims);

@@ -18,6 +18,7 @@
 #define RAGD_EMBED_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Dimensions of the hash embedder as `ragd ingest` and the server use it. */
 #define EMBED_HASH_DIMS 384
@@ -59,6 +60,12 @@ void embed_normalize(float *v, size_t dims);
  * from the lowercase word w[0..len) in place (may write one byte) and
  * returns the stem's length. */
 size_t embed_stem(char *w, size_t len);
+
+/* The term the hash embedder counts word w[0..len) as, shared so that
+ * other modules match words exactly as retrieval does: returns 0 when the
+ * word is dropped (one character, or a stop word), else 1 with the 64-bit
+ * FNV-1a hash of the lowercased, stemmed word in *h. */
+int embed_term(const char *w, size_t len, uint64_t *h);
 
 /* The JSON body of an OpenAI embeddings request:
  * {"model":MODEL,"input":[TEXT,...]} for texts[0..n).  Returns a

@@ -15,7 +15,6 @@
 #include "extract.h"
 
 #define EX_WRAP_MIN 50      /* bytes: a shorter line ends where it ends */
-#define EX_WORD_MAX 64          /* longer words are hashed as they are */
 #define EX_PIVOT_WORDS 20       /* sentences longer than this are scaled down */
 
 static const char ex_ellipsis[] = "\xE2\x80\xA6"; /* … */
@@ -95,33 +94,6 @@ static uint64_t ex_fnv(const char *s, size_t len)
     return h;
 }
 
-static size_t ex_chars(const char *w, size_t len)
-{
-    size_t n = 0;
-
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)w[i] & 0xC0) != 0x80;
-    return n;
-}
-
-/* The term hash of word w[0..len) in *h; returns 0 when the word is not a
- * term (one character, or a stop word). */
-static int ex_term(const char *w, size_t len, uint64_t *h)
-{
-    char buf[EX_WORD_MAX];
-
-    if (ex_chars(w, len) < 2 || embed_is_stopword(w, len))
-        return 0;
-    if (len > EX_WORD_MAX) {
-        *h = ex_fnv(w, len);
-        return 1;
-    }
-    for (size_t i = 0; i < len; i++)
-        buf[i] = ex_lower(w[i]);
-    *h = ex_fnv(buf, embed_stem(buf, len));
-    return 1;
-}
-
 static int ex_u64_cmp(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -153,7 +125,7 @@ static int ex_words(const char *s, size_t len, int terms_only, ex_set *set)
     while ((w = ex_next_word(&p, s + len, &wl))) {
         if (!terms_only)
             set->h[set->n++] = ex_fnv(w, wl);
-        else if (ex_term(w, wl, &set->h[set->n]))
+        else if (embed_term(w, wl, &set->h[set->n]))
             set->n++;
     }
     ex_sort_unique(set);
@@ -308,7 +280,7 @@ static size_t ex_matches(ex_work *x, size_t si, size_t mark)
     while ((w = ex_next_word(&p, end, &wl))) {
         const uint64_t *q;
         s->words++;
-        if (!ex_term(w, wl, &h)
+        if (!embed_term(w, wl, &h)
             || !(q = bsearch(&h, x->query.h, x->query.n, sizeof h, ex_u64_cmp)))
             continue;
         if (x->stamp[q - x->query.h] != mark) {
