@@ -6,6 +6,7 @@
  * choosing an embedder or for any asynchronous I/O: the server drives the
  * wire-format functions over its own HTTP client.
  */
+#include "buf.h"
 #include "embed.h"
 
 #include <curl/curl.h>
@@ -466,33 +467,12 @@ done:
 
 /* ----------------------------------------------------- blocking transfer */
 
-struct embed_buf {
-    char *p;
-    size_t len, cap;
-};
-
 static size_t embed_write(char *data, size_t size, size_t nmemb, void *arg)
 {
-    struct embed_buf *b = arg;
     size_t add = size * nmemb;
 
     /* Returning short makes curl fail the transfer with a write error. */
-    if (add > EMBED_MAX_RESPONSE - b->len)
-        return 0;
-    if (b->len + add + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 16384;
-        while (ncap < b->len + add + 1)
-            ncap *= 2;
-        char *np = realloc(b->p, ncap);
-        if (!np)
-            return 0;
-        b->p = np;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, data, add);
-    b->len += add;
-    b->p[b->len] = '\0';
-    return add;
+    return buf_add(arg, data, add, EMBED_MAX_RESPONSE) == 0 ? add : 0;
 }
 
 /* Mask every occurrence of key in err: services echo a bad key back in
@@ -516,7 +496,7 @@ static void embed_redact(char *err, const char *key)
 /* The upstream's message for a non-200 answer: its JSON error message, or
  * else the start of the body when that is short text. */
 static void embed_http_error(long status, const char *endpoint,
-                             const struct embed_buf *b, char *err,
+                             const buf *b, char *err,
                              size_t errlen)
 {
     json_t *root = b->len ? json_loadb(b->p, b->len, 0, NULL) : NULL;
@@ -583,7 +563,7 @@ static struct curl_slist *embed_headers(const char *api_key)
 
 /* Run the POST; 0 with the status in *status, or -1 with err set. */
 static int embed_post(CURL *c, const char *endpoint, const char *body,
-                      struct curl_slist *hdr, struct embed_buf *resp,
+                      struct curl_slist *hdr, buf *resp,
                       long *status, char *err, size_t errlen)
 {
     char cerr[CURL_ERROR_SIZE] = "";
@@ -623,7 +603,7 @@ int embed_openai_sync(const char *url, const char *model, const char *api_key,
     char *endpoint = embed_endpoint(url);
     char *body = embed_openai_body(model, texts, n);
     struct curl_slist *hdr = embed_headers(api_key);
-    struct embed_buf resp = {NULL, 0, 0};
+    buf resp = {0};
     CURL *c = curl_easy_init();
     long status = 0;
     int ret = -1;
@@ -653,7 +633,7 @@ done:
         embed_redact(err, api_key);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdr);
-    free(resp.p);
+    buf_release(&resp);
     free(body);
     free(endpoint);
     return ret;

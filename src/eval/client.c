@@ -4,6 +4,7 @@
  * A fixed set of slots, one easy handle each; a finished slot takes the next
  * request, or the same one again when its first attempt was rejected.
  */
+#include "buf.h"
 #include "eval/client.h"
 
 #include <curl/curl.h>
@@ -11,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The largest /search response accepted: k = 100 contexts are well under. */
+#define EVAL_CLIENT_MAX_RESPONSE (64u << 20)
 
 /* Seconds between progress redraws. */
 #define EVAL_CLIENT_REDRAW 0.2
@@ -20,8 +24,7 @@ typedef struct eval_client_slot {
     size_t index;
     int attempt;
     char *body;
-    char *resp;
-    size_t len, cap;
+    buf resp;                   /* the response body so far */
     char err[CURL_ERROR_SIZE];
 } eval_client_slot;
 
@@ -47,20 +50,8 @@ static size_t eval_client_write(char *p, size_t size, size_t nmemb, void *arg)
     eval_client_slot *s = arg;
     size_t n = size * nmemb;
 
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *r = realloc(s->resp, cap);
-        if (!r)
-            return 0; /* libcurl fails the transfer: a rejected attempt */
-        s->resp = r;
-        s->cap = cap;
-    }
-    memcpy(s->resp + s->len, p, n);
-    s->len += n;
-    s->resp[s->len] = '\0';
-    return n;
+    /* Short means libcurl fails the transfer: a rejected attempt. */
+    return buf_add(&s->resp, p, n, EVAL_CLIENT_MAX_RESPONSE) == 0 ? n : 0;
 }
 
 static void eval_client_progress(eval_client_loop *l, int final)
@@ -81,7 +72,7 @@ static int eval_client_start(eval_client_loop *l, eval_client_slot *s)
 {
     CURL *e = s->easy;
 
-    s->len = 0;
+    s->resp.len = 0;
     s->err[0] = '\0';
     curl_easy_reset(e);
     if (curl_easy_setopt(e, CURLOPT_URL, l->c->url)
@@ -126,8 +117,8 @@ static int eval_client_finish(eval_client_loop *l, CURL *e, CURLcode code)
     curl_multi_remove_handle(l->multi, e);
     if (code == CURLE_OK)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
-    r.body = s->resp ? s->resp : "";
-    r.len = s->len;
+    r.body = s->resp.p ? s->resp.p : "";
+    r.len = s->resp.len;
     r.err = code == CURLE_OK ? NULL : (s->err[0] ? s->err : curl_easy_strerror(code));
     r.last = s->attempt >= 2;
     if (l->c->done(l->c->ctx, s->index, &r) < 0 && !r.last)
@@ -197,7 +188,7 @@ fail:
             curl_easy_cleanup(l.slots[i].easy);
         }
         free(l.slots[i].body);
-        free(l.slots[i].resp);
+        buf_release(&l.slots[i].resp);
     }
     free(l.slots);
     curl_slist_free_all(l.hdr);
