@@ -8,6 +8,7 @@
  */
 #include "buf.h"
 #include "embed.h"
+#include "url.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -520,22 +521,6 @@ static void embed_http_error(long status, const char *endpoint,
     json_decref(root);
 }
 
-/* "{url}/embeddings" with the url's trailing slashes dropped. */
-static char *embed_endpoint(const char *url)
-{
-    size_t n = strlen(url);
-    char *s;
-
-    while (n > 0 && url[n - 1] == '/')
-        n--;
-    s = malloc(n + sizeof "/embeddings");
-    if (s) {
-        memcpy(s, url, n);
-        memcpy(s + n, "/embeddings", sizeof "/embeddings");
-    }
-    return s;
-}
-
 static struct curl_slist *embed_headers(const char *api_key)
 {
     struct curl_slist *h = curl_slist_append(NULL,
@@ -600,7 +585,7 @@ int embed_openai_sync(const char *url, const char *model, const char *api_key,
                       const char *const *texts, size_t n, size_t *dims,
                       float **out, char *err, size_t errlen)
 {
-    char *endpoint = embed_endpoint(url);
+    char *endpoint = url_join(url, "/embeddings");
     char *body = embed_openai_body(model, texts, n);
     struct curl_slist *hdr = embed_headers(api_key);
     buf resp = {0};

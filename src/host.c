@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "embed.h"
 #include "host.h"
+#include "url.h"
 #include "log.h"
 #include "store.h"
 
@@ -135,7 +136,7 @@ static int host_embed_remote(const host_services *svc, host_embed_op *op, const 
                              int64_t deadline_ms)
 {
     const char *texts[1] = {text};
-    char url[1024], auth[512];
+    char auth[512];
     const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
     ragd_http_request req = {0};
     char *body = embed_openai_body(svc->embed_model, texts, 1);
@@ -144,13 +145,12 @@ static int host_embed_remote(const host_services *svc, host_embed_op *op, const 
 
     if (!body)
         return RAGD_ENOMEM;
-    snprintf(url, sizeof url, "%s/embeddings", svc->embed_url);
     if (svc->embed_key && *svc->embed_key) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", svc->embed_key);
         headers[1] = auth;
     }
     req.method = "POST";
-    req.url = url;
+    req.url = svc->embed_url;
     req.headers = headers;
     req.body = body;
     req.body_len = strlen(body);
@@ -321,7 +321,8 @@ int host_embedder_from_store(host_services *svc, const char *db_path, const char
         snprintf(err, errlen, "%s was built with the openai embedder: pass --embed-url", db_path);
         goto done;
     }
-    if (host_dup(&svc->embed_url, embed_url) != 0)
+    free(svc->embed_url);
+    if (!(svc->embed_url = url_join(embed_url, "/embeddings")))
         goto done;
     if (store_meta_get(db, "embed_model", buf, sizeof buf) != 0)
         snprintf(buf, sizeof buf, "text-embedding-3-small");

@@ -22,7 +22,7 @@ typedef struct host_services {
     pool *pool;
     char embedder[32];   /* "hash" or "openai" */
     size_t embed_dims;
-    char *embed_url;     /* openai only: base URL (owned) */
+    char *embed_url;     /* openai only: the /embeddings endpoint (owned) */
     char *embed_model;   /* openai only (owned) */
     char *embed_key;     /* openai only: from RAGD_EMBED_API_KEY (owned, never logged) */
 } host_services;

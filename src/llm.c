@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "buf.h"
 #include "llm.h"
+#include "url.h"
 #include "sse.h"
 
 #define LLM_MAX_EVENT (1u << 20)        /* one SSE event */
@@ -648,14 +649,8 @@ static void llm_deadline_cb(evutil_socket_t fd, short what, void *arg)
 /* Copy what the call keeps of cfg: url, model, key. */
 static int llm_copy_config(llm_call *c, const llm_config *cfg)
 {
-    size_t n = strlen(cfg->url);
-
-    while (n && cfg->url[n - 1] == '/')
-        n--;
-    if (asprintf(&c->url, "%.*s/chat/completions", (int)n, cfg->url) < 0) {
-        c->url = NULL;
+    if (!(c->url = url_join(cfg->url, "/chat/completions")))
         return -1;
-    }
     if (!(c->cfg_model = strdup(cfg->model)))
         return -1;
     if (!cfg->api_key || !*cfg->api_key)

@@ -6,6 +6,7 @@
  * scores, one latency, source statuses) so memory stays proportional to
  * queries x k, not to response sizes.
  */
+#include "url.h"
 #include "eval/run.h"
 
 #include "eval/chart.h"
@@ -368,20 +369,6 @@ done:
     return rc;
 }
 
-/* base URL + "/search", without doubling a trailing slash. */
-static char *eval_run_endpoint(const char *url)
-{
-    size_t n = strlen(url);
-    char *e;
-
-    while (n > 0 && url[n - 1] == '/')
-        n--;
-    e = malloc(n + sizeof "/search");
-    if (e)
-        snprintf(e, n + sizeof "/search", "%.*s/search", (int)n, url);
-    return e;
-}
-
 static void eval_run_session_free(eval_session *s)
 {
     for (size_t i = 0; i < s->nruns; i++) {
@@ -432,7 +419,7 @@ int eval_run_main(const eval_opts *opt)
         return 2;
     if (opt->ingest && eval_run_ingest(opt) < 0)
         goto fail;
-    if (!(endpoint = eval_run_endpoint(opt->url))) {
+    if (!(endpoint = url_join(opt->url, "/search"))) {
         fprintf(stderr, "rag-eval: out of memory\n");
         goto fail;
     }

@@ -46,6 +46,13 @@ test_expect_success 'embeddings endpoint sending garbage: vector error' '
 	post_search "{\"query\":\"volcano lava\"}" >/dev/null &&
 	test "$(jq -r .sources.vector.status out.json)" = error
 '
+test_expect_success '--embed-url with a trailing slash reaches the same endpoint' '
+	stop_ragd && fake_control "$EMB_URL" "{\"reset\":true,\"reset_stats\":true}" &&
+	start_ragd --db "$DB" --embed-url "$EMB_URL/v1/" &&
+	post_search "{\"query\":\"volcano lava\",\"sources\":[\"vector\"]}" >/dev/null &&
+	test "$(jq -r .sources.vector.status out.json)" = ok &&
+	curl -s "$EMB_URL/stats" | jq -e ".by_path[\"/v1/embeddings\"] == 1" >/dev/null
+'
 test_expect_success '--embed-url overrides the recorded endpoint' '
 	stop_ragd && fake_control "$EMB_URL" "{\"reset\":true}" &&
 	start_ragd --db "$DB" --embed-url "http://127.0.0.1:1/v1" &&
