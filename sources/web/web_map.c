@@ -2,11 +2,15 @@
  * web_map -- providers' wire formats.  Only SearxNG's JSON API for now:
  *   GET {base}/search?q=...&format=json
  *   {"results": [{"url", "title", "content", "score"?}, ...]}
+ * A hit's id is its normalised URL, parsed by libcurl's URL API rather than
+ * by hand, so what counts as host, port or path is what a client sees.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "web_map.h"
 
@@ -31,32 +35,72 @@ char *web_escape(const char *s)
     return out;
 }
 
+/* Lower-case u's host in place.  A URL without one (file:///x) has none to
+ * lower; an IPv6 zone id ("%25eth0") is kept, as setting the host drops it. */
+static CURLUcode web_lower_host(CURLU *u)
+{
+    char *host = NULL, *zone = NULL;
+    CURLUcode rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+
+    if (rc == CURLUE_NO_HOST)
+        return CURLUE_OK;
+    if (rc != CURLUE_OK)
+        return rc;
+    rc = curl_url_get(u, CURLUPART_ZONEID, &zone, 0);
+    if (rc != CURLUE_OK && rc != CURLUE_NO_ZONEID)
+        goto done;
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if ((rc = curl_url_set(u, CURLUPART_HOST, host, 0)) == CURLUE_OK && zone)
+        rc = curl_url_set(u, CURLUPART_ZONEID, zone, 0);
+done:
+    curl_free(zone);
+    curl_free(host);
+    return rc;
+}
+
+/* u as an id, malloc'd, into *out: the rules of web_normalize_url. */
+static CURLUcode web_id(CURLU *u, char **out)
+{
+    char *url = NULL, *auth;
+    size_t n, keep;
+    CURLUcode rc;
+
+    *out = NULL;
+    /* libcurl lower-cases the scheme itself. */
+    if ((rc = web_lower_host(u)) != CURLUE_OK
+        || (rc = curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0)) != CURLUE_OK
+        || (rc = curl_url_get(u, CURLUPART_URL, &url, CURLU_NO_DEFAULT_PORT)) != CURLUE_OK)
+        return rc;
+    /* Trailing slashes go wherever they are (path or query), as they always
+     * have, so ids stay what they were; the authority is never cut. */
+    auth = strstr(url, "://");
+    keep = auth ? (size_t)(auth - url) + 3 : 0;
+    n = strlen(url);
+    while (n > keep + 1 && url[n - 1] == '/')
+        n--;
+    *out = strndup(url, n);
+    curl_free(url);
+    return *out ? CURLUE_OK : CURLUE_OUT_OF_MEMORY;
+}
+
 char *web_normalize_url(const char *url)
 {
-    char *out = strdup(url), *p, *host, *end;
-    size_t n;
+    CURLU *u = curl_url();
+    char *id = NULL;
+    CURLUcode rc;
 
-    if (!out)
+    if (!u)
         return NULL;
-    if ((p = strchr(out, '#')))
-        *p = '\0';
-    host = strstr(out, "://");
-    host = host ? host + 3 : out;
-    for (p = out; p < host; p++)
-        *p = (char)tolower((unsigned char)*p);
-    end = host + strcspn(host, "/?");
-    for (p = host; p < end; p++)
-        *p = (char)tolower((unsigned char)*p);
-    n = (size_t)(end - host);
-    if ((n > 3 && !strncmp(end - 3, ":80", 3) && !strncmp(out, "http:", 5)) ||
-        (n > 4 && !strncmp(end - 4, ":443", 4) && !strncmp(out, "https:", 6))) {
-        char *port = strrchr(host, ':');
-        memmove(port, end, strlen(end) + 1);
-    }
-    n = strlen(out);
-    while (n > 0 && out[n - 1] == '/' && out + n - 1 > host)
-        out[--n] = '\0';
-    return out;
+    /* Any scheme is parsed, not only those this libcurl was built to fetch,
+     * and dot segments are left alone: both would change ids otherwise. */
+    rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
+    if (rc == CURLUE_OK)
+        rc = web_id(u, &id);
+    curl_url_cleanup(u);
+    if (rc == CURLUE_OUT_OF_MEMORY)
+        return NULL;
+    return rc == CURLUE_OK ? id : strdup(url);
 }
 
 void web_hits_release(web_hits *h)

@@ -33,8 +33,12 @@ const web_provider *web_provider_find(const char *name);
 char *web_escape(const char *s);
 
 /* Normalise a URL so the same page found twice gets one id: lower-case
- * scheme and host, no fragment, no default port, no trailing '/'.
- * Malloc'd, NULL on ENOMEM. */
+ * scheme and host, no fragment, no default port (nor an empty one), no
+ * trailing '/' (at the end of the path, or of the query when there is one).
+ * The URL is read by libcurl's parser, so userinfo, IPv6 literals and
+ * colons in the path or query are taken as a client takes them; the path,
+ * query and userinfo are otherwise kept byte for byte.  A URL libcurl
+ * refuses is its own id, as given.  Malloc'd, NULL on ENOMEM. */
 char *web_normalize_url(const char *url);
 
 /* Free the hits and their strings. */
