@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +41,50 @@ const char config_serve_usage[] =
     "  --log-level LEVEL  error, warn, info (default) or debug\n"
     "  --help             this text\n"
     "\n"
+    "Limits (each also a config file key, with _ for -):\n"
+    "  --max-connections N   client connections open at once (default: the\n"
+    "                        descriptor limit less a reserve for upstreams)\n"
+    "  --max-inflight N      searches at once; past it 503 + Retry-After (1024)\n"
+    "  --max-headers N       bytes of request line and headers (65536)\n"
+    "  --max-body-bytes N    bytes of a request body (65536)\n"
+    "  --max-query-bytes N   bytes of a query (4096)\n"
+    "  --max-k N             largest k a request may ask for (100)\n"
+    "  --read-timeout-ms N   to read a whole request (30000)\n"
+    "  --idle-timeout-ms N   between bytes read or written; idle keep-alive (60000)\n"
+    "  --max-pending-input N bytes a client may send while served (65536)\n"
+    "  --max-output N        unread bytes of a stream before it pauses (262144)\n"
+    "  --max-upstream-bytes N  largest upstream response body (8388608)\n"
+    "  --max-sse-event N     largest upstream stream event or line (1048576)\n"
+    "\n"
     "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint),\n"
     "RAGD_LLM_API_KEY (bearer key for the LLM API).  Keys are never logged.\n";
 
 enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
-       OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR };
+       OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
+       OPT_MAX_BODY, OPT_MAX_QUERY, OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
+
+/* The numeric limits, each a flag and a config file key. */
+typedef struct config_limit_spec {
+    const char *key;        /* file key; the flag is the same with '-' for '_' */
+    size_t offset;          /* of a long in config */
+    long min, max, def;
+} config_limit_spec;
+
+#define CONFIG_LIMIT(name, min, max, def) {#name, offsetof(config, name), min, max, def}
+static const config_limit_spec config_limit_specs[] = {
+    CONFIG_LIMIT(max_connections, 1, 1000000, 0),
+    CONFIG_LIMIT(max_inflight, 1, 1000000, 1024),
+    CONFIG_LIMIT(max_headers, 1024, 16L << 20, 64L << 10),
+    CONFIG_LIMIT(max_k, 1, 1000, 100),
+    CONFIG_LIMIT(read_timeout_ms, 100, 3600000, 30000),
+    CONFIG_LIMIT(idle_timeout_ms, 100, 3600000, 60000),
+    CONFIG_LIMIT(max_pending_input, 0, 16L << 20, 64L << 10),
+    CONFIG_LIMIT(max_output, 1024, 1L << 30, 256L << 10),
+    CONFIG_LIMIT(max_upstream_bytes, 1024, 1L << 30, 8L << 20),
+    CONFIG_LIMIT(max_sse_event, 256, 64L << 20, 1L << 20),
+};
+#define CONFIG_NLIMITS (sizeof config_limit_specs / sizeof *config_limit_specs)
 
 static const struct option config_opts[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -65,8 +104,25 @@ static const struct option config_opts[] = {
     {"prompt", required_argument, NULL, OPT_PROMPT},
     {"llm-timeout-ms", required_argument, NULL, OPT_LLM_TIMEOUT},
     {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+    {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
+    {"max-query-bytes", required_argument, NULL, OPT_MAX_QUERY},
+    {"max-connections", required_argument, NULL, OPT_LIMIT + 0},
+    {"max-inflight", required_argument, NULL, OPT_LIMIT + 1},
+    {"max-headers", required_argument, NULL, OPT_LIMIT + 2},
+    {"max-k", required_argument, NULL, OPT_LIMIT + 3},
+    {"read-timeout-ms", required_argument, NULL, OPT_LIMIT + 4},
+    {"idle-timeout-ms", required_argument, NULL, OPT_LIMIT + 5},
+    {"max-pending-input", required_argument, NULL, OPT_LIMIT + 6},
+    {"max-output", required_argument, NULL, OPT_LIMIT + 7},
+    {"max-upstream-bytes", required_argument, NULL, OPT_LIMIT + 8},
+    {"max-sse-event", required_argument, NULL, OPT_LIMIT + 9},
     {NULL, 0, NULL, 0},
 };
+
+static long *config_limit_slot(config *c, size_t i)
+{
+    return (long *)((char *)c + config_limit_specs[i].offset);
+}
 
 static int config_set_str(char **slot, const char *value)
 {
@@ -133,6 +189,20 @@ static int config_file_int(json_t *v, const char *key, long min, long max, long 
     return 0;
 }
 
+/* When key is a limit, apply it and return 1 with *rc set (0 or -1). */
+static int config_file_limit(config *c, const char *key, json_t *v, char *err, size_t errlen,
+                             long *rc)
+{
+    for (size_t i = 0; i < CONFIG_NLIMITS; i++) {
+        const config_limit_spec *l = &config_limit_specs[i];
+        if (strcmp(key, l->key) == 0) {
+            *rc = config_file_int(v, key, l->min, l->max, config_limit_slot(c, i), err, errlen);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Apply one top-level key of the config file. */
 static int config_file_key(config *c, const char *key, json_t *v, char *err, size_t errlen)
 {
@@ -173,6 +243,8 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
     } else if (!strcmp(key, "max_query_bytes")) {
         if (config_file_int(v, key, 16, 1L << 20, &n, err, errlen)) return -1;
         c->max_query = (size_t)n;
+    } else if (config_file_limit(c, key, v, err, errlen, &n)) {
+        return (int)n;
     } else if (!strcmp(key, "log_level")) {
         if (!json_is_string(v) || (c->log_level = log_parse_level(json_string_value(v))) < 0) {
             snprintf(err, errlen, "log_level: expected error, warn, info or debug");
@@ -232,6 +304,8 @@ static void config_defaults(config *c)
     c->llm_max_tokens = CONFIG_DEFAULT_LLM_MAX_TOKENS;
     c->context_tokens = CONFIG_DEFAULT_CONTEXT_TOKENS;
     c->llm_timeout_ms = CONFIG_DEFAULT_LLM_TIMEOUT_MS;
+    for (size_t i = 0; i < CONFIG_NLIMITS; i++)
+        *config_limit_slot(c, i) = config_limit_specs[i].def;
 }
 
 /* Apply one command-line flag. */
@@ -295,6 +369,18 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
         }
         c->workers = (unsigned)n;
         return 0;
+    case OPT_MAX_BODY:
+    case OPT_MAX_QUERY:
+        if (config_parse_long(arg, opt == OPT_MAX_BODY ? 1024 : 16,
+                              opt == OPT_MAX_BODY ? 16L << 20 : 1L << 20, &n) != 0) {
+            snprintf(err, errlen, "--%s: expected an integer from %ld to %ld, got \"%s\"",
+                     opt == OPT_MAX_BODY ? "max-body-bytes" : "max-query-bytes",
+                     opt == OPT_MAX_BODY ? 1024L : 16L, opt == OPT_MAX_BODY ? 16L << 20 : 1L << 20,
+                     arg);
+            return -1;
+        }
+        *(opt == OPT_MAX_BODY ? &c->max_body : &c->max_query) = (size_t)n;
+        return 0;
     case OPT_LOG_LEVEL:
         if ((c->log_level = log_parse_level(arg)) < 0) {
             snprintf(err, errlen, "--log-level: expected error, warn, info or debug, got \"%s\"", arg);
@@ -302,6 +388,19 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
         }
         return 0;
     default:
+        if (opt >= OPT_LIMIT && opt < OPT_LIMIT + (int)CONFIG_NLIMITS) {
+            const config_limit_spec *l = &config_limit_specs[opt - OPT_LIMIT];
+            if (config_parse_long(arg, l->min, l->max, config_limit_slot(c, opt - OPT_LIMIT))) {
+                char flag[32];
+                snprintf(flag, sizeof flag, "%s", l->key);
+                for (char *p = flag; *p; p++)
+                    *p = *p == '_' ? '-' : *p;
+                snprintf(err, errlen, "--%s: expected an integer from %ld to %ld, got \"%s\"",
+                         flag, l->min, l->max, arg);
+                return -1;
+            }
+            return 0;
+        }
         snprintf(err, errlen, "unknown option (see 'ragd serve --help')");
         return -1;
     }

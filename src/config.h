@@ -38,6 +38,17 @@ typedef struct config {
     int context_tokens; /* budget of the context sent to the LLM */
     char *prompt_file;  /* prompt template, or NULL for the built-in one */
     char *plugin_dir;   /* where source types that are not built in are found */
+    /* Limits on what clients and upstreams control (config_limit_specs). */
+    long max_connections;    /* open at once; 0: derived from RLIMIT_NOFILE */
+    long max_inflight;       /* searches at once; past it, 503 with Retry-After */
+    long max_headers;        /* request line and headers, bytes */
+    long read_timeout_ms;    /* to read a whole request, headers and body */
+    long idle_timeout_ms;    /* between bytes read or written; keep-alive idle */
+    long max_pending_input;  /* bytes a client may send while its request is served */
+    long max_output;         /* unread bytes of a streamed reply before generation pauses */
+    long max_k;              /* largest k a request may ask for */
+    long max_upstream_bytes; /* largest response body taken from an upstream */
+    long max_sse_event;      /* largest event (and line) of an upstream stream */
 } config;
 
 /* Fill c from `ragd serve` arguments (argv[0] is "serve").  Returns 0 on

@@ -165,7 +165,9 @@ static int ex_is_abbreviation(const char *t, size_t dot)
 
 /* Whether the newline at t[i] only wraps a long line of prose (as hard-
  * wrapped Markdown and text files do) rather than ending a line of its own:
- * the line before is long and the next one continues in lower case. */
+ * the line before is long and the next one continues in lower case or with
+ * inline code ("`ctx_build` returns..."), as prose that names code does.
+ * A "```" fence there still ends the sentence: ex_skip_code cuts it. */
 static int ex_soft_wrap(const char *t, size_t len, size_t i)
 {
     size_t start = i;
@@ -176,7 +178,7 @@ static int ex_soft_wrap(const char *t, size_t len, size_t i)
         return 0;
     while (++i < len && (t[i] == ' ' || t[i] == '\t'))
         ; /* an indented continuation, as in a list item */
-    return i < len && t[i] >= 'a' && t[i] <= 'z';
+    return i < len && ((t[i] >= 'a' && t[i] <= 'z') || t[i] == '`');
 }
 
 /* If a fenced code block (```) starts at t[i], the offset just past its
@@ -376,39 +378,23 @@ static int ex_pick(ex_work *x, size_t max)
     return 0;
 }
 
-/* The length of a "[12]" or "[3, 4-6]" reference at s[0..len), or 0. */
-static size_t ex_reference(const char *s, size_t len)
-{
-    size_t j = 1;
-
-    if (len < 3 || s[0] != '[' || !(s[1] >= '0' && s[1] <= '9'))
-        return 0;
-    while (j < len && strchr("0123456789, -", s[j]))
-        j++;
-    return j < len && s[j] == ']' ? j + 1 : 0;
-}
-
-/* s[0..len) with whitespace runs as one space and references removed, into
- * out (room for len bytes); returns the new length. */
+/* s[0..len) with whitespace runs as one space into out (room for len
+ * bytes); returns the new length.  Nothing else changes: a quote keeps its
+ * passage's own "[12]" and an index such as "a[1]". */
 static size_t ex_clean(const char *s, size_t len, char *out)
 {
     size_t n = 0;
     int space = 0;
 
-    for (size_t i = 0; i < len;) {
-        size_t ref = ex_reference(s + i, len - i);
-        if (ref) {
-            space = 0; /* "word [1]." reads "word." */
-            i += ref;
-        } else if (strchr(" \t\r\n", s[i])) {
+    for (size_t i = 0; i < len; i++) {
+        if (strchr(" \t\r\n", s[i])) {
             space = n > 0;
-            i++;
-        } else {
-            if (space)
-                out[n++] = ' ';
-            space = 0;
-            out[n++] = s[i++];
+            continue;
         }
+        if (space)
+            out[n++] = ' ';
+        space = 0;
+        out[n++] = s[i];
     }
     return n;
 }

@@ -22,7 +22,9 @@
  *
  * Sentences: each entry's text is split after '.', '?' or '!' followed by
  * whitespace (closing quotes and brackets stay with their sentence), after
- * a CJK full stop, question or exclamation mark, and at line ends.  A '.'
+ * a CJK full stop, question or exclamation mark, and at line ends, except
+ * where a line of 50 bytes or more wraps onto one that starts in lower case
+ * or with inline code ('`').  Fenced code blocks are never quoted.  A '.'
  * after "e.g", "i.e", "et al", "cf", "vs", "fig", "mr", "mrs", "ms", "dr" or
  * "prof" (any case) does not end a sentence, nor does one inside a number
  * ("3.5": no whitespace follows).  Other abbreviations do split a sentence:
@@ -44,13 +46,13 @@
  * first (ties: the earlier entry, then the earlier sentence), skipping one
  * whose set of words (all words, lowercased) overlaps an already picked
  * one's with Jaccard >= 0.8.  Each is written as "SENTENCE [n]", where n is
- * its entry's number, and they are joined by single spaces.  In a sentence,
- * runs of whitespace become one space, bracketed numbers such as "[12]" or
- * "[3, 4]" are removed (they are the passage's own references and would read
- * as citations), and a sentence longer than EXTRACT_MAX_SENTENCE bytes is cut
- * to at most that many bytes, at the last space when one is in its second
- * half, else between two UTF-8 characters (text without spaces, such as
- * Chinese), and ends with "…".
+ * its entry's number, and they are joined by single spaces.  A sentence is
+ * quoted as it is written, its own bracketed numbers such as "[12]" included
+ * (so only the "[n]" after it is ragd's citation), except that runs of
+ * whitespace become one space and a sentence longer than
+ * EXTRACT_MAX_SENTENCE bytes is cut to at most that many bytes, at the last
+ * space when one is in its second half, else between two UTF-8 characters
+ * (text without spaces, such as Chinese), and ends with "…".
  *
  * Returns 0 with *answer malloc'd ("" when no sentence matches or
  * max_sentences is 0) and *citations a malloc'd array of the *ncitations

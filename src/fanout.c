@@ -34,6 +34,7 @@ const char *fanout_state_name(fanout_state s)
 
 static void fanout_slot_free(fanout_slot *s)
 {
+    instance_unref(s->inst);
     if (s->timer)
         event_free(s->timer);
     for (size_t i = 0; i < s->nhits; i++) {
@@ -215,6 +216,7 @@ fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
             goto fail;
         s->f = f;
         s->inst = insts[i];
+        instance_ref(s->inst);
         f->slots[f->n++] = s;
         if (fanout_launch(f, s, query, k, deadline_ms) != 0)
             goto fail;

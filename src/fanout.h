@@ -36,8 +36,7 @@ typedef struct fanout fanout;
  * orphaned (freed when its callback runs). */
 typedef struct fanout_slot {
     fanout *f;               /* NULL when orphaned */
-    instance *inst;          /* outlives every slot: instances are freed only
-                              * when no search is in flight */
+    instance *inst;          /* a reference, dropped when the slot is freed */
     fanout_state state;
     int called_back;         /* the source's callback has run (or never will) */
     int cancelled;           /* the source was asked to cancel */

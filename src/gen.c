@@ -75,7 +75,15 @@ static void gen_free(gen *g)
     free(g);
 }
 
-/* Report and free.  answer (NULL unless ok) is copied. */
+const char *gen_status_name(const gen_result *r)
+{
+    if (r->status == RAGD_OK)
+        return *r->answer ? "ok" : "empty";
+    return r->status == RAGD_ETIMEDOUT ? "timeout" : "error";
+}
+
+/* Report and free.  answer (NULL unless ok) is copied; error, when the
+ * answer is ok but empty, says why. */
 static void gen_finish(gen *g, int status, const char *answer, const char *generator,
                        const char *model, const char *error)
 {
@@ -111,7 +119,9 @@ static void gen_finish(gen *g, int status, const char *answer, const char *gener
     r.ncitations = status == RAGD_OK ? g->ncitations : 0;
     r.generator = generator;
     r.model = model;
-    r.error = status == RAGD_OK ? NULL : error;
+    if (status == RAGD_OK && !*g->answer && !error)
+        error = "the model returned an empty answer";
+    r.error = status == RAGD_OK && *g->answer ? NULL : error;
     r.latency_ms = (double)((clock_us() - g->start_us + 50) / 100) / 10.0;
     g->cb.on_done(g->arg, &r);
     gen_free(g);
@@ -158,7 +168,8 @@ static void gen_extract_report(void *arg)
     gen *g = arg;
     const char *p = g->answer;
 
-    /* Each "sentence [n]" piece is one token event. */
+    /* Pieces end after "] ": a "sentence [n]" is one token event, or a few
+     * when the sentence quotes its passage's own "[12]". */
     while (p && *p && !g->cancelled && g->cb.on_token) {
         const char *end = strstr(p, "] ");
         size_t len = end ? (size_t)(end - p) + 2 : strlen(p);
@@ -168,8 +179,10 @@ static void gen_extract_report(void *arg)
     }
     {
         char *answer = g->answer;
+        const char *why = g->context.n == 0 ? "no contexts to answer from"
+                          : "no sentence in the contexts matched the query";
         g->answer = NULL;
-        gen_finish(g, RAGD_OK, answer, "extractive", NULL, NULL);
+        gen_finish(g, RAGD_OK, answer, "extractive", NULL, *answer ? NULL : why);
         free(answer);
     }
 }
@@ -209,6 +222,12 @@ int gen_start(const gen_env *env, const char *query, const ctx_source *src, size
     }
     *out = g;
     return RAGD_OK;
+}
+
+void gen_pause(gen *g, int paused)
+{
+    if (g->llm && !g->cancelled)
+        llm_pause(g->llm, paused);
 }
 
 void gen_cancel(gen *g)

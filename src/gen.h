@@ -31,14 +31,19 @@ typedef struct gen_env {
 
 typedef struct gen_result {
     int status;                   /* RAGD_OK, RAGD_ETIMEDOUT, RAGD_ECANCELED, RAGD_ERR */
-    const char *answer;           /* NULL unless RAGD_OK */
+    const char *answer;           /* NULL unless RAGD_OK; "" when nothing answered */
     const int *citations;         /* context ranks the answer cites, ascending */
     size_t ncitations;
     const char *generator;        /* "llm" or "extractive" */
     const char *model;            /* the model that answered, or NULL */
-    const char *error;            /* set unless RAGD_OK */
+    const char *error;            /* set unless RAGD_OK with a non-empty answer */
     double latency_ms;
 } gen_result;
+
+/* The status of r as the API names it: "ok", "empty" (RAGD_OK, but the
+ * answer is "": no sentence of the contexts matched, or the model said
+ * nothing; r->error says which), "timeout" or "error". */
+const char *gen_status_name(const gen_result *r);
 
 typedef struct gen_callbacks {
     /* One piece of the answer as it is produced (complete UTF-8).  Return
@@ -59,6 +64,11 @@ int gen_start(const gen_env *env, const char *query, const ctx_source *src, size
 /* Stop a generation whose on_done has not run: on_done follows soon with
  * RAGD_ECANCELED, and an LLM transfer is aborted at once. */
 void gen_cancel(gen *g);
+
+/* Stop (paused non-zero) or restart the flow of tokens of a streamed LLM
+ * answer, for backpressure from a slow client; the deadline keeps running.
+ * No effect on an extractive answer, whose tokens are few and ready. */
+void gen_pause(gen *g, int paused);
 
 /* The distinct numbers cited as [n], [n][m] or [n, m] in text that are in
  * valid[0..nvalid), ascending, into a malloc'd array.  Returns the count,

@@ -42,6 +42,7 @@ struct ragd_http_xfer {
 
 struct httpc {
     struct event_base *base;
+    size_t max_response;
     CURLM *multi;
     struct event *timer;
     size_t active;
@@ -285,7 +286,8 @@ int httpc_start(httpc *c, const ragd_http_request *req, ragd_http_cb cb, void *a
     x->cb = cb;
     x->arg = arg;
     x->on_data = req->on_data;
-    x->max = req->max_response ? req->max_response : HTTPC_DEFAULT_MAX;
+    x->max = req->max_response && req->max_response < c->max_response ? req->max_response
+                                                                       : c->max_response;
     if (!(x->easy = curl_easy_init()) || httpc_setup(x, req) != 0)
         goto fail;
     if (curl_multi_add_handle(c->multi, x->easy) != CURLM_OK)
@@ -320,6 +322,13 @@ void httpc_cancel(httpc *c, httpc_xfer *x)
         httpc_finish(x, RAGD_ECANCELED, 0, "cancelled");
 }
 
+void httpc_pause(httpc *c, httpc_xfer *x, int paused)
+{
+    (void)c;
+    if (!x->deliver)
+        curl_easy_pause(x->easy, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+}
+
 const char *httpc_header(httpc_xfer *x, const char *name)
 {
     struct curl_header *h;
@@ -329,6 +338,11 @@ const char *httpc_header(httpc_xfer *x, const char *name)
     if (curl_easy_header(x->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
         return NULL;
     return h->value;
+}
+
+void httpc_set_max_response(httpc *c, size_t max)
+{
+    c->max_response = max;
 }
 
 size_t httpc_active(const httpc *c)
@@ -343,6 +357,7 @@ httpc *httpc_new(struct event_base *base, char *err, size_t errlen)
     if (!c)
         goto fail;
     c->base = base;
+    c->max_response = HTTPC_DEFAULT_MAX;
     if (!(c->multi = curl_multi_init()) || !(c->timer = evtimer_new(base, httpc_timeout_cb, c)))
         goto fail;
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, httpc_socket_cb);

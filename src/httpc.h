@@ -23,6 +23,10 @@ typedef struct ragd_http_xfer httpc_xfer;
  * a message in err.  curl_global_init must have run. */
 httpc *httpc_new(struct event_base *base, char *err, size_t errlen);
 
+/* The largest response body any transfer of c takes (default 8 MiB): a
+ * request asking for more, or for no particular limit, gets this. */
+void httpc_set_max_response(httpc *c, size_t max);
+
 /* Start a transfer.  Follows the callback rule of ragd/source.h: returns 0
  * and calls cb exactly once later on the loop thread, or returns a negative
  * RAGD_* error and never calls it.  On 0, *out (if not NULL) names the
@@ -33,6 +37,12 @@ int httpc_start(httpc *c, const ragd_http_request *req, ragd_http_cb cb, void *a
 /* Abort a transfer whose callback has not run: the callback runs on a later
  * loop iteration with RAGD_ECANCELED. */
 void httpc_cancel(httpc *c, httpc_xfer *x);
+
+/* Stop (paused non-zero) or restart receiving x's response, e.g. while the
+ * client it is streamed to cannot keep up.  Callable from inside x's
+ * on_data.  Restarting may deliver buffered data to on_data at once.  A
+ * paused transfer still ends at its timeout. */
+void httpc_pause(httpc *c, httpc_xfer *x, int paused);
 
 /* The value of response header name (any case) of transfer x: the first
  * such header of the last response (after redirects), or NULL when there is

@@ -13,6 +13,7 @@
 #include "chunk.h"
 #include "embed.h"
 #include "store.h"
+#include "utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -777,6 +778,24 @@ static int ingest_add(ingest_run *r, ingest_doc *d)
 
 /* --------------------------------------------------------------- JSONL -- */
 
+static int ingest_is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || !strchr(" \t\r\n\f\v", s[i]))
+            return 0;
+    return 1;
+}
+
+/* Why text[0..n) is no document, or NULL when it is one: a document
+ * without words would only be found by its title, and is most likely a
+ * mistake in the input. */
+static const char *ingest_no_text(const char *text, size_t n)
+{
+    if (n == 0)
+        return "empty";
+    return ingest_is_blank(text, n) ? "only whitespace" : NULL;
+}
+
 /* The document id of a JSONL object as a malloc'd string.  Returns 1 with
  * the id, 0 with why in msg, or -1 when out of memory. */
 static int ingest_json_id(const json_t *obj, char **id, char *msg,
@@ -838,7 +857,7 @@ static int ingest_json_doc(const json_t *obj, ingest_doc *d, char *msg,
 {
     const json_t *text = json_object_get(obj, "text");
     const json_t *meta = json_object_get(obj, "metadata");
-    const char *title, *url;
+    const char *title, *url, *why;
     int rc;
 
     if (!json_is_object(obj)) {
@@ -851,6 +870,10 @@ static int ingest_json_doc(const json_t *obj, ingest_doc *d, char *msg,
     }
     if (!json_is_string(text)) {
         snprintf(msg, msglen, "\"text\" is not a string");
+        return 0;
+    }
+    if ((why = ingest_no_text(json_string_value(text), json_string_length(text)))) {
+        snprintf(msg, msglen, "\"text\" is %s", why);
         return 0;
     }
     if (!ingest_json_opt_string(obj, "title", &title, msg, msglen)
@@ -866,14 +889,6 @@ static int ingest_json_doc(const json_t *obj, ingest_doc *d, char *msg,
                        : NULL;
     if (!d->text || !d->title || (url && !d->url) || (meta && !d->metadata))
         return -1;
-    return 1;
-}
-
-static int ingest_is_blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!s[i] || !strchr(" \t\r\n\f\v", s[i]))
-            return 0;
     return 1;
 }
 
@@ -942,44 +957,6 @@ static int ingest_jsonl(ingest_run *r, const char *path)
 }
 
 /* ---------------------------------------------------------- text files -- */
-
-/* Whether s[0..n) is valid UTF-8 without NUL bytes, surrogates, overlong
- * forms or code points past U+10FFFF: what jansson will accept when the
- * server sends the text back as JSON. */
-static int ingest_utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned c = s[i], need, cp;
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            need = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            need = 3, cp = c & 0x07;
-        else
-            return 0;
-        if (n - i <= need)
-            return 0;
-        for (unsigned k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)))
-            || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        i += need + 1;
-    }
-    return 1;
-}
 
 /* The first "# " heading of Markdown text outside ``` or ~~~ fences, as a
  * malloc'd string, or NULL (also when out of memory: the caller then
@@ -1051,23 +1028,30 @@ static int ingest_text_file(ingest_run *r, const char *path)
 {
     ingest_doc d = {0};
     const char *base = strrchr(path, '/');
+    const char *why;
     char msg[256];
     char *buf;
-    size_t len;
+    size_t len, bad;
 
     if (ingest_slurp(path, &buf, &len, msg, sizeof msg) < 0) {
         ingest_skip(r, "%s: %s", path, msg);
         return 0;
     }
-    if (!ingest_utf8_ok((const unsigned char *)buf, len)) {
+    /* What jansson accepts when the server sends the text back as JSON. */
+    if ((bad = utf8_span(buf, len)) != len) {
         free(buf);
-        ingest_skip(r, "%s: not UTF-8 text", path);
+        ingest_skip(r, "%s: not UTF-8 text (byte %zu)", path, bad);
         return 0;
     }
     /* A byte-order mark is not text; drop it. */
     if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
         memmove(buf, buf + 3, len - 2);
         len -= 3;
+    }
+    if ((why = ingest_no_text(buf, len))) {
+        free(buf);
+        ingest_skip(r, "%s: %s", path, why);
+        return 0;
     }
     d.text = buf;
     d.text_len = len;

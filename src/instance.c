@@ -1,6 +1,10 @@
 /*
  * instance -- load, look up and release source instances.
+ *
+ * Retired instances (out of their set, still held by a search) sit on one
+ * list on the loop thread until instance_reap finds them unreferenced.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +12,8 @@
 #include "instance.h"
 #include "log.h"
 #include "registry.h"
+
+static instance *instance_retired;
 
 static int instance_name_ok(const char *s)
 {
@@ -106,22 +112,26 @@ int instance_set_load(instance_set *set, host_services *svc, const config *cfg, 
         goto done;
     }
     json_array_foreach(list, i, item) {
-        instance *in = &set->v[set->n];
+        instance *in;
         if (!json_is_object(item)) {
             snprintf(err, errlen, "sources[%zu]: expected an object", i);
             goto done;
         }
-        if (!(in->config = json_deep_copy(item)) || registry_fill_defaults(in->config, cfg) != 0) {
-            json_decref(in->config);
+        if (!(in = calloc(1, sizeof *in)) || !(in->config = json_deep_copy(item)) ||
+            registry_fill_defaults(in->config, cfg) != 0) {
+            if (in)
+                json_decref(in->config);
+            free(in);
             snprintf(err, errlen, "out of memory");
             goto done;
         }
         if (instance_common(in, set, i, cfg->plugin_dir, err, errlen) != 0) {
             json_decref(in->config);
-            memset(in, 0, sizeof *in);
+            free(in);
             goto done;
         }
-        set->n++;
+        in->refs = 1;
+        set->v[set->n++] = in;
         if (instance_create(in, svc, err, errlen) != 0)
             goto done;
     }
@@ -134,8 +144,8 @@ done:
 instance *instance_set_find(instance_set *set, const char *name)
 {
     for (size_t i = 0; i < set->n; i++)
-        if (strcmp(set->v[i].name, name) == 0)
-            return &set->v[i];
+        if (strcmp(set->v[i]->name, name) == 0)
+            return set->v[i];
     return NULL;
 }
 
@@ -144,26 +154,61 @@ size_t instance_set_inflight(const instance_set *set)
     size_t n = 0;
 
     for (size_t i = 0; i < set->n; i++)
-        n += set->v[i].inflight;
+        n += set->v[i]->inflight;
     return n;
 }
 
-size_t instance_set_release(instance_set *set)
+static void instance_destroy(instance *in)
 {
-    size_t leaked = 0;
+    assert(in->refs == 0 && in->inflight == 0);
+    if (in->self)
+        in->type->destroy(in->self);
+    json_decref(in->config);
+    free(in);
+}
 
+void instance_ref(instance *in)
+{
+    in->refs++;
+}
+
+void instance_unref(instance *in)
+{
+    assert(in->refs > 0);
+    in->refs--;
+}
+
+void instance_set_release(instance_set *set)
+{
     for (size_t i = 0; i < set->n; i++) {
-        instance *in = &set->v[i];
-        if (in->self && in->inflight) {
-            log_msg(LOG_WARN, "source %s: %zu searches never called back; not destroying it",
-                    in->name, in->inflight);
-            leaked++;
-        } else if (in->self) {
-            in->type->destroy(in->self);
+        instance *in = set->v[i];
+        instance_unref(in);
+        if (in->refs == 0) {
+            instance_destroy(in);
+        } else {
+            in->next_retired = instance_retired;
+            instance_retired = in;
         }
-        json_decref(in->config);
     }
     free(set->v);
     memset(set, 0, sizeof *set);
-    return leaked;
+}
+
+size_t instance_reap(void)
+{
+    size_t held = 0;
+
+    for (instance **pp = &instance_retired; *pp; ) {
+        instance *in = *pp;
+        if (in->refs == 0) {
+            *pp = in->next_retired;
+            instance_destroy(in);
+            continue;
+        }
+        log_msg(LOG_WARN, "source %s: %zu searches never called back; not destroying it",
+                in->name, in->inflight);
+        held++;
+        pp = &in->next_retired;
+    }
+    return held;
 }

@@ -2,9 +2,14 @@
  * instance -- the configured source instances ragd serves: each one a
  * source type plus its own config, weight, deadline and host view.
  *
- * An instance set owns its instances; each instance owns its config object
- * and its source's self (freed with type->destroy).  A disabled instance is
- * listed (so responses can say "disabled") but never created.
+ * Instances are reference-counted: the set holds one reference, and so does
+ * every search slot that uses the instance (fanout.c), from the moment it
+ * asks the instance until the source has called back.  Releasing the set
+ * therefore never frees an instance a late callback still needs: such an
+ * instance is retired, and instance_reap destroys it once its last
+ * reference is gone.  An instance owns its config object and its source's
+ * self (freed with type->destroy).  A disabled instance is listed (so
+ * responses can say "disabled") but never created.
  */
 #ifndef RAGD_INSTANCE_H
 #define RAGD_INSTANCE_H
@@ -27,12 +32,14 @@ typedef struct instance {
     double weight;      /* fusion weight, >= 0 */
     int timeout_ms;     /* own deadline; 0 means the request's */
     size_t inflight;    /* searches whose callback has not run yet */
+    unsigned refs;      /* the set's, plus one per search slot holding it */
     host_ctx hctx;      /* what host.priv points at */
     ragd_host host;
+    struct instance *next_retired;  /* on the retired list once out of its set */
 } instance;
 
 typedef struct instance_set {
-    instance *v;
+    instance **v;       /* owned references */
     size_t n;
 } instance_set;
 
@@ -47,9 +54,19 @@ instance *instance_set_find(instance_set *set, const char *name);
 /* Searches in flight across all instances. */
 size_t instance_set_inflight(const instance_set *set);
 
-/* Destroy every instance with no search in flight and free the set.  An
- * instance whose source never called back is leaked, not destroyed under
- * its own feet; returns how many were.  */
-size_t instance_set_release(instance_set *set);
+/* Take and drop a reference.  Dropping the last one never destroys the
+ * instance on the spot (the caller may be inside the source's own
+ * callback): a retired instance waits for instance_reap. */
+void instance_ref(instance *in);
+void instance_unref(instance *in);
+
+/* Drop the set's references and free the set: an instance nobody else
+ * holds is destroyed now, one still held by a search is retired. */
+void instance_set_release(instance_set *set);
+
+/* Destroy every retired instance that no search holds any more.  Returns
+ * how many retired instances are still held (a source that never called
+ * back): those are left alone, not destroyed under their own feet. */
+size_t instance_reap(void);
 
 #endif /* RAGD_INSTANCE_H */

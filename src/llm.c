@@ -56,6 +56,7 @@ struct llm_call {
     char *url, *body, *auth;    /* the request, kept for the retry */
     char *key;                  /* the API key, to mask it; or NULL */
     char *cfg_model;            /* the configured model name */
+    size_t max_event;           /* largest stream event or line */
     int stream;
     int64_t deadline_ms;
     httpc_xfer *xfer;           /* the attempt in flight, or NULL */
@@ -478,7 +479,7 @@ static int llm_take_data(llm_call *c, long status, const char *data, size_t len)
         return 1;
     if (c->body_kind == LLM_BODY_UNKNOWN) {
         c->body_kind = llm_body_kind(c, status);
-        if (c->body_kind == LLM_BODY_SSE && !(c->sse = sse_parser_new(LLM_MAX_EVENT, llm_on_event, c))) {
+        if (c->body_kind == LLM_BODY_SSE && !(c->sse = sse_parser_new(c->max_event, llm_on_event, c))) {
             llm_end(c, RAGD_ERR, "out of memory");
             return 1;
         }
@@ -494,8 +495,8 @@ static int llm_take_data(llm_call *c, long status, const char *data, size_t len)
         return 0; /* let the transfer end by itself: the connection is reused */
     rc = sse_parser_feed(c->sse, data, len);
     if (rc < 0)
-        llm_end(c, RAGD_ERR, "malformed stream from LLM: an event is larger than %u bytes",
-                LLM_MAX_EVENT);
+        llm_end(c, RAGD_ERR, "malformed stream from LLM: an event is larger than %zu bytes",
+                c->max_event);
     return c->end_status != 0;
 }
 
@@ -653,6 +654,7 @@ static int llm_copy_config(llm_call *c, const llm_config *cfg)
         return -1;
     if (!(c->cfg_model = strdup(cfg->model)))
         return -1;
+    c->max_event = cfg->max_event ? cfg->max_event : LLM_MAX_EVENT;
     if (!cfg->api_key || !*cfg->api_key)
         return 0;
     if (!(c->key = strdup(cfg->api_key)) ||
@@ -706,6 +708,12 @@ int llm_start(httpc *http, struct event_base *base, const llm_config *cfg, const
 fail:
     llm_free(c);
     return rc;
+}
+
+void llm_pause(llm_call *c, int paused)
+{
+    if (c->xfer && !c->end_status)
+        httpc_pause(c->http, c->xfer, paused);
 }
 
 void llm_cancel(llm_call *c)

@@ -30,6 +30,8 @@ typedef struct llm_config {
                                           * never in an error message */
     double temperature;                  /* < 0: not sent */
     int max_tokens;                      /* <= 0: not sent */
+    size_t max_event;                    /* largest stream event or line;
+                                          * 0: 1 MiB */
 } llm_config;
 
 typedef struct llm_call llm_call;
@@ -76,6 +78,11 @@ int llm_start(httpc *http, struct event_base *base, const llm_config *cfg, const
  * harmless; cancelling a call whose on_done has run is a caller bug (the
  * call is freed by then). */
 void llm_cancel(llm_call *c);
+
+/* Stop (paused non-zero) or restart reading the streamed answer, for a
+ * client that cannot take tokens as fast as they come.  The deadline keeps
+ * running.  Restarting may deliver tokens before it returns. */
+void llm_pause(llm_call *c, int paused);
 
 /* ------------------------------------------------ pure, for the tests -- */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 static int log_level = LOG_INFO;
@@ -49,4 +50,25 @@ void log_msg(int level, const char *fmt, ...)
     va_start(ap, fmt);
     log_vmsg(level, NULL, fmt, ap);
     va_end(ap);
+}
+
+void log_limited(log_limit *l, int level, const char *fmt, ...)
+{
+    long long now = clock_ms();
+    char msg[900];
+    va_list ap;
+
+    if (l->window_ms && now - l->window_ms < 1000) {
+        l->suppressed++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (l->suppressed)
+        log_msg(level, "%s (%lu more like it were not logged)", msg, l->suppressed);
+    else
+        log_msg(level, "%s", msg);
+    l->window_ms = now;
+    l->suppressed = 0;
 }

@@ -74,7 +74,9 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
         return -1;
     }
     st->svc.base = st->base;
-    if (!(st->svc.http = httpc_new(st->base, err, errlen)) ||
+    if ((st->svc.http = httpc_new(st->base, err, errlen)))
+        httpc_set_max_response(st->svc.http, (size_t)cfg->max_upstream_bytes);
+    if (!st->svc.http ||
         !(st->svc.pool = pool_new(st->base, workers, err, errlen)) ||
         host_embedder_from_store(&st->svc, cfg->db, cfg->embed_url, err, errlen) != 0 ||
         instance_set_load(&st->sources, &st->svc, cfg, err, errlen) != 0 ||
@@ -103,11 +105,15 @@ static void serve_teardown(serve_state *st)
         if (st->svc.pool && pool_pending(st->svc.pool))
             usleep(1000);
     }
-    /* A plugin whose search never called back keeps its code mapped. */
-    if (instance_set_release(&st->sources) == 0)
-        registry_unload_all();
+    /* An instance a worker job still holds is retired, not destroyed: the
+     * job's callback lands while the pool drains, and only then is the
+     * instance reaped.  A plugin whose search never called back keeps its
+     * instance and its code mapped. */
+    instance_set_release(&st->sources);
     if (st->svc.pool)
         pool_free(&st->svc.pool);
+    if (instance_reap() == 0)
+        registry_unload_all();
     host_services_release(&st->svc);
     if (st->sigint)
         event_free(st->sigint);

@@ -7,8 +7,14 @@
  * is freed, which happens exactly once, in search_release, when both are
  * true: the request is over (answered, or its client left) and no
  * generation is in flight (a cancelled generation still calls back, and
- * that callback needs the search).  The connection's close callback is
- * cleared before the reply ends, so it can never reach a freed search.
+ * that callback needs the search).  The search stops watching its
+ * connection before the reply ends, so a close can never reach a freed
+ * search.
+ *
+ * Backpressure: a streamed reply never queues more than max_output bytes
+ * the client has not read.  Past that the LLM transfer is paused until the
+ * output drains; if it does not drain within the idle timeout, the stream
+ * ends with an error.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +26,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 
+#include "chat.h"
 #include "clock.h"
 #include "fanout.h"
 #include "fuse.h"
@@ -39,7 +46,7 @@ typedef enum search_mode {
 typedef struct search {
     server *srv;
     struct evhttp_request *req;       /* NULL once the client left */
-    struct evhttp_connection *conn;
+    conn *conn;                       /* watched until the reply ends; may be NULL */
     sreq q;
     search_mode mode;
     int over;                         /* answered, or the client left */
@@ -52,6 +59,8 @@ typedef struct search {
     json_t *answer, *citations, *generation;  /* after generation (owned) */
     double generation_ms;
     char *chat_model;                 /* the model name a chat client asked for */
+    int paused;                       /* generation paused: the client is behind */
+    struct event *stall;              /* ends a stream whose client stays behind */
     struct search *prev, *next;       /* srv->live */
 } search;
 
@@ -90,14 +99,16 @@ static void search_release(search *s)
     json_decref(s->citations);
     json_decref(s->generation);
     free(s->chat_model);
+    if (s->stall)
+        event_free(s->stall);
     free(s);
 }
 
-/* Detach from the connection so its close callback cannot reach s. */
+/* Stop watching the connection so its close cannot reach s. */
 static void search_detach(search *s)
 {
     if (s->conn)
-        evhttp_connection_set_closecb(s->conn, NULL, NULL);
+        conn_unwatch(s->conn);
     s->conn = NULL;
 }
 
@@ -112,12 +123,11 @@ static void search_over(search *s)
     search_release(s);
 }
 
-static void search_client_gone(struct evhttp_connection *conn, void *arg)
+static void search_client_gone(void *arg, const char *why)
 {
     search *s = arg;
 
-    (void)conn;
-    log_msg(LOG_DEBUG, "client left before its answer; cancelling the search");
+    log_msg(LOG_DEBUG, "search: %s before the answer; cancelling the search", why);
     s->conn = NULL;
     /* libevent has disowned the pending request (it no longer has a
      * connection); freeing it is ours to do. */
@@ -130,12 +140,13 @@ static void search_client_gone(struct evhttp_connection *conn, void *arg)
  * so a client that leaves while its search runs would go unnoticed until the
  * reply is written.  Reading with no read callback -- what libevent itself
  * does while it writes a reply -- lets EOF reach evhttp's error path, which
- * disowns the request and runs our close callback.  Bytes a client pipelines
- * meanwhile wait in the input buffer until the reply is sent.  A client that
- * half-closes its socket after the request is taken to have left. */
-static void search_watch_close(struct evhttp_connection *conn)
+ * disowns the request and runs the close callback.  Bytes a client pipelines
+ * meanwhile wait in the input buffer until the reply is sent, up to conn's
+ * cap.  A client that half-closes its socket after the request is taken to
+ * have left. */
+static void search_watch_close(struct evhttp_request *req)
 {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
     bufferevent_data_cb writecb;
     bufferevent_event_cb eventcb;
     void *arg;
@@ -157,33 +168,90 @@ static int search_streams(const search *s)
 
 /* ----------------------------------------------------------- events -- */
 
-/* Send one SSE event (data is stolen); event NULL sends a bare data line,
- * as OpenAI's stream format does. */
-static void search_send_event(search *s, const char *event, json_t *data)
+static void search_fail(search *s, int status, const char *code, const char *message);
+
+/* The client read everything sent so far: let generation go on. */
+static void search_drained(struct evhttp_connection *evcon, void *arg)
 {
-    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    char *frame = text ? sse_format(event, text) : NULL;
+    search *s = arg;
+
+    (void)evcon;
+    if (!s->paused)
+        return;
+    s->paused = 0;
+    evtimer_del(s->stall);
+    if (s->g)
+        gen_pause(s->g, 0);
+}
+
+static void search_stalled(evutil_socket_t fd, short what, void *arg)
+{
+    search *s = arg;
+    char msg[96];
+
+    (void)fd;
+    (void)what;
+    snprintf(msg, sizeof msg, "the client read nothing of the stream for %ld ms",
+             s->srv->cfg->idle_timeout_ms / 2);
+    log_msg(LOG_INFO, "search: %s; ending it", msg);
+    search_fail(s, 0, "client_too_slow", msg);
+}
+
+/* Past max_output unread bytes, pause generation until the client catches
+ * up (search_drained), for at most half the idle timeout (search_stalled):
+ * the stream then ends with an error event, before the connection's own
+ * write timeout would end it without one. */
+static void search_backpressure(search *s)
+{
+    long stall_ms = s->srv->cfg->idle_timeout_ms / 2;
+    struct timeval tv = {stall_ms / 1000, (stall_ms % 1000) * 1000};
+
+    if (s->paused || !s->conn || !s->g ||
+        conn_unsent(s->conn) <= (size_t)s->srv->cfg->max_output)
+        return;
+    if (!s->stall && !(s->stall = evtimer_new(s->srv->base, search_stalled, s)))
+        return;
+    s->paused = 1;
+    evtimer_add(s->stall, &tv);
+    gen_pause(s->g, 1);
+}
+
+/* Send len bytes of a streamed reply.  search_drained runs once the client
+ * has read all of it. */
+static void search_send(search *s, const char *text, size_t len)
+{
     struct evbuffer *buf;
 
-    json_decref(data);
-    if (frame && s->req && (buf = evbuffer_new())) {
-        evbuffer_add(buf, frame, strlen(frame));
-        evhttp_send_reply_chunk(s->req, buf);
+    if (s->req && (buf = evbuffer_new())) {
+        evbuffer_add(buf, text, len);
+        evhttp_send_reply_chunk_with_cb(s->req, buf, search_drained, s);
         evbuffer_free(buf);
+        search_backpressure(s);
     }
+}
+
+/* Send one SSE event (data is stolen); event NULL sends a bare data line,
+ * as OpenAI's stream format does.  An event that cannot be built becomes
+ * an error event built from nothing that can fail. */
+static void search_send_event(search *s, const char *event, json_t *data)
+{
+    static const char oom[] = "event: error\ndata: {\"code\":\"internal\",\"message\":"
+                              "\"an event could not be built (out of memory)\"}\n\n";
+    char *text = data ? json_dumps(data, SERVER_JSON_FLAGS) : NULL;
+    char *frame = text ? sse_format(event, text) : NULL;
+
+    json_decref(data);
+    if (frame)
+        search_send(s, frame, strlen(frame));
+    else
+        search_send(s, oom, sizeof oom - 1);
     free(text);
     free(frame);
 }
 
 static void search_send_raw(search *s, const char *text)
 {
-    struct evbuffer *buf;
-
-    if (s->req && (buf = evbuffer_new())) {
-        evbuffer_add(buf, text, strlen(text));
-        evhttp_send_reply_chunk(s->req, buf);
-        evbuffer_free(buf);
-    }
+    search_send(s, text, strlen(text));
 }
 
 static void search_start_events(search *s)
@@ -197,7 +265,7 @@ static void search_start_events(search *s)
 }
 
 /* Answer an error in the request's format (a JSON error, or an error event
- * that ends the stream) and end the request. */
+ * that ends the stream; status is then unused) and end the request. */
 static void search_fail(search *s, int status, const char *code, const char *message)
 {
     search_detach(s);
@@ -322,9 +390,8 @@ static void search_generated(void *arg, const gen_result *r)
     s->answer = r->answer ? json_string(r->answer) : json_null();
     s->citations = cites;
     s->generation_ms = r->latency_ms;
-    s->generation = json_pack("{ss ss sf so}", "status",
-                              r->status == RAGD_OK ? "ok" : r->status == RAGD_ETIMEDOUT ? "timeout"
-                              : "error", "generator", r->generator, "latency_ms", r->latency_ms,
+    s->generation = json_pack("{ss ss sf so}", "status", gen_status_name(r),
+                              "generator", r->generator, "latency_ms", r->latency_ms,
                               "model", r->model ? json_string(r->model) : json_null());
     if (s->generation && r->error)
         json_object_set_new(s->generation, "error", json_string(r->error));
@@ -446,7 +513,8 @@ static json_t *search_chat_citations(const search *s)
 static json_t *search_chat_body(const search *s)
 {
     const char *status = json_string_value(json_object_get(s->generation, "status"));
-    int ok = status && strcmp(status, "ok") == 0;
+    /* An empty answer is still an answer: the chat client gets "" and stop. */
+    int ok = status && (strcmp(status, "ok") == 0 || strcmp(status, "empty") == 0);
 
     return json_pack("{ss ss sI ss s[{sI s{ss so} ss}] s{sI sI sI} so so}",
                      "id", "chatcmpl-ragd", "object", "chat.completion",
@@ -502,7 +570,8 @@ static void search_complete(search *s)
 /* Parse a /search request into q, or answer the error and return -1. */
 static int search_parse(server *srv, struct evhttp_request *req, sreq *q)
 {
-    sreq_limits lim = {srv->cfg->max_query, CONFIG_MAX_TIMEOUT_MS, srv->names, srv->sources->n};
+    sreq_limits lim = {srv->cfg->max_query, CONFIG_MAX_TIMEOUT_MS, srv->names, srv->sources->n,
+                       (int)srv->cfg->max_k};
     sreq_error e;
     int rc;
 
@@ -530,7 +599,7 @@ static size_t search_select(server *srv, const sreq *q, instance **out)
 
     if (q->nsources == 0) {
         for (size_t i = 0; i < srv->sources->n; i++)
-            out[n++] = &srv->sources->v[i];
+            out[n++] = srv->sources->v[i];
         return n;
     }
     for (size_t i = 0; i < q->nsources; i++)
@@ -539,7 +608,7 @@ static size_t search_select(server *srv, const sreq *q, instance **out)
 }
 
 /* Start retrieval for a parsed, linked search. */
-static void search_begin(search *s)
+static void search_begin(search *s, conn *c)
 {
     server *srv = s->srv;
     instance **sel = calloc(srv->sources->n + 1, sizeof *sel);
@@ -558,10 +627,9 @@ static void search_begin(search *s)
         search_fail(s, 503, "overloaded", "out of memory starting the search");
         return;
     }
-    s->conn = evhttp_request_get_connection(s->req);
-    if (s->conn) {
-        evhttp_connection_set_closecb(s->conn, search_client_gone, s);
-        search_watch_close(s->conn);
+    if ((s->conn = c)) {
+        conn_watch(c, search_client_gone, s);
+        search_watch_close(s->req);
     }
 }
 
@@ -585,7 +653,7 @@ static int search_wants_events(struct evhttp_request *req)
     return accept && strstr(accept, "text/event-stream") != NULL;
 }
 
-void search_handle(server *srv, struct evhttp_request *req)
+void search_handle(server *srv, struct evhttp_request *req, conn *c)
 {
     search *s = search_new(srv, req);
 
@@ -597,26 +665,7 @@ void search_handle(server *srv, struct evhttp_request *req)
     }
     s->mode = s->q.stream || search_wants_events(req) ? SEARCH_EVENTS : SEARCH_JSON;
     search_link(srv, s);
-    search_begin(s);
-}
-
-/* The text of the last user message of an OpenAI chat request. */
-static const char *search_chat_query(json_t *messages)
-{
-    for (size_t i = json_array_size(messages); i-- > 0; ) {
-        json_t *m = json_array_get(messages, i), *content = json_object_get(m, "content");
-        if (!json_is_string(json_object_get(m, "role")) ||
-            strcmp(json_string_value(json_object_get(m, "role")), "user") != 0)
-            continue;
-        if (json_is_string(content))
-            return json_string_value(content);
-        for (size_t j = 0; j < json_array_size(content); j++) {
-            json_t *part = json_array_get(content, j);
-            if (json_is_string(json_object_get(part, "text")))
-                return json_string_value(json_object_get(part, "text"));
-        }
-    }
-    return NULL;
+    search_begin(s, c);
 }
 
 /* Turn a chat request into a search request, or answer the error. */
@@ -624,48 +673,28 @@ static int search_parse_chat(server *srv, struct evhttp_request *req, search *s)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    json_t *root, *query, *body = NULL;
-    json_error_t jerr;
-    sreq_limits lim = {srv->cfg->max_query, CONFIG_MAX_TIMEOUT_MS, srv->names, srv->sources->n};
+    sreq_limits lim = {srv->cfg->max_query, CONFIG_MAX_TIMEOUT_MS, srv->names, srv->sources->n,
+                       (int)srv->cfg->max_k};
     sreq_error e;
-    char *text = NULL;
-    const char *q;
-    int rc = -1;
+    chat_req c;
 
     if (len > srv->cfg->max_body) {
         server_reply_error(req, 413, "body_too_large", "body: too large");
         return -1;
     }
-    if (!(root = json_loadb((const char *)evbuffer_pullup(in, -1), len, 0, &jerr))) {
-        server_reply_error(req, 400, "invalid_json", jerr.text);
+    if (chat_from_json(&c, (const char *)evbuffer_pullup(in, -1), len, &lim, &e) != 0) {
+        chat_release(&c);
+        server_reply_error(req, e.status, e.code, e.message);
         return -1;
     }
-    if (!json_is_array(json_object_get(root, "messages")) ||
-        !(q = search_chat_query(json_object_get(root, "messages")))) {
-        server_reply_error(req, 400, "invalid_field",
-                           "messages: must be an array with at least one user message");
-        goto done;
-    }
-    s->mode = json_is_true(json_object_get(root, "stream")) ? SEARCH_CHAT_SSE : SEARCH_CHAT;
-    if (json_is_string(json_object_get(root, "model")))
-        s->chat_model = strdup(json_string_value(json_object_get(root, "model")));
-    query = json_pack("{ss}", "query", q);
-    body = query;
-    text = json_dumps(body, JSON_COMPACT);
-    if (!text || sreq_from_json(&s->q, text, strlen(text), &lim, &e) != 0) {
-        server_reply_error(req, text ? e.status : 500, text ? e.code : "internal",
-                           text ? e.message : "out of memory");
-        goto done;
-    }
-    rc = 0;
-done:
-    free(text);
-    json_decref(body);
-    json_decref(root);
-    return rc;
+    /* The search takes over what c owns. */
+    s->q = c.q;
+    s->chat_model = c.model;
+    s->mode = c.stream ? SEARCH_CHAT_SSE : SEARCH_CHAT;
+    return 0;
 }
 
-void search_handle_chat(server *srv, struct evhttp_request *req)
+void search_handle_chat(server *srv, struct evhttp_request *req, conn *c)
 {
     search *s = search_new(srv, req);
 
@@ -677,7 +706,7 @@ void search_handle_chat(server *srv, struct evhttp_request *req)
         return;
     }
     search_link(srv, s);
-    search_begin(s);
+    search_begin(s, c);
 }
 
 void search_cancel_all(server *srv)

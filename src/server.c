@@ -32,24 +32,41 @@ static void server_free_dumped(const void *data, size_t len, void *arg)
     free((void *)data);
 }
 
+/* The reply when a reply cannot be built: still JSON, and built from
+ * nothing that can fail. */
+static void server_reply_internal(struct evhttp_request *req, struct evbuffer *out)
+{
+    static const char body[] =
+        "{\"error\":{\"code\":\"internal\",\"message\":\"the reply could not be built "
+        "(out of memory)\"}}\n";
+
+    evbuffer_drain(out, evbuffer_get_length(out));
+    evbuffer_add_reference(out, body, sizeof body - 1, NULL, NULL);
+    evhttp_send_reply(req, 500, "Internal Server Error", out);
+}
+
 void server_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
     struct evbuffer *out = evbuffer_new();
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = body ? json_dumps(body, SERVER_JSON_FLAGS) : NULL;
     const char *reason = status == 200 ? "OK" : NULL;
 
     json_decref(body);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
-    if (!out || !text || evbuffer_add_reference(out, text, strlen(text), server_free_dumped, NULL)) {
+    if (!out) {
         free(text);
-        if (out)
-            evbuffer_free(out);
-        evhttp_send_error(req, 500, "out of memory");
+        evhttp_send_error(req, 500, NULL); /* nothing left to build JSON with */
         return;
     }
-    evbuffer_add(out, "\n", 1);
-    evhttp_send_reply(req, status, reason, out);
+    if (!text || evbuffer_add_reference(out, text, strlen(text), server_free_dumped, NULL) ||
+        evbuffer_add(out, "\n", 1)) {
+        if (text && !evbuffer_get_length(out))
+            free(text);
+        server_reply_internal(req, out);
+    } else {
+        evhttp_send_reply(req, status, reason, out);
+    }
     evbuffer_free(out);
 }
 
@@ -72,30 +89,44 @@ static int server_method_ok(struct evhttp_request *req, int allowed, const char 
     return 0;
 }
 
+/* Whether a new search may start now, or else the 503 is sent: past the
+ * in-flight limit a client is told at once to come back, rather than
+ * queued behind work the server cannot keep up with. */
+static int server_admit(server *srv, struct evhttp_request *req)
+{
+    char msg[128];
+
+    if (srv->drain) {
+        server_reply_error(req, 503, "shutting_down", "the server is shutting down");
+        return 0;
+    }
+    if (srv->nlive < (size_t)srv->cfg->max_inflight)
+        return 1;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    snprintf(msg, sizeof msg, "%zu searches in flight, the limit; retry shortly", srv->nlive);
+    server_reply_error(req, 503, "overloaded", msg);
+    return 0;
+}
+
 static void server_search_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
+    conn *c = conn_serve(srv->conns, req);
 
-    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST"))
+    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST") ||
+        !server_admit(srv, req))
         return;
-    if (srv->drain) {
-        server_reply_error(req, 503, "shutting_down", "the server is shutting down");
-        return;
-    }
-    search_handle(srv, req);
+    search_handle(srv, req, c);
 }
 
 static void server_chat_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
+    conn *c = conn_serve(srv->conns, req);
 
-    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST"))
+    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") || !server_admit(srv, req))
         return;
-    if (srv->drain) {
-        server_reply_error(req, 503, "shutting_down", "the server is shutting down");
-        return;
-    }
-    search_handle_chat(srv, req);
+    search_handle_chat(srv, req, c);
 }
 
 static void server_healthz_cb(struct evhttp_request *req, void *arg)
@@ -103,24 +134,27 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     json_t *sources = json_object();
 
+    conn_serve(srv->conns, req);
     if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
         return;
     for (size_t i = 0; i < srv->sources->n && sources; i++) {
-        const instance *in = &srv->sources->v[i];
+        const instance *in = srv->sources->v[i];
         json_object_set_new(sources, in->name,
                             json_pack("{ss ss}", "type", in->type->name, "status",
                                       in->enabled ? "enabled" : "disabled"));
     }
-    server_reply_json(req, 200, json_pack("{ss ss so sI}", "status", "ok", "version",
+    server_reply_json(req, 200, json_pack("{ss ss so sI sI}", "status", "ok", "version",
                                           PACKAGE_VERSION, "sources", sources, "live_searches",
-                                          (json_int_t)srv->nlive));
+                                          (json_int_t)srv->nlive, "connections",
+                                          (json_int_t)conn_count(srv->conns)));
 }
 
 static void server_notfound_cb(struct evhttp_request *req, void *arg)
 {
+    server *srv = arg;
     char msg[160];
 
-    (void)arg;
+    conn_serve(srv->conns, req);
     snprintf(msg, sizeof msg, "no such endpoint: %.100s (try /search or /healthz)",
              evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req))
                  ? evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) : "?");
@@ -174,6 +208,7 @@ static int server_generation_setup(server *srv, char *err, size_t errlen)
     srv->llm.model = cfg->llm_model;
     srv->llm.temperature = cfg->llm_temperature;
     srv->llm.max_tokens = cfg->llm_max_tokens;
+    srv->llm.max_event = (size_t)cfg->max_sse_event;
     if (key && *key && !(srv->llm.api_key = strdup(key))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -187,6 +222,10 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
 {
     char host[256];
     int port;
+    struct timeval idle = {cfg->idle_timeout_ms / 1000, (cfg->idle_timeout_ms % 1000) * 1000};
+    conn_limits lim = {cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max(),
+                       (int)cfg->read_timeout_ms, (int)cfg->idle_timeout_ms,
+                       (size_t)cfg->max_pending_input};
 
     memset(srv, 0, sizeof *srv);
     srv->base = base;
@@ -198,15 +237,15 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
         return -1;
     }
     for (size_t i = 0; i < sources->n; i++)
-        srv->names[i] = sources->v[i].name;
+        srv->names[i] = sources->v[i]->name;
     if (server_generation_setup(srv, err, errlen) != 0)
         return -1;
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                EVHTTP_REQ_PATCH);
     evhttp_set_max_body_size(srv->http, SERVER_HARD_MAX_BODY);
-    evhttp_set_max_headers_size(srv->http, 64 << 10);
-    evhttp_set_timeout(srv->http, 60);
+    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_headers);
+    evhttp_set_timeout_tv(srv->http, &idle);
     evhttp_set_cb(srv->http, "/search", server_search_cb, srv);
     evhttp_set_cb(srv->http, "/healthz", server_healthz_cb, srv);
     evhttp_set_cb(srv->http, "/v1/chat/completions", server_chat_cb, srv);
@@ -218,22 +257,29 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
         return -1;
     }
     server_bound_address(srv);
+    if (!(srv->conns = conn_table_new(base, srv->http, evhttp_bound_socket_get_listener(srv->sock),
+                                      &lim))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    log_msg(LOG_DEBUG, "at most %zu connections and %ld searches at once", lim.max_connections,
+            cfg->max_inflight);
     return 0;
 }
 
 static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     server *srv = arg;
-    int idle = srv->nlive == 0 && instance_set_inflight(srv->sources) == 0 &&
-               pool_pending(srv->svc->pool) == 0;
+    size_t calls = instance_set_inflight(srv->sources), jobs = pool_pending(srv->svc->pool);
+    int idle = srv->nlive == 0 && calls == 0 && jobs == 0;
 
     (void)fd;
     (void)what;
     if (!idle && clock_ms() < srv->drain_deadline_ms)
         return;
     if (!idle)
-        log_msg(LOG_WARN, "shutdown: %zu searches still running after the grace period",
-                srv->nlive);
+        log_msg(LOG_WARN, "shutdown: after the grace period, still waiting for %zu searches, "
+                "%zu source calls and %zu worker jobs; cancelling them", srv->nlive, calls, jobs);
     search_cancel_all(srv);
     event_del(srv->drain);
     event_base_loopexit(srv->base, NULL);
@@ -246,6 +292,7 @@ void server_shutdown(server *srv, int grace_ms)
     if (srv->drain)
         return;
     if (srv->sock) {
+        conn_table_stop_accepting(srv->conns);
         evhttp_del_accept_socket(srv->http, srv->sock);
         srv->sock = NULL;
     }
@@ -268,8 +315,11 @@ void server_release(server *srv)
         log_msg(LOG_WARN, "shutdown: %zu searches did not finish", srv->nlive);
     if (srv->drain)
         event_free(srv->drain);
+    if (srv->conns)
+        conn_table_stop_accepting(srv->conns); /* evhttp_free frees the listener */
     if (srv->http)
         evhttp_free(srv->http);
+    conn_table_free(&srv->conns);
     free(srv->names);
     free((char *)srv->llm.api_key);
     prompt_release(&srv->prompt);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "conn.h"
 #include "gen.h"
 #include "host.h"
 #include "instance.h"
@@ -20,10 +21,16 @@
 struct evhttp_request;
 struct search;
 
+/* How every JSON document ragd writes prints numbers: compact, and reals
+ * with 15 significant digits, the most a double always carries exactly, so
+ * 9.9 prints as 9.9, not 9.9000000000000004. */
+#define SERVER_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 typedef struct server {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
+    conn_table *conns;
     const config *cfg;
     instance_set *sources;
     host_services *svc;
@@ -50,7 +57,8 @@ void server_shutdown(server *srv, int grace_ms);
  * (after the loop has exited; the HTTP client must still be alive). */
 void server_release(server *srv);
 
-/* Send a JSON reply and release body (a new reference is stolen). */
+/* Send a JSON reply and release body (a new reference is stolen).  A NULL
+ * body (it could not be built) sends a JSON 500 instead. */
 void server_reply_json(struct evhttp_request *req, int status, json_t *body);
 
 /* Send {"error": {"code": code, "message": message}} with status. */

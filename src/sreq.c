@@ -4,6 +4,7 @@
  * Unknown JSON fields are rejected rather than ignored: a misspelt "sorces"
  * silently searching everything is worse than a 400 that names it.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <jansson.h>
 
 #include "sreq.h"
+#include "utf8.h"
 
 int sreq_fail(sreq_error *e, int status, const char *code, const char *fmt, ...)
 {
@@ -38,33 +40,18 @@ void sreq_release(sreq *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Whether s[0..n) is well-formed UTF-8 with no NUL. */
-static int sreq_utf8_ok(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-    while (p < end) {
-        unsigned c = *p++;
-        int more = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                 : (c & 0xF8) == 0xF0 ? 3 : -1;
-        if (c == 0 || more < 0 || (more == 1 && c < 0xC2) || end - p < more)
-            return 0;
-        while (more--)
-            if ((*p++ & 0xC0) != 0x80)
-                return 0;
-    }
-    return 1;
-}
-
 static int sreq_set_query(sreq *r, const char *q, size_t n, const sreq_limits *lim, sreq_error *e)
 {
     size_t i;
 
+    /* Called once per request: JSON refuses a duplicate key and the query
+     * string a second q or query, so there is no earlier query to leak. */
+    assert(r->query == NULL);
     if (n > lim->max_query)
         return sreq_fail(e, 413, "query_too_long", "query: %zu bytes, the limit is %zu",
                          n, lim->max_query);
-    if (!sreq_utf8_ok(q, n))
-        return sreq_fail(e, 400, "invalid_field", "query: not valid UTF-8");
+    if ((i = utf8_span(q, n)) != n)
+        return sreq_fail(e, 400, "invalid_field", "query: not valid UTF-8 (byte %zu)", i);
     for (i = 0; i < n && strchr(" \t\r\n", q[i]); i++)
         ;
     if (i == n)
@@ -96,11 +83,16 @@ static int sreq_add_source(sreq *r, const char *name, size_t n, const sreq_limit
     return 0;
 }
 
-static int sreq_check_k(long long k, sreq *r, sreq_error *e)
+static int sreq_max_k(const sreq_limits *lim)
 {
-    if (k < 1 || k > SREQ_K_MAX)
+    return lim->max_k > 0 && lim->max_k < SREQ_K_MAX ? lim->max_k : SREQ_K_MAX;
+}
+
+static int sreq_check_k(long long k, sreq *r, const sreq_limits *lim, sreq_error *e)
+{
+    if (k < 1 || k > sreq_max_k(lim))
         return sreq_fail(e, 400, "invalid_field", "k: must be an integer from 1 to %d, got %lld",
-                         SREQ_K_MAX, k);
+                         sreq_max_k(lim), k);
     r->k = (int)k;
     return 0;
 }
@@ -142,8 +134,8 @@ static int sreq_json_field(sreq *r, const char *key, json_t *v, const sreq_limit
     if (!strcmp(key, "k")) {
         if (!json_is_integer(v))
             return sreq_fail(e, 400, "invalid_field", "k: must be an integer from 1 to %d",
-                             SREQ_K_MAX);
-        return sreq_check_k(json_integer_value(v), r, e);
+                             sreq_max_k(lim));
+        return sreq_check_k(json_integer_value(v), r, lim, e);
     }
     if (!strcmp(key, "timeout_ms")) {
         if (!json_is_integer(v))
@@ -161,9 +153,39 @@ static int sreq_json_field(sreq *r, const char *key, json_t *v, const sreq_limit
     return sreq_fail(e, 400, "unknown_field", "%.64s: unknown field", key);
 }
 
-int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim, sreq_error *e)
+/* Whether s[0..n) is nothing but JSON whitespace. */
+static int sreq_is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\0' || !strchr(" \t\r\n", s[i]))
+            return 0;
+    return 1;
+}
+
+int sreq_load_body(const char *body, size_t len, json_t **root, sreq_error *e)
 {
     json_error_t jerr;
+    size_t bad;
+
+    *root = NULL;
+    /* jansson would call an empty body "wrong arguments". */
+    if (sreq_is_blank(body, len))
+        return sreq_fail(e, 400, "invalid_json", "body: empty");
+    if ((bad = utf8_span(body, len)) != len)
+        return sreq_fail(e, 400, "invalid_json", "body: not valid UTF-8 (byte %zu)", bad);
+    if (!(*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)))
+        return sreq_fail(e, 400, "invalid_json", "body: invalid JSON at line %d column %d: %s",
+                         jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(*root)) {
+        json_decref(*root);
+        *root = NULL;
+        return sreq_fail(e, 400, "invalid_json", "body: must be a JSON object");
+    }
+    return 0;
+}
+
+int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim, sreq_error *e)
+{
     json_t *root, *v;
     const char *key;
     int rc = -1;
@@ -171,15 +193,8 @@ int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim
     memset(r, 0, sizeof *r);
     r->k = SREQ_K_DEFAULT;
     r->generate = 1;
-    if (!sreq_utf8_ok(body, len))
-        return sreq_fail(e, 400, "invalid_json", "body: not valid UTF-8");
-    if (!(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)))
-        return sreq_fail(e, 400, "invalid_json", "body: invalid JSON at line %d column %d: %s",
-                         jerr.line, jerr.column, jerr.text);
-    if (!json_is_object(root)) {
-        sreq_fail(e, 400, "invalid_json", "body: must be a JSON object");
-        goto done;
-    }
+    if (sreq_load_body(body, len, &root, e) != 0)
+        return -1;
     json_object_foreach(root, key, v)
         if (sreq_json_field(r, key, v, lim, e) != 0)
             goto done;
@@ -229,8 +244,8 @@ static int sreq_query_field(sreq *r, const char *key, const char *val, const sre
     if (!strcmp(key, "k")) {
         if (sreq_parse_int(val, &n) != 0)
             return sreq_fail(e, 400, "invalid_field", "k: must be an integer from 1 to %d",
-                             SREQ_K_MAX);
-        return sreq_check_k(n, r, e);
+                             sreq_max_k(lim));
+        return sreq_check_k(n, r, lim, e);
     }
     if (!strcmp(key, "timeout_ms")) {
         if (sreq_parse_int(val, &n) != 0)
@@ -248,10 +263,37 @@ static int sreq_query_field(sreq *r, const char *key, const char *val, const sre
     return sreq_fail(e, 400, "unknown_field", "%.64s: unknown parameter", key);
 }
 
+/* The query string's parameters; "query" is another name for "q". */
+static const char *const sreq_params[] = {"q", "k", "timeout_ms", "sources", "generate", "stream"};
+#define SREQ_NPARAMS (sizeof sreq_params / sizeof *sreq_params)
+
+/* A parameter given twice is refused, not resolved: "q=a&q=b" has no
+ * reading that the client and every proxy or cache in between would agree
+ * on.  seen[i] is the name sreq_params[i] was first given under. */
+static int sreq_query_once(const char *key, const char **seen, sreq_error *e)
+{
+    size_t i = 0;
+
+    if (strcmp(key, "query") != 0)
+        while (i < SREQ_NPARAMS && strcmp(key, sreq_params[i]) != 0)
+            i++;
+    if (i == SREQ_NPARAMS)
+        return 0; /* unknown: sreq_query_field says so */
+    if (!seen[i]) {
+        seen[i] = key;
+        return 0;
+    }
+    if (strcmp(seen[i], key) != 0)
+        return sreq_fail(e, 400, "invalid_field", "%s: given more than once (also as %s)", key,
+                         seen[i]);
+    return sreq_fail(e, 400, "invalid_field", "%s: given more than once", key);
+}
+
 int sreq_from_query(sreq *r, const char *qs, const sreq_limits *lim, sreq_error *e)
 {
     struct evkeyvalq params;
     struct evkeyval *kv;
+    const char *seen[SREQ_NPARAMS] = {NULL};
     int rc = -1;
 
     memset(r, 0, sizeof *r);
@@ -263,7 +305,8 @@ int sreq_from_query(sreq *r, const char *qs, const sreq_limits *lim, sreq_error 
         goto done;
     }
     TAILQ_FOREACH(kv, &params, next)
-        if (sreq_query_field(r, kv->key, kv->value, lim, e) != 0)
+        if (sreq_query_once(kv->key, seen, e) != 0
+            || sreq_query_field(r, kv->key, kv->value, lim, e) != 0)
             goto done;
     if (!r->query) {
         sreq_fail(e, 400, "missing_field", "q: required");

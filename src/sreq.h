@@ -10,8 +10,10 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #define SREQ_K_DEFAULT 8
-#define SREQ_K_MAX 100
+#define SREQ_K_MAX 1000            /* the most any server may allow */
 #define SREQ_SOURCES_MAX 32
 
 typedef struct sreq {
@@ -29,6 +31,7 @@ typedef struct sreq_limits {
     int max_timeout_ms;
     const char *const *names;        /* valid source names */
     size_t nnames;
+    int max_k;                       /* largest k, 1..SREQ_K_MAX; 0 means SREQ_K_MAX */
 } sreq_limits;
 
 /* A rejected request: HTTP status, a stable machine code and a message that
@@ -39,12 +42,21 @@ typedef struct sreq_error {
     char message[256];
 } sreq_error;
 
-/* Parse a JSON body.  Returns 0 with r filled, or -1 with e filled (r is
- * then empty).  Either way the caller calls sreq_release(r). */
+/* Read body[0..len) as a JSON object, as every JSON request body is read:
+ * 0 with *root (a new reference), or -1 with e saying "body: empty", "body:
+ * not valid UTF-8 (byte N)", "body: invalid JSON at line L column C: ..."
+ * or "body: must be a JSON object".  Duplicate keys are refused. */
+int sreq_load_body(const char *body, size_t len, json_t **root, sreq_error *e);
+
+/* Parse a JSON body (body may be NULL when len is 0).  Returns 0 with r
+ * filled, or -1 with e filled (r is then empty).  Either way the caller
+ * calls sreq_release(r). */
 int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim, sreq_error *e);
 
 /* Parse a query string ("q=...&k=...&sources=a,b&timeout_ms=..."), already
- * without the leading '?'.  Same contract as sreq_from_json. */
+ * without the leading '?'.  Each parameter may be given once ("query" is
+ * another name for "q"); a repeated one is a 400 naming it.  Same contract
+ * as sreq_from_json. */
 int sreq_from_query(sreq *r, const char *qs, const sreq_limits *lim, sreq_error *e);
 
 /* Free what r owns. */

@@ -4,18 +4,24 @@
  * service and an OpenAI-compatible embedding service).
  *
  * It speaks the real wire formats, answers deterministically, and can be told
- * to be slow, fail, send garbage or truncated bodies, reset connections or
- * hang, so integration tests can drive ragd through every upstream failure.
- * It is one libevent evhttp loop in one thread with no blocking calls and no
- * sleeps (delays are evtimers), so it is not the bottleneck of a benchmark.
+ * to be slow, fail, send garbage, truncated, cut or huge bodies, stall,
+ * reset or drop connections or hang -- always, or on a seeded random share
+ * of requests -- so integration tests and soak runs can drive ragd through
+ * every upstream failure. It is one libevent evhttp loop in one thread with
+ * no blocking calls and no sleeps (delays are evtimers), so it is not the
+ * bottleneck of a benchmark. A refused connection needs no mode: point the
+ * client at a port nothing listens on.
  *
  * COMMAND LINE
  *   fakeup [--listen HOST:PORT] [--mode MODE] [--delay-ms N] [--status N]
- *          [--results N] [--dims N] [--token-delay-ms N] [--tokens N] [--help]
+ *          [--results N] [--dims N] [--token-delay-ms N] [--tokens N]
+ *          [--slow-ms N] [--huge-mb N] [--fault-rate X] [--fault-mix LIST]
+ *          [--seed N] [--help]
  *
  *   --listen HOST:PORT  loopback address to listen on, default 127.0.0.1:0
  *                       (port 0: the OS picks one). HOST is 127.x.x.x,
  *                       localhost, ::1 or [::1]; other hosts are refused.
+ *   --seed N            seed of the fault draws (default 1), 0..2^64-1.
  *   the other flags     set the startup global behaviour (keys below).
  *
  *   Once listening, fakeup prints exactly one line to stdout (and flushes):
@@ -25,43 +31,80 @@
  *
  * BEHAVIOUR KEYS          range        default
  *   mode                  see MODES    ok
- *   delay_ms              0..3600000   0    wait before the response starts
- *   status                200..599     503  HTTP status sent in mode fail
- *   results               0..1000      5    search results per query
- *   dims                  1..4096      64   embedding dimensions
- *   token_delay_ms        0..60000     0    gap between streamed SSE events
- *   tokens                1..1000      12   pieces the chat answer is cut into
+ *   delay_ms              0..3600000   0      wait before the response starts
+ *   status                200..599     503    HTTP status sent in mode fail
+ *   results               0..1000      5      search results per query
+ *   dims                  1..4096      64     embedding dimensions
+ *   token_delay_ms        0..60000     0      gap between streamed SSE events
+ *   tokens                1..1000      12     pieces the chat answer is cut into
+ *   slow_ms               0..3600000   10000  extra wait of mode slow
+ *   huge_mb               1..1024      64     MiB of padding in mode huge
+ *   fault_rate            0..1         0      share of requests given a fault
+ *                                             (at most 6 decimals)
+ *   fault_mix             modes        slow,fail,reset,garbage,cut
+ *                                             what a fault is drawn from
+ *
+ * RANDOM FAULTS
+ *   A request whose mode is ok after the control layers below gets, with
+ *   probability fault_rate, a mode drawn uniformly from fault_mix instead
+ *   (any modes, comma-separated). The draws come from one generator seeded
+ *   by --seed, in the order requests arrive, so a run with the same seed and
+ *   the same request order faults the same requests. /healthz is never
+ *   faulted. POST /_control {"seed":N} restarts the generator; {"reset":true}
+ *   restarts it from the startup seed.
  *
  * CONTROL LAYERS (per request, a later layer overrides an earlier one)
  *   1. Global behaviour: the flags, changed at run time by
  *        POST /_control {"mode":"fail","delay_ms":300,"status":503,...}
- *      (any subset of the keys). {"reset":true} restores the startup flags
+ *      (any subset of the keys; fault_rate a number, fault_mix a string
+ *      like "fail,reset"). {"reset":true} restores the startup flags
  *      (applied before the other keys of the same body), {"reset_stats":true}
- *      zeroes the counters. Answer 200 {"ok":true}; bad JSON, an unknown key
- *      or a bad value: 400 and nothing changes. GET /_control shows the
- *      current global behaviour.
+ *      zeroes the counters, {"release":true} answers every request held in
+ *      mode hang now, as in mode ok (so a test can hold upstream calls
+ *      until it has seen them, then let them finish). Answer 200
+ *      {"ok":true}; bad JSON, an unknown key or a bad value: 400 and nothing
+ *      changes. GET /_control shows the current global behaviour.
  *   2. Path prefix segments /@key=value before the endpoint path, any number:
  *        GET /@mode=fail/@status=502/search?q=x&format=json
  *        POST /@delay_ms=300/v1/chat/completions
  *      so one fakeup serves several differently-behaving "upstreams": give a
  *      client the base URL http://127.0.0.1:PORT/@delay_ms=300.
  *   3. Request headers X-Fake-Mode, X-Fake-Delay-Ms, X-Fake-Status, and
- *      likewise X-Fake-Results, -Dims, -Token-Delay-Ms, -Tokens.
+ *      likewise X-Fake-Results, -Dims, -Token-Delay-Ms, -Tokens, -Slow-Ms,
+ *      -Huge-Mb, -Fault-Rate, -Fault-Mix.
  *   Keys match case-insensitively and '-' may be written for '_'. An unknown
  *   key or bad value in a prefix or header is answered 400.
  *
  * MODES
  *   ok            the normal answer.
+ *   slow          the normal answer, slow_ms later (on top of delay_ms).
  *   fail          HTTP `status` with
  *                 {"error":{"message":"fake failure","type":"server_error"}}.
  *   garbage       200, Content-Type application/json, body
- *                 <html>not json</html>.
- *   truncate      200 with the valid JSON body cut in half. Chat streams: the
- *                 role event and two token events, then an event whose JSON
- *                 is cut in the middle, then the connection is closed
- *                 without [DONE].
+ *                 <html>not json</html>. Chat streams: the role event, then
+ *                 the event "data: <html>not json</html>", then the rest of
+ *                 the stream and [DONE].
+ *   truncate      200 with the valid JSON body cut in half (a complete HTTP
+ *                 message whose JSON is short). Chat streams: the role event
+ *                 and two token events, then an event whose JSON is cut in
+ *                 the middle, then the connection is closed without [DONE].
+ *   cut           200 whose Content-Length promises the whole body; half of
+ *                 it is sent, then the connection is closed (FIN), so the
+ *                 HTTP message itself is short. Chat streams: as truncate.
+ *   huge          200 with the normal answer padded by huge_mb MiB of
+ *                 text inside one JSON string: the first search result's
+ *                 content, the chat message, the embeddings' model name.
+ *                 Chat streams: the first token event carries the padding,
+ *                 so one SSE line is that long; the stream then goes on to
+ *                 [DONE].
+ *   stall         200 whose Content-Length promises the whole body; half of
+ *                 it is sent, then nothing until the client leaves. Chat
+ *                 streams: the role event and two token events, then
+ *                 nothing until the client leaves.
  *   reset         the request is read, then the connection is aborted with a
  *                 TCP RST; nothing is sent.
+ *   drop          the request is read, then the connection is closed (FIN);
+ *                 nothing is sent.
  *   hang          no answer: the request is held until the client leaves.
  *   stream_close  chat streams: tokens/2 token events, then the connection is
  *                 closed without [DONE]. Elsewhere the same as ok.
@@ -69,7 +112,9 @@
  *                 chunks about 1 ms apart, so lines, JSON objects and UTF-8
  *                 sequences are split across reads; the reassembled stream
  *                 is byte-for-byte the ok stream. Elsewhere the same as ok.
- *   delay_ms applies before the response starts in every mode.
+ *   delay_ms applies before the response starts in every mode. A request
+ *   the endpoint rejects (400, 403) gets its error in every mode but fail,
+ *   reset, drop and hang.
  *   Modes and delays apply to the endpoints below, /healthz included, but
  *   not to /stats, /_control or 404/405 answers.
  *
@@ -104,19 +149,26 @@
  *       the dimensions and the vector is L2-normalised, so texts sharing
  *       words have a positive cosine. A text without words gets the unit
  *       vector (1,0,...). Bad input: 400.
- *   GET /healthz   {"ok":true}
+ *   GET /healthz   {"ok":true} (in mode huge with a "padding" string)
  *   GET /stats     {"requests","by_path":{path:n},"by_mode":{mode:n},
+ *                  "faults","by_fault":{mode:n},
  *                  "streams_started","streams_completed","streams_aborted",
- *                  "streams_cut","abandoned","resets","hanging","active"}
+ *                  "streams_cut","abandoned","resets","drops","cuts",
+ *                  "stalls","hanging","active"}
  *       requests counts every request except /stats and /_control; by_path
  *       keys are the endpoint paths above plus "other" (unknown paths and bad
- *       prefixes); by_mode counts requests that reached an endpoint.
+ *       prefixes); by_mode counts requests that reached an endpoint, by the
+ *       mode they were given (random faults included). faults counts the
+ *       random fault draws that hit, by_fault the mode each one drew.
  *       streams_started counts SSE replies begun; each ends as completed
  *       ([DONE] sent), aborted (the client left before [DONE]) or cut
- *       (closed on purpose by stream_close or truncate). abandoned counts
- *       requests whose client left before the response was complete
- *       (delayed, hanging or streaming). hanging and active are the requests
- *       held in mode hang and all requests still in progress, right now.
+ *       (closed on purpose by stream_close, truncate or cut). abandoned
+ *       counts requests whose client left before the response was complete
+ *       (delayed, hanging, stalled or streaming). resets and drops count
+ *       connections reset or closed instead of an answer, cuts the non-SSE
+ *       bodies cut short on purpose, stalls the replies that went quiet.
+ *       hanging and active are the requests held in mode hang and all
+ *       requests still in progress, right now.
  *   Unknown path: 404; wrong method: 405; errors are OpenAI-style JSON
  *   {"error":{"message":...,"type":...}}. Request bodies over 1 MiB: 413.
  *
@@ -163,6 +215,8 @@ enum {
 	MODEL_MAX = 256,             /* longest model name echoed in streams */
 	ANSWER_MAX = 160,            /* prefix + QUOTE_MAX + suffix, with room */
 	TRUNCATE_TOKENS = 2,         /* token events before the cut event */
+	PAD_BLOCK = 1 << 20,         /* bytes of the shared padding block */
+	PPM = 1000000,               /* fault_rate is kept in parts per million */
 	MAX_INPUTS = 2048,           /* embedding inputs per request */
 	MAX_EMBED_FLOATS = 1 << 20,  /* inputs x dims per request */
 	DIMS_MAX = 4096,
@@ -170,13 +224,19 @@ enum {
 
 enum mode {
 	MODE_OK, MODE_FAIL, MODE_GARBAGE, MODE_TRUNCATE, MODE_RESET, MODE_HANG,
-	MODE_STREAM_CLOSE, MODE_SPLIT, MODE_COUNT
+	MODE_STREAM_CLOSE, MODE_SPLIT, MODE_SLOW, MODE_CUT, MODE_HUGE,
+	MODE_STALL, MODE_DROP, MODE_COUNT
 };
 
 static const char *const mode_names[MODE_COUNT] = {
 	"ok", "fail", "garbage", "truncate", "reset", "hang", "stream_close",
-	"split",
+	"split", "slow", "cut", "huge", "stall", "drop",
 };
+
+#define MODE_BIT(m) (1u << (m))
+#define DEFAULT_FAULT_MIX                                                    \
+	(MODE_BIT(MODE_SLOW) | MODE_BIT(MODE_FAIL) | MODE_BIT(MODE_RESET) |      \
+	 MODE_BIT(MODE_GARBAGE) | MODE_BIT(MODE_CUT))
 
 /* How to answer a request; see BEHAVIOUR KEYS. */
 struct behaviour {
@@ -187,6 +247,10 @@ struct behaviour {
 	int dims;
 	int token_delay_ms;
 	int tokens;
+	int slow_ms;
+	int huge_mb;
+	int fault_rate;         /* parts per million */
+	unsigned fault_mix;     /* MODE_BIT()s */
 };
 
 /* The integer keys of struct behaviour, so that flags, path segments,
@@ -202,6 +266,8 @@ static const struct knob {
 	{"dims", 1, DIMS_MAX, offsetof(struct behaviour, dims)},
 	{"token_delay_ms", 0, 60000, offsetof(struct behaviour, token_delay_ms)},
 	{"tokens", 1, 1000, offsetof(struct behaviour, tokens)},
+	{"slow_ms", 0, 3600000, offsetof(struct behaviour, slow_ms)},
+	{"huge_mb", 1, 1024, offsetof(struct behaviour, huge_mb)},
 };
 #define N_KNOBS (sizeof knobs / sizeof knobs[0])
 
@@ -226,9 +292,10 @@ struct stats {
 	unsigned long long requests;
 	unsigned long long by_path[N_ROUTES + 1]; /* last: "other" */
 	unsigned long long by_mode[MODE_COUNT];
+	unsigned long long faults, by_fault[MODE_COUNT];
 	unsigned long long streams_started, streams_completed;
 	unsigned long long streams_aborted, streams_cut;
-	unsigned long long abandoned, resets;
+	unsigned long long abandoned, resets, drops, cuts, stalls;
 };
 
 /* A parsed chat completion request, reduced to what the answer needs. */
@@ -244,7 +311,7 @@ struct chat {
 };
 
 /* What happens once the SSE event being sent has gone out. */
-enum after { AFTER_NEXT, AFTER_END, AFTER_CUT };
+enum after { AFTER_NEXT, AFTER_END, AFTER_CUT, AFTER_STALL };
 
 struct stream {
 	struct chat chat;
@@ -258,12 +325,14 @@ struct stream {
 
 /*
  * A request that is not answered within its request callback: delayed,
- * hanging, waiting to be reset, or streaming. It is in g.pending and has
- * our close callback on its connection until it ends, so exactly one of
- * three things frees it: the response finishes (pending_detach), the client
- * leaves (on_client_close), or fakeup shuts down.
+ * hanging, waiting to be reset or dropped, streaming, cut or stalled. It is
+ * in g.pending and has our close callback on its connection until it ends,
+ * so exactly one of three things frees it: the response finishes
+ * (pending_detach), the client leaves (on_client_close), or fakeup shuts
+ * down. ST_STREAM is any reply whose body is still being sent, SSE or a
+ * body about to be cut; ST_STALL a started reply that sends nothing more.
  */
-enum stage { ST_WAIT, ST_HANG, ST_STREAM, ST_CLOSING };
+enum stage { ST_WAIT, ST_HANG, ST_STREAM, ST_STALL, ST_CLOSING };
 
 struct pending {
 	struct pending *prev, *next;
@@ -273,7 +342,8 @@ struct pending {
 	struct behaviour b;
 	enum kind kind;
 	enum stage stage;
-	struct stream st;       /* ST_STREAM and ST_CLOSING only */
+	bool sse;               /* the reply is an SSE stream */
+	struct stream st;       /* SSE replies only */
 };
 
 static struct {
@@ -285,7 +355,12 @@ static struct {
 	struct pending *pending;
 	struct stats stats;
 	unsigned long long hanging, active, next_id;
+	uint64_t seed, rng;     /* startup seed, fault generator state */
 } g;
+
+/* The padding of mode huge: readable ASCII that needs no JSON escaping,
+ * added to replies by reference so a huge body costs no copies. */
+static char pad_block[PAD_BLOCK];
 
 /* The answer is the user's words between these; the tail has 2, 3 and 4
  * byte UTF-8 characters on purpose (this file is UTF-8). */
@@ -474,6 +549,79 @@ static bool parse_int(const char *s, size_t n, int min, int max, int *out)
 	return true;
 }
 
+/* A fraction in 0..1 written as digits with at most six decimals ("0.1",
+ * "1", ".25"), in parts per million. */
+static bool parse_fraction(const char *s, size_t n, int *ppm)
+{
+	long long whole = 0, frac = 0, scale = PPM;
+	size_t i = 0, digits = 0;
+
+	for (; i < n && s[i] >= '0' && s[i] <= '9' && i < 9; i++, digits++)
+		whole = whole * 10 + (s[i] - '0');
+	if (i < n && s[i] == '.')
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9' && scale > 1;
+		     i++, digits++)
+			frac += (s[i] - '0') * (scale /= 10);
+	if (i != n || digits == 0 || whole * PPM + frac > PPM)
+		return false;
+	*ppm = (int)(whole * PPM + frac);
+	return true;
+}
+
+static int find_mode(const char *s, size_t n);
+
+/* A comma-separated list of mode names, as a set of MODE_BIT()s. */
+static bool parse_mix(const char *s, size_t n, unsigned *mix, char *err,
+                      size_t errsz)
+{
+	unsigned set = 0;
+	size_t i = 0, len;
+	int m;
+
+	while (i <= n) {
+		const char *comma = memchr(s + i, ',', n - i);
+		len = comma ? (size_t)(comma - (s + i)) : n - i;
+		if ((m = find_mode(s + i, len)) < 0) {
+			snprintf(err, errsz, "fault_mix: unknown mode '%.*s'",
+			         (int)len, s + i);
+			return false;
+		}
+		set |= MODE_BIT(m);
+		i += len + 1;
+	}
+	*mix = set;
+	return true;
+}
+
+/* splitmix64: small, fast and good enough to spread faults evenly; what
+ * matters here is that a seed replays the same draws. */
+static uint64_t rng_next(void)
+{
+	uint64_t z = (g.rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* The mode a random fault gives this request, or -1 for none. */
+static int draw_fault(const struct behaviour *b)
+{
+	unsigned n = 0, k;
+	int m;
+
+	if (b->fault_rate == 0 || b->fault_mix == 0 ||
+	    rng_next() % PPM >= (uint64_t)b->fault_rate)
+		return -1;
+	for (m = 0; m < MODE_COUNT; m++)
+		n += (b->fault_mix & MODE_BIT(m)) != 0;
+	k = (unsigned)(rng_next() % n);
+	for (m = 0; m < MODE_COUNT; m++)
+		if ((b->fault_mix & MODE_BIT(m)) && k-- == 0)
+			break;
+	return m;
+}
+
 /* ---- behaviour ---------------------------------------------------------- */
 
 static int find_mode(const char *s, size_t n)
@@ -521,6 +669,15 @@ static bool behaviour_set(struct behaviour *b, const char *key, size_t klen,
 		snprintf(err, errsz, "unknown mode '%.*s'", (int)vlen, val);
 		return false;
 	}
+	if (key_eq(key, klen, "fault_rate")) {
+		if (parse_fraction(val, vlen, &b->fault_rate))
+			return true;
+		snprintf(err, errsz, "fault_rate must be a number in 0..1 with "
+		         "at most 6 decimals");
+		return false;
+	}
+	if (key_eq(key, klen, "fault_mix"))
+		return parse_mix(val, vlen, &b->fault_mix, err, errsz);
 	if ((k = find_knob(key, klen)) == NULL) {
 		snprintf(err, errsz, "unknown key '%.*s'", (int)klen, key);
 		return false;
@@ -573,6 +730,48 @@ static bool apply_headers(struct evhttp_request *req, struct behaviour *b,
 	return true;
 }
 
+static void timer_arm(struct pending *p, int ms);
+
+/* Answers every request held in mode hang as in mode ok, from its timer
+ * (not inside this /_control request's callback). */
+static void release_hanging(void)
+{
+	struct pending *p;
+
+	for (p = g.pending; p; p = p->next) {
+		if (p->stage != ST_HANG)
+			continue;
+		p->stage = ST_WAIT;
+		p->b.mode = MODE_OK;
+		g.hanging--;
+		timer_arm(p, 0);
+	}
+}
+
+/* Applies one /_control key other than reset, reset_stats, release and seed
+ * to b. */
+static bool control_key(struct behaviour *b, const char *key, const json_t *v)
+{
+	const struct knob *k = find_knob(key, strlen(key));
+	char err[160];
+	int m;
+
+	if (!strcmp(key, "mode") && json_is_string(v) &&
+	    (m = find_mode(json_string_value(v), json_string_length(v))) >= 0) {
+		b->mode = m;
+		return true;
+	}
+	if (!strcmp(key, "fault_rate") && json_is_number(v) &&
+	    json_number_value(v) >= 0 && json_number_value(v) <= 1) {
+		b->fault_rate = (int)(json_number_value(v) * PPM + 0.5);
+		return true;
+	}
+	if (!strcmp(key, "fault_mix") && json_is_string(v))
+		return parse_mix(json_string_value(v), json_string_length(v),
+		                 &b->fault_mix, err, sizeof err);
+	return k && json_is_integer(v) && knob_set(b, k, json_integer_value(v));
+}
+
 /* Applies a /_control body to a copy of the global behaviour and commits it
  * only if the whole body is valid. */
 static bool control_apply(json_t *root, char *err, size_t errsz)
@@ -580,37 +779,42 @@ static bool control_apply(json_t *root, char *err, size_t errsz)
 	struct behaviour b = g.global;
 	const json_t *reset = json_object_get(root, "reset");
 	const json_t *reset_stats = json_object_get(root, "reset_stats");
+	const json_t *release = json_object_get(root, "release");
+	const json_t *seed = json_object_get(root, "seed");
 	const char *key;
 	json_t *v;
 
 	if ((reset && !json_is_boolean(reset)) ||
-	    (reset_stats && !json_is_boolean(reset_stats))) {
-		snprintf(err, errsz, "reset and reset_stats must be booleans");
+	    (reset_stats && !json_is_boolean(reset_stats)) ||
+	    (release && !json_is_boolean(release))) {
+		snprintf(err, errsz, "reset, reset_stats and release must be "
+		         "booleans");
+		return false;
+	}
+	if (seed && (!json_is_integer(seed) || json_integer_value(seed) < 0)) {
+		snprintf(err, errsz, "seed must be a non-negative integer");
 		return false;
 	}
 	if (json_is_true(reset))
 		b = g.startup;
 	json_object_foreach(root, key, v) {
-		const struct knob *k = find_knob(key, strlen(key));
-		int m;
-
-		if (!strcmp(key, "reset") || !strcmp(key, "reset_stats"))
+		if (!strcmp(key, "reset") || !strcmp(key, "reset_stats") ||
+		    !strcmp(key, "release") || !strcmp(key, "seed"))
 			continue;
-		if (!strcmp(key, "mode") && json_is_string(v) &&
-		    (m = find_mode(json_string_value(v),
-		                   json_string_length(v))) >= 0) {
-			b.mode = m;
-			continue;
+		if (!control_key(&b, key, v)) {
+			snprintf(err, errsz, "bad or unknown key '%s'", key);
+			return false;
 		}
-		if (k && json_is_integer(v) &&
-		    knob_set(&b, k, json_integer_value(v)))
-			continue;
-		snprintf(err, errsz, "bad or unknown key '%s'", key);
-		return false;
 	}
 	g.global = b;
+	if (json_is_true(reset))
+		g.rng = g.seed;
+	if (seed)
+		g.rng = (uint64_t)json_integer_value(seed);
 	if (json_is_true(reset_stats))
 		memset(&g.stats, 0, sizeof g.stats);
+	if (json_is_true(release))
+		release_hanging();
 	return true;
 }
 
@@ -657,6 +861,75 @@ static void send_bad_request(struct evhttp_request *req, struct pending *p,
                              const char *msg)
 {
 	send_error(req, p, 400, "invalid_request_error", msg);
+}
+
+/* Appends n bytes of padding, by reference to the shared block. */
+static void put_pad(struct evbuffer *o, size_t n)
+{
+	size_t k;
+
+	for (; n > 0; n -= k) {
+		k = n < PAD_BLOCK ? n : PAD_BLOCK;
+		evbuffer_add_reference(o, pad_block, k, NULL, NULL);
+	}
+}
+
+/* Bytes of padding an endpoint's answer gets in mode b. */
+static size_t pad_size(const struct behaviour *b)
+{
+	return b->mode == MODE_HUGE ? (size_t)b->huge_mb << 20 : 0;
+}
+
+static void on_cut_flushed(struct evhttp_connection *evcon, void *arg);
+
+/* Promises g.body with its Content-Length and sends the first half of it;
+ * then the connection is closed once that half is out (cut), or nothing
+ * more happens until the client leaves (stall). p must exist. */
+static void send_partial(struct evhttp_request *req, struct pending *p,
+                         bool cut)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	size_t len = evbuffer_get_length(g.body);
+	struct evbuffer *half = evbuffer_new();
+	char clen[24];
+
+	if (half == NULL) {
+		evbuffer_drain(g.body, len);
+		send_error(req, p, 500, "server_error", "out of memory");
+		return;
+	}
+	evbuffer_remove_buffer(g.body, half, len / 2);
+	evbuffer_drain(g.body, evbuffer_get_length(g.body));
+	snprintf(clen, sizeof clen, "%zu", len);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Content-Length", clen);
+	evhttp_send_reply_start(req, 200, NULL);
+	if (cut) {
+		p->stage = ST_STREAM;
+		evhttp_send_reply_chunk_with_cb(req, half, on_cut_flushed, p);
+	} else {
+		p->stage = ST_STALL;
+		g.stats.stalls++;
+		evhttp_send_reply_chunk(req, half);
+	}
+	evbuffer_free(half);
+}
+
+/* Sends g.body, an endpoint's 200 answer, damaged as the mode says. */
+static void send_answer(struct evhttp_request *req, struct pending *p,
+                        const struct behaviour *b)
+{
+	switch (b->mode) {
+	case MODE_GARBAGE:
+		evbuffer_drain(g.body, evbuffer_get_length(g.body));
+		ADD_LIT(g.body, "<html>not json</html>");
+		break;
+	case MODE_CUT:
+	case MODE_STALL:
+		send_partial(req, p, b->mode == MODE_CUT);
+		return;
+	}
+	send_json(req, p, 200, b->mode == MODE_TRUNCATE);
 }
 
 /* ---- pending requests --------------------------------------------------- */
@@ -741,10 +1014,14 @@ static void pending_detach(struct pending *p)
 static void pending_abandon(struct pending *p)
 {
 	if (p->stage == ST_CLOSING) {
-		g.stats.streams_cut++; /* it was being cut anyway */
+		/* it was being cut anyway */
+		if (p->sse)
+			g.stats.streams_cut++;
+		else
+			g.stats.cuts++;
 	} else {
 		g.stats.abandoned++;
-		if (p->stage == ST_STREAM)
+		if (p->sse)
 			g.stats.streams_aborted++;
 	}
 	/* A request evhttp detached from its dying connection is ours to free;
@@ -767,14 +1044,15 @@ static void timer_arm(struct pending *p, int ms)
 	evtimer_add(p->timer, &tv);
 }
 
-/* Aborts the connection with an RST and frees it. SO_LINGER {1, 0} makes
- * the final close() reset the connection, but evhttp_connection_free calls
+/* Closes the connection without an answer and frees it: with a FIN
+ * (drop), or aborted with an RST (reset). SO_LINGER {1, 0} makes the final
+ * close() reset the connection, but evhttp_connection_free calls
  * shutdown(SHUT_WR) before closing, which sends a FIN first and clients
  * then see a clean EOF. Dissolving the connection with connect(AF_UNSPEC)
  * (see connect(2)) sends the RST at once and leaves nothing for shutdown to
  * send. Runs from p's timer, never inside the request callback, so
  * libevent is not in the middle of using the connection. */
-static void reset_connection(struct pending *p)
+static void reset_connection(struct pending *p, bool rst)
 {
 	struct evhttp_connection *evcon = p->evcon;
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
@@ -782,9 +1060,12 @@ static void reset_connection(struct pending *p)
 	struct linger lg = {1, 0};
 	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
 
-	g.stats.resets++;
+	if (rst)
+		g.stats.resets++;
+	else
+		g.stats.drops++;
 	pending_detach(p);
-	if (fd >= 0) {
+	if (rst && fd >= 0) {
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 		connect(fd, &unspec, sizeof unspec);
 	}
@@ -820,7 +1101,9 @@ static void make_slug(const char *q, char *slug)
 		         (unsigned)(hash_lower(q, strlen(q)) & 0xffffffffu));
 }
 
-static void put_search(struct evbuffer *o, const char *q, int n)
+/* A SearxNG answer with n results; pad bytes of padding end the first
+ * result's content. */
+static void put_search(struct evbuffer *o, const char *q, int n, size_t pad)
 {
 	char slug[SLUG_MAX + 1];
 	size_t qlen = strlen(q);
@@ -840,7 +1123,10 @@ static void put_search(struct evbuffer *o, const char *q, int n)
 		put_json_chars(o, q, qlen);
 		ADD_LIT(o, ". It explains ");
 		put_json_chars(o, q, qlen);
-		evbuffer_add_printf(o, " for testing.\",\"engine\":\"fake\","
+		ADD_LIT(o, " for testing.");
+		if (i == 1)
+			put_pad(o, pad);
+		evbuffer_add_printf(o, "\",\"engine\":\"fake\","
 		                    "\"engines\":[\"fake\"],\"positions\":[%d],"
 		                    "\"score\":%.6f,\"category\":\"general\"}",
 		                    i, 1.0 / i);
@@ -868,8 +1154,8 @@ static void serve_search(struct evhttp_request *req, struct pending *p,
 	else if (format == NULL || strcmp(format, "json") != 0)
 		send_error(req, p, 403, "forbidden", "format must be json");
 	else {
-		put_search(g.body, q, b->results);
-		send_json(req, p, 200, b->mode == MODE_TRUNCATE);
+		put_search(g.body, q, b->results, pad_size(b));
+		send_answer(req, p, b);
 	}
 	evhttp_clear_headers(&params);
 }
@@ -1042,7 +1328,9 @@ static void put_usage(struct evbuffer *o, const struct chat *c)
 	                    c->prompt_tokens + c->pieces);
 }
 
-static void put_completion(struct evbuffer *o, const struct chat *c)
+/* A whole chat completion; pad bytes of padding end the message. */
+static void put_completion(struct evbuffer *o, const struct chat *c,
+                           size_t pad)
 {
 	size_t start, end;
 
@@ -1052,8 +1340,10 @@ static void put_completion(struct evbuffer *o, const struct chat *c)
 	                    ++g.next_id, (long long)time(NULL));
 	put_json_str(o, c->model, strlen(c->model));
 	ADD_LIT(o, ",\"choices\":[{\"index\":0,\"message\":{\"role\":"
-	             "\"assistant\",\"content\":");
-	put_json_str(o, c->answer, end);
+	             "\"assistant\",\"content\":\"");
+	put_json_chars(o, c->answer, end);
+	put_pad(o, pad);
+	ADD_LIT(o, "\"");
 	evbuffer_add_printf(o, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],",
 	                    finish_reason(c));
 	put_usage(o, c);
@@ -1081,8 +1371,8 @@ static void serve_chat(struct evhttp_request *req, struct pending *p,
 	else if (c.stream)
 		stream_begin(req, p, b, &c);
 	else {
-		put_completion(g.body, &c);
-		send_json(req, p, 200, b->mode == MODE_TRUNCATE);
+		put_completion(g.body, &c, pad_size(b));
+		send_answer(req, p, b);
 	}
 }
 
@@ -1097,8 +1387,9 @@ static void put_chunk_head(struct evbuffer *o, const struct stream *st)
 	ADD_LIT(o, ",\"choices\":");
 }
 
-/* Builds SSE event number `step` into st->ev and sets st->after. */
-static void build_event(struct stream *st, int step)
+/* Builds SSE event number `step` into st->ev and sets st->after; pad bytes
+ * of padding end the first token's text. */
+static void build_event(struct stream *st, int step, size_t pad)
 {
 	const struct chat *c = &st->chat;
 	struct evbuffer *o = st->ev;
@@ -1116,9 +1407,11 @@ static void build_event(struct stream *st, int step)
 		                    "\"assistant\"},\"finish_reason\":null}]");
 	} else if (step <= c->pieces) {
 		piece_span(c, step - 1, &start, &end);
-		ADD_LIT(o, "[{\"index\":0,\"delta\":{\"content\":");
-		put_json_str(o, c->answer + start, end - start);
-		evbuffer_add_printf(o, "},\"finish_reason\":null}]");
+		ADD_LIT(o, "[{\"index\":0,\"delta\":{\"content\":\"");
+		put_json_chars(o, c->answer + start, end - start);
+		if (step == 1)
+			put_pad(o, pad);
+		evbuffer_add_printf(o, "\"},\"finish_reason\":null}]");
 	} else if (step == c->pieces + 1) {
 		evbuffer_add_printf(o, "[{\"index\":0,\"delta\":{},"
 		                    "\"finish_reason\":\"%s\"}]", finish_reason(c));
@@ -1139,7 +1432,7 @@ static void cut_event(struct stream *st)
 	evbuffer_add_buffer(st->ev, g.body);
 }
 
-/* Builds the next event, applying the cutting modes. */
+/* Builds the next event, applying the modes that damage a stream. */
 static void next_event(struct pending *p)
 {
 	struct stream *st = &p->st;
@@ -1147,12 +1440,29 @@ static void next_event(struct pending *p)
 	int cut_at = st->chat.pieces < TRUNCATE_TOKENS ? st->chat.pieces
 	                                               : TRUNCATE_TOKENS;
 
-	build_event(st, step);
-	if (p->b.mode == MODE_STREAM_CLOSE && step == st->chat.pieces / 2)
-		st->after = AFTER_CUT;
-	if (p->b.mode == MODE_TRUNCATE && step == 1 + cut_at) {
-		cut_event(st);
-		st->after = AFTER_CUT;
+	build_event(st, step, pad_size(&p->b));
+	switch (p->b.mode) {
+	case MODE_STREAM_CLOSE:
+		if (step == st->chat.pieces / 2)
+			st->after = AFTER_CUT;
+		break;
+	case MODE_TRUNCATE:
+	case MODE_CUT:
+		if (step == 1 + cut_at) {
+			cut_event(st);
+			st->after = AFTER_CUT;
+		}
+		break;
+	case MODE_GARBAGE:
+		if (step == 1) {
+			evbuffer_drain(st->ev, evbuffer_get_length(st->ev));
+			ADD_LIT(st->ev, "data: <html>not json</html>\n\n");
+		}
+		break;
+	case MODE_STALL:
+		if (step == cut_at)
+			st->after = AFTER_STALL;
+		break;
 	}
 }
 
@@ -1169,12 +1479,15 @@ static void on_cut_flushed(struct evhttp_connection *evcon, void *arg)
 	}
 }
 
-/* Closes the connection in the middle of the chunked reply (FIN). */
+/* Closes the connection in the middle of the reply (FIN). */
 static void stream_cut(struct pending *p)
 {
 	struct evhttp_connection *evcon = p->evcon;
 
-	g.stats.streams_cut++;
+	if (p->sse)
+		g.stats.streams_cut++;
+	else
+		g.stats.cuts++;
 	pending_detach(p);
 	evhttp_connection_free(evcon);
 }
@@ -1212,12 +1525,16 @@ static void stream_tick(struct pending *p)
 		return;
 	}
 	evhttp_send_reply_chunk(p->req, g.body);
-	if (left > 0)
+	if (left > 0) {
 		timer_arm(p, SPLIT_GAP_MS);
-	else if (st->after == AFTER_END)
+	} else if (st->after == AFTER_END) {
 		stream_end(p);
-	else
+	} else if (st->after == AFTER_STALL) {
+		p->stage = ST_STALL;
+		g.stats.stalls++;
+	} else {
 		timer_arm(p, p->b.token_delay_ms);
+	}
 }
 
 /* Small SSE writes must leave at once: with Nagle's algorithm they would
@@ -1242,6 +1559,7 @@ static void stream_begin(struct evhttp_request *req, struct pending *p,
 	if ((p->st.ev = evbuffer_new()) == NULL)
 		goto fail;
 	p->stage = ST_STREAM;
+	p->sse = true;
 	p->st.chat = *c;
 	p->st.id = ++g.next_id;
 	p->st.created = (long long)time(NULL);
@@ -1343,8 +1661,9 @@ static const char *parse_embed(const json_t *root, int *dims,
 	return NULL;
 }
 
+/* An embeddings answer; pad bytes of padding end the model name. */
 static void put_embeddings(struct evbuffer *o, const json_t *model,
-                           const json_t *inputs, int dims)
+                           const json_t *inputs, int dims, size_t pad)
 {
 	const json_t *s;
 	size_t i;
@@ -1358,9 +1677,10 @@ static void put_embeddings(struct evbuffer *o, const json_t *model,
 		ADD_LIT(o, "}");
 		words += count_words(json_string_value(s), json_string_length(s));
 	}
-	ADD_LIT(o, "],\"model\":");
-	put_json_str(o, json_string_value(model), json_string_length(model));
-	evbuffer_add_printf(o, ",\"usage\":{\"prompt_tokens\":%d,"
+	ADD_LIT(o, "],\"model\":\"");
+	put_json_chars(o, json_string_value(model), json_string_length(model));
+	put_pad(o, pad);
+	evbuffer_add_printf(o, "\",\"usage\":{\"prompt_tokens\":%d,"
 	                    "\"total_tokens\":%d}}", words, words);
 }
 
@@ -1381,8 +1701,8 @@ static void serve_embed(struct evhttp_request *req, struct pending *p,
 		send_error(req, p, 500, "server_error", "out of memory");
 	else {
 		put_embeddings(g.body, json_object_get(root, "model"), inputs,
-		               dims);
-		send_json(req, p, 200, b->mode == MODE_TRUNCATE);
+		               dims, pad_size(b));
+		send_answer(req, p, b);
 	}
 	json_decref(inputs);
 	json_decref(root);
@@ -1397,16 +1717,14 @@ static void respond(struct evhttp_request *req, struct pending *p,
 {
 	const struct behaviour b = *beh; /* beh may live in p, freed below */
 
+	/* start() gives every mode that needs one a pending state. */
 	switch (b.mode) {
 	case MODE_FAIL:
 		send_error(req, p, b.status, "server_error", "fake failure");
 		return;
-	case MODE_GARBAGE:
-		ADD_LIT(g.body, "<html>not json</html>");
-		send_json(req, p, 200, false);
-		return;
-	case MODE_RESET: /* start() gives reset and hang a pending state */
-		reset_connection(p);
+	case MODE_RESET:
+	case MODE_DROP:
+		reset_connection(p, b.mode == MODE_RESET);
 		return;
 	case MODE_HANG:
 		p->stage = ST_HANG;
@@ -1424,8 +1742,14 @@ static void respond(struct evhttp_request *req, struct pending *p,
 		serve_embed(req, p, &b);
 		break;
 	case K_HEALTH:
-		ADD_LIT(g.body, "{\"ok\":true}");
-		send_json(req, p, 200, b.mode == MODE_TRUNCATE);
+		ADD_LIT(g.body, "{\"ok\":true");
+		if (pad_size(&b) > 0) {
+			ADD_LIT(g.body, ",\"padding\":\"");
+			put_pad(g.body, pad_size(&b));
+			ADD_LIT(g.body, "\"");
+		}
+		ADD_LIT(g.body, "}");
+		send_answer(req, p, &b);
 		break;
 	}
 }
@@ -1447,18 +1771,23 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		stream_cut(p);
 		break;
 	case ST_HANG:
+	case ST_STALL:
 		break;
 	}
 }
 
-/* Answers at once, or holds the request: a delay, a hang and a reset (which
- * must not run inside the request callback) all wait for p's timer. */
+/* Answers at once, or holds the request: a delay, a hang, a reset or drop
+ * (which must not run inside the request callback), and the replies that
+ * outlive it (cut, stall) all wait for p's timer. */
 static void start(struct evhttp_request *req, const struct behaviour *b,
                   enum kind kind)
 {
+	int wait = b->delay_ms + (b->mode == MODE_SLOW ? b->slow_ms : 0);
 	struct pending *p;
 
-	if (b->delay_ms == 0 && b->mode != MODE_RESET && b->mode != MODE_HANG) {
+	if (wait == 0 && b->mode != MODE_RESET && b->mode != MODE_DROP &&
+	    b->mode != MODE_HANG && b->mode != MODE_CUT &&
+	    b->mode != MODE_STALL) {
 		respond(req, NULL, b, kind);
 		return;
 	}
@@ -1466,7 +1795,7 @@ static void start(struct evhttp_request *req, const struct behaviour *b,
 		send_error(req, NULL, 500, "server_error", "out of memory");
 		return;
 	}
-	timer_arm(p, b->delay_ms);
+	timer_arm(p, wait);
 }
 
 static void serve_stats(struct evhttp_request *req)
@@ -1484,25 +1813,40 @@ static void serve_stats(struct evhttp_request *req)
 	for (i = 0; i < MODE_COUNT; i++)
 		evbuffer_add_printf(o, "%s\"%s\":%llu", i ? "," : "",
 		                    mode_names[i], s->by_mode[i]);
+	evbuffer_add_printf(o, "},\"faults\":%llu,\"by_fault\":{", s->faults);
+	for (i = 0; i < MODE_COUNT; i++)
+		evbuffer_add_printf(o, "%s\"%s\":%llu", i ? "," : "",
+		                    mode_names[i], s->by_fault[i]);
 	evbuffer_add_printf(o, "},\"streams_started\":%llu,"
 	                    "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
 	                    "\"streams_cut\":%llu,\"abandoned\":%llu,"
-	                    "\"resets\":%llu,\"hanging\":%llu,\"active\":%llu}",
+	                    "\"resets\":%llu,\"drops\":%llu,\"cuts\":%llu,"
+	                    "\"stalls\":%llu,\"hanging\":%llu,\"active\":%llu}",
 	                    s->streams_started, s->streams_completed,
 	                    s->streams_aborted, s->streams_cut, s->abandoned,
-	                    s->resets, g.hanging, g.active);
+	                    s->resets, s->drops, s->cuts, s->stalls, g.hanging,
+	                    g.active);
 	send_json(req, NULL, 200, false);
 }
 
 static void put_behaviour(struct evbuffer *o, const struct behaviour *b)
 {
+	const char *sep = "";
 	size_t k;
+	int m;
 
 	evbuffer_add_printf(o, "{\"mode\":\"%s\"", mode_names[b->mode]);
 	for (k = 0; k < N_KNOBS; k++)
 		evbuffer_add_printf(o, ",\"%s\":%d", knobs[k].key,
 		                    *(const int *)((const char *)b + knobs[k].off));
-	ADD_LIT(o, "}");
+	evbuffer_add_printf(o, ",\"fault_rate\":%d.%06d,\"fault_mix\":\"",
+	                    b->fault_rate / PPM, b->fault_rate % PPM);
+	for (m = 0; m < MODE_COUNT; m++)
+		if (b->fault_mix & MODE_BIT(m)) {
+			evbuffer_add_printf(o, "%s%s", sep, mode_names[m]);
+			sep = ",";
+		}
+	ADD_LIT(o, "\"}");
 }
 
 static void serve_control(struct evhttp_request *req)
@@ -1599,6 +1943,14 @@ static void on_request(struct evhttp_request *req, void *arg)
 	else if (!apply_headers(req, &b, err, sizeof err))
 		send_bad_request(req, NULL, err);
 	else {
+		int fault = b.mode == MODE_OK && r->kind != K_HEALTH
+		                ? draw_fault(&b) : -1;
+
+		if (fault >= 0) {
+			b.mode = fault;
+			g.stats.faults++;
+			g.stats.by_fault[fault]++;
+		}
 		g.stats.by_mode[b.mode]++;
 		start(req, &b, r->kind);
 	}
@@ -1611,11 +1963,16 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: fakeup [--listen HOST:PORT] [--mode MODE] [--delay-ms N]\n"
 	        "              [--status N] [--results N] [--dims N]\n"
-	        "              [--token-delay-ms N] [--tokens N] [--help]\n"
+	        "              [--token-delay-ms N] [--tokens N] [--slow-ms N]\n"
+	        "              [--huge-mb N] [--fault-rate X] [--fault-mix LIST]\n"
+	        "              [--seed N] [--help]\n"
 	        "Fake SearxNG / OpenAI chat / OpenAI embeddings upstream for\n"
 	        "ragd tests. HOST must be a loopback address (default\n"
-	        "127.0.0.1:0). MODE: ok fail garbage truncate reset hang\n"
-	        "stream_close split. See the comment at the top of fakeup.c.\n");
+	        "127.0.0.1:0). MODE: ok slow fail garbage truncate cut huge\n"
+	        "stall reset drop hang stream_close split. --fault-rate X gives\n"
+	        "that share of requests a mode drawn from --fault-mix (modes,\n"
+	        "comma-separated), seeded by --seed. See the comment at the top\n"
+	        "of fakeup.c.\n");
 }
 
 /* Splits HOST:PORT, accepting only loopback hosts. */
@@ -1644,6 +2001,18 @@ static bool parse_listen(const char *arg, char *host, size_t hostsz,
 	       IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
+/* Strict decimal uint64. */
+static bool parse_seed(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
 /* Parses the command line into g.startup and host/port; false on error. */
 static bool parse_args(int argc, char **argv, char *host, size_t hostsz,
                        int *port)
@@ -1658,6 +2027,11 @@ static bool parse_args(int argc, char **argv, char *host, size_t hostsz,
 		{"dims", required_argument, NULL, 'k'},
 		{"token-delay-ms", required_argument, NULL, 'k'},
 		{"tokens", required_argument, NULL, 'k'},
+		{"slow-ms", required_argument, NULL, 'k'},
+		{"huge-mb", required_argument, NULL, 'k'},
+		{"fault-rate", required_argument, NULL, 'k'},
+		{"fault-mix", required_argument, NULL, 'k'},
+		{"seed", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	char err[160];
@@ -1680,6 +2054,11 @@ static bool parse_args(int argc, char **argv, char *host, size_t hostsz,
 			fprintf(stderr, "fakeup: --%s: %s\n", opts[idx].name, err);
 			return false;
 		}
+		if (c == 's' && !parse_seed(optarg, &g.seed)) {
+			fprintf(stderr, "fakeup: --seed wants an integer in "
+			        "0..2^64-1, got '%s'\n", optarg);
+			return false;
+		}
 		if (c == '?')
 			return false;
 	}
@@ -1688,6 +2067,15 @@ static bool parse_args(int argc, char **argv, char *host, size_t hostsz,
 		return false;
 	}
 	return true;
+}
+
+static void fill_pad(void)
+{
+	static const char words[] = "padding ";
+	size_t i;
+
+	for (i = 0; i < PAD_BLOCK; i++)
+		pad_block[i] = words[i % (sizeof words - 1)];
 }
 
 /* Prints the "listening" line with the port the OS really bound. */
@@ -1779,10 +2167,17 @@ int main(int argc, char **argv)
 	int port = 0, rc = 1;
 	struct event *sigterm = NULL, *sigint = NULL;
 
-	g.startup = (struct behaviour){MODE_OK, 0, 503, 5, 64, 0, 12};
+	g.startup = (struct behaviour){
+		.mode = MODE_OK, .status = 503, .results = 5, .dims = 64,
+		.tokens = 12, .slow_ms = 10000, .huge_mb = 64,
+		.fault_mix = DEFAULT_FAULT_MIX,
+	};
+	g.seed = 1;
 	if (!parse_args(argc, argv, host, sizeof host, &port))
 		return 2;
 	g.global = g.startup;
+	g.rng = g.seed;
+	fill_pad();
 	/* A client that vanishes mid-reply must cost a write error, not us. */
 	signal(SIGPIPE, SIG_IGN);
 	if ((g.base = new_base()) == NULL || (g.body = evbuffer_new()) == NULL)

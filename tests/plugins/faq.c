@@ -1,4 +1,5 @@
 /* faq.c -- a minimal ragd source: answers from the entries in its config. */
+#define _GNU_SOURCE                     /* for strcasestr */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,7 @@ static int faq_search(void *self, const ragd_query *q, ragd_search_cb cb, void *
     j->f = self, j->k = q->k, j->cb = cb, j->arg = arg, *op = NULL;
     if (j->f->host->work_submit(j->f->host, faq_work, faq_done, j) == RAGD_OK)
         return RAGD_OK;
-    free(j->query), free(j);
-    return RAGD_ENOMEM;                             /* an error now means no callback */
+    return free(j->query), free(j), RAGD_ENOMEM;   /* an error now means no callback */
 }
 
 static void faq_destroy(void *self) { free(self); }

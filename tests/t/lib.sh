@@ -71,6 +71,38 @@ wait_for_line() {
 	return 1
 }
 
+# wait_for CONDITION [SECONDS]: evaluate the shell CONDITION every 50 ms
+# until it holds, for at most SECONDS (default 20) of wall-clock time; fail,
+# naming the condition, if it never does.  Tests wait this way on what they
+# can observe (ragd's /healthz, the fake upstream's /stats, a file), never
+# for a guessed time: a loaded machine only makes them slower, not wrong.
+wait_for() {
+	wf_end=$(($(date +%s) + ${2:-20}))
+	while ! eval "$1" >/dev/null 2>&1; do
+		if [ "$(date +%s)" -gt "$wf_end" ]; then
+			echo "timed out after ${2:-20} s waiting for: $1"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# healthz FIELD: a field of ragd's /healthz (live_searches, connections).
+healthz() {
+	curl -s "$RAGD_URL/healthz" | jq -r ".$1"
+}
+
+# live_searches N: ragd has exactly N searches in flight.
+live_searches() {
+	test "$(healthz live_searches)" = "$1"
+}
+
+# fake_stat URL JQ: a fake upstream's /stats satisfies the jq condition JQ,
+# e.g. fake_stat "$UP_URL" ".hanging == 3".
+fake_stat() {
+	curl -s "$1/stats" | jq -e "$2" >/dev/null
+}
+
 # start_fakeup NAME [ARGS...]: start a fake upstream; sets NAME_URL, NAME_PID.
 start_fakeup() {
 	name=$1; shift
@@ -93,9 +125,20 @@ start_ragd() {
 	RAGD_URL=http://$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$RAGD_LOG.out" | head -n1)
 }
 
-# stop_ragd: SIGTERM ragd, expect a clean exit and no sanitizer report.
+# exited PID: the process is gone or a zombie (it has exited, unreaped).
+exited() {
+	! [ -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+# stop_ragd: SIGTERM ragd, expect a clean exit and no sanitizer report.  The
+# wait is bounded (ragd's own grace period is 5 s): a ragd that never exits
+# fails the step instead of hanging the suite.
 stop_ragd() {
 	kill -TERM "$RAGD_PID" || return 1
+	if ! wait_for "exited $RAGD_PID" 60; then
+		kill -KILL "$RAGD_PID"; wait "$RAGD_PID"
+		echo "ragd did not exit within 60 s of SIGTERM"; cat "$RAGD_LOG"; return 1
+	fi
 	wait "$RAGD_PID"; rc=$?
 	if [ $rc -ne 0 ]; then echo "ragd exited $rc"; cat "$RAGD_LOG"; return 1; fi
 	no_sanitizer_report "$RAGD_LOG"
@@ -128,7 +171,8 @@ ingest_fixture() {
 	"$RAGD" ingest --db "$1" "$SRCDIR/tests/data/corpus.jsonl" >/dev/null
 }
 
-# fake_control URL JSON: change a fake upstream's behaviour.
+# fake_control URL JSON: change a fake upstream's behaviour (see the comment
+# at the top of tests/fakeup/fakeup.c).
 fake_control() {
 	curl -sf -H 'Content-Type: application/json' --data-binary "$2" "$1/_control" >/dev/null
 }

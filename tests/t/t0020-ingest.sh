@@ -47,6 +47,17 @@ test_expect_success 'malformed lines are reported with their line number and ski
 	grep -q "bad.jsonl:2" err.txt && grep -q "bad.jsonl:3" err.txt &&
 	grep -q "ingested 2 documents" sum.txt && grep -q "2 skipped" sum.txt
 '
+test_expect_success 'documents without text are reported with the reason and skipped' '
+	printf "%s\n" "{\"_id\":\"e1\",\"title\":\"Empty\",\"text\":\"\"}" "{\"_id\":\"e2\",\"text\":\" \\t\\n \"}" "{\"_id\":\"e3\",\"text\":\"has words\"}" >empty.jsonl &&
+	mkdir -p blank && : >blank/none.md && printf "  \n\n" >blank/ws.txt &&
+	"$RAGD" ingest --db "$DB" empty.jsonl blank >sum.txt 2>err.txt &&
+	grep -q "ingested 1 documents, [0-9]* chunks, 4 skipped" sum.txt &&
+	grep -qF "empty.jsonl:1: \"text\" is empty" err.txt &&
+	grep -qF "empty.jsonl:2: \"text\" is only whitespace" err.txt &&
+	grep -qF "blank/none.md: empty" err.txt && grep -qF "blank/ws.txt: only whitespace" err.txt &&
+	test "$(q "SELECT count(*) FROM docs WHERE id IN ('\''e1'\'', '\''e2'\'', '\''e3'\'')")" = 1 &&
+	test "$(q "SELECT count(*) FROM docs WHERE id LIKE '\''%blank/%'\''")" = 0
+'
 test_expect_success 'Markdown files and directories are ingested, one document each' '
 	mkdir -p md/sub && printf "# Alpha title\n\nalpha body text\n" >md/a.md &&
 	printf "plain beta text\n" >md/sub/b.txt &&
@@ -65,10 +76,20 @@ test_expect_success 'bad arguments exit 2 with a message naming the problem' '
 	{ "$RAGD" ingest --db "$DB" --embedder magic md 2>e5; test $? -eq 2; } && grep -q magic e5 &&
 	{ "$RAGD" ingest --db "$DB" --embedder openai md 2>e6; test $? -eq 2; } && grep -q -- "--embed-url" e6
 '
+# bg_ingest ARGS...: ragd ingest in the background; its pid in $ingest_pid.
+bg_ingest() {
+	"$RAGD" ingest "$@" >/dev/null 2>&1 &
+	ingest_pid=$!
+}
+# committed: documents committed to k.db so far.
+committed() {
+	sqlite3 "$TEST_DIR/k.db" "SELECT count(*) FROM docs" 2>/dev/null || echo 0
+}
 test_expect_success 'an interrupted ingest leaves a consistent database' '
 	awk "BEGIN { for (i = 0; i < 60000; i++) printf \"{\\\"_id\\\":\\\"g%d\\\",\\\"title\\\":\\\"gen %d\\\",\\\"text\\\":\\\"generated document number %d about topic %d\\\"}\\n\", i, i, i, i % 97 }" >big.jsonl &&
-	( "$RAGD" ingest --db "$TEST_DIR/k.db" --batch 500 big.jsonl >/dev/null 2>&1 & echo $! >pid ) &&
-	sleep 0.7 && kill -KILL "$(cat pid)" 2>/dev/null; sleep 0.2;
+	bg_ingest --db "$TEST_DIR/k.db" --batch 500 big.jsonl &&
+	wait_for "test \$(committed) -gt 0" && kill -KILL $ingest_pid && ! wait $ingest_pid &&
+	test "$(committed)" -lt 60000 &&
 	test "$(sqlite3 "$TEST_DIR/k.db" "PRAGMA integrity_check")" = ok &&
 	docs=$(sqlite3 "$TEST_DIR/k.db" "SELECT count(*) FROM docs") &&
 	say "$docs documents committed before the kill" &&

@@ -65,6 +65,32 @@ test_expect_success 'invalid UTF-8 in the query' '
 	expect_error 400 invalid_json "UTF-8" -H "Content-Type: application/json" --data-binary @bad8.json "$RAGD_URL/search" ||
 	expect_error 400 invalid_json "utf-8" -H "Content-Type: application/json" --data-binary @bad8.json "$RAGD_URL/search"
 '
+test_expect_success 'query strings that are not UTF-8 are a 400 naming the query, not a 500' '
+	bad=0 &&
+	for q in %ED%A0%80 %E0%80%80 %F4%90%80%80 %F5%80%80%80 %C0%AF ok%E2%82; do
+		expect_error 400 invalid_field "query: not valid UTF-8" "$RAGD_URL/search?q=$q" || { echo "q=$q"; bad=1; }
+	done &&
+	test $bad = 0
+'
+test_expect_success 'bodies that are not UTF-8 are a 400, not a 500' '
+	printf "{\"query\":\"\355\240\200\"}" >sur.json &&
+	expect_error 400 invalid_json "not valid UTF-8" -H "Content-Type: application/json" --data-binary @sur.json "$RAGD_URL/search" &&
+	printf "{\"query\":\"\364\220\200\200\"}" >big8.json &&
+	expect_error 400 invalid_json "not valid UTF-8" -H "Content-Type: application/json" --data-binary @big8.json "$RAGD_URL/search"
+'
+test_expect_success 'an empty body says so' '
+	post 400 invalid_json "body: empty" "" &&
+	post 400 invalid_json "body: empty" " "
+'
+test_expect_success 'a repeated query-string parameter is a 400 naming it' '
+	expect_error 400 invalid_field "q: given more than once" "$RAGD_URL/search?q=a&q=b" &&
+	expect_error 400 invalid_field "query: given more than once" "$RAGD_URL/search?q=a&query=b" &&
+	expect_error 400 invalid_field "k: given more than once" "$RAGD_URL/search?q=a&k=1&k=2" &&
+	expect_error 400 invalid_field "timeout_ms: given more than once" "$RAGD_URL/search?q=a&timeout_ms=9&timeout_ms=9" &&
+	expect_error 400 invalid_field "sources: given more than once" "$RAGD_URL/search?q=a&sources=kb&sources=kb" &&
+	expect_error 400 invalid_field "generate: given more than once" "$RAGD_URL/search?q=a&generate=0&generate=0" &&
+	expect_error 400 invalid_field "stream: given more than once" "$RAGD_URL/search?q=a&stream=0&stream=1"
+'
 test_expect_success 'GET without q' '
 	expect_error 400 missing_field q "$RAGD_URL/search?k=3"
 '

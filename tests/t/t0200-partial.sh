@@ -23,17 +23,23 @@ test_expect_success 'setup' '
 	ingest_fixture "$DB" && start_fakeup UP &&
 	start_ragd --db "$DB" --web-url "$UP_URL"
 '
+# The deadline steps keep every timing check 10 times away from what could
+# make it fail: the upstream is 100 times slower than the deadline, and the
+# web source's latency (counted from its launch, a little after the request's
+# deadline started) must be at least half the deadline, proving it was not
+# cut early, and under 10 times it, proving it was not waited for.
 test_expect_success 'web slow: timeout at the deadline, partial, local results kept' '
-	fake_control "$UP_URL" "{\"delay_ms\":3000}" &&
+	fake_control "$UP_URL" "{\"delay_ms\":60000}" &&
 	web_fails_with "within" timeout &&
 	lat=$(jq .sources.web.latency_ms out.json) && ret=$(jq .timing_ms.retrieval out.json) &&
 	say "web latency $lat ms, retrieval $ret ms (deadline 600)" &&
-	jq -e ".sources.web.latency_ms >= 590 and .timing_ms.retrieval >= 590" out.json >/dev/null
+	jq -e ".sources.web.latency_ms >= 300 and .timing_ms.retrieval >= .sources.web.latency_ms" out.json >/dev/null &&
+	jq -e ".timing_ms.retrieval < 6000" out.json >/dev/null
 '
-test_expect_success 'per-source timeout_ms in the request deadline: web cut at 200 ms' '
+test_expect_success 'the request deadline cuts web: timeout at 200 ms' '
 	test "$(post_search "{\"query\":\"volcano\",\"timeout_ms\":200}")" = 200 &&
 	test "$(jq -r .sources.web.status out.json)" = timeout &&
-	jq -e ".sources.web.latency_ms >= 190" out.json >/dev/null
+	jq -e ".sources.web.latency_ms >= 100 and .timing_ms.retrieval < 2000" out.json >/dev/null
 '
 test_expect_success 'web 5xx: error naming the status' '
 	fake_control "$UP_URL" "{\"reset\":true}" && fake_control "$UP_URL" "{\"mode\":\"fail\",\"status\":503}" &&

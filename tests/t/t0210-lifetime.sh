@@ -1,47 +1,67 @@
 #!/bin/sh
 # Lifetimes: a client that leaves mid-request, and source results that
 # arrive after their request was answered, are dropped safely (the suite runs
-# under ASan with --enable-sanitizers; stop_ragd fails on any report).
+# under ASan with --enable-sanitizers; stop_ragd fails on any report).  The
+# fake web upstream holds its requests (mode hang) so that every step knows,
+# from ragd's /healthz and the upstream's /stats, that its searches are in
+# flight before it acts, and releases them when it wants answers.
 . "$SRCDIR/tests/t/lib.sh"
 DB=$TEST_DIR/l.db
+
+# search_bg N QUERY TIMEOUT_MS: start N searches in the background, each
+# writing bg$i.json; their pids are in $pids.
+search_bg() {
+	pids=""
+	for i in $(seq "$1"); do
+		curl -s -m 120 -o "bg$i.json" -H "Content-Type: application/json" \
+			--data "{\"query\":\"$2 $i\",\"timeout_ms\":$3}" "$RAGD_URL/search" &
+		pids="$pids $!"
+	done
+}
 
 test_expect_success 'setup' '
 	ingest_fixture "$DB" && start_fakeup UP && start_ragd --db "$DB" --web-url "$UP_URL"
 '
 test_expect_success 'a client that disconnects mid-request does not hurt the server' '
-	fake_control "$UP_URL" "{\"delay_ms\":800}" &&
-	curl -s -m 0.2 -H "Content-Type: application/json" --data "{\"query\":\"volcano\",\"timeout_ms\":2000}" "$RAGD_URL/search";
-	sleep 0.1 && curl -sf "$RAGD_URL/healthz" >/dev/null
+	fake_control "$UP_URL" "{\"mode\":\"hang\"}" &&
+	search_bg 1 volcano 60000 &&
+	wait_for "live_searches 1 && fake_stat $UP_URL .hanging==1" &&
+	kill $pids && { wait $pids || :; } &&
+	curl -sf "$RAGD_URL/healthz" >/dev/null
 '
 test_expect_success 'the abandoned search is freed, not kept until its deadline' '
-	i=0; while [ $i -lt 40 ]; do
-		test "$(curl -s "$RAGD_URL/healthz" | jq .live_searches)" = 0 && break
-		sleep 0.05; i=$((i + 1))
-	done; test $i -lt 40
+	wait_for "live_searches 0" 6 &&
+	wait_for "fake_stat $UP_URL .hanging==0" 6
 '
 test_expect_success '50 clients leaving at once while sources are slow' '
-	pids=""; for i in $(seq 50); do
-		curl -s -m 0.1 -H "Content-Type: application/json" --data "{\"query\":\"lava $i\",\"timeout_ms\":1500}" "$RAGD_URL/search" >/dev/null &
-		pids="$pids $!"
-	done; wait $pids;
+	search_bg 50 lava 60000 &&
+	wait_for "live_searches 50 && fake_stat $UP_URL .hanging==50" &&
+	kill $pids && { wait $pids || :; } &&
+	wait_for "live_searches 0" 6 &&
 	test "$(post_search "{\"query\":\"volcano\",\"sources\":[\"kb\"]}")" = 200
 '
 test_expect_success 'late web results after the answer are dropped safely' '
+	fake_control "$UP_URL" "{\"reset_stats\":true}" &&
 	pids=""; for i in $(seq 20); do
 		post_search "{\"query\":\"volcano $i\",\"timeout_ms\":100}" r$i.json >/dev/null &
 		pids="$pids $!"
 	done; wait $pids &&
 	for i in $(seq 20); do test "$(jq -r .sources.web.status r$i.json)" = timeout || exit 1; done &&
-	sleep 1 && curl -sf "$RAGD_URL/healthz" >/dev/null
+	fake_control "$UP_URL" "{\"release\":true}" &&
+	wait_for "fake_stat $UP_URL .active==0" &&
+	curl -sf "$RAGD_URL/healthz" >/dev/null && live_searches 0
 '
-test_expect_success 'shutdown while searches are in flight is clean' '
-	pids=""; for i in $(seq 10); do
-		post_search "{\"query\":\"magma $i\",\"timeout_ms\":3000}" o$i.json >/dev/null &
-		pids="$pids $!"
-	done; sleep 0.2 && stop_ragd && wait $pids &&
+test_expect_success 'shutdown while searches are in flight answers each of them and is clean' '
+	search_bg 10 magma 60000 &&
+	wait_for "live_searches 10 && fake_stat $UP_URL .hanging==10" &&
+	kill -TERM "$RAGD_PID" &&
+	wait_for "! curl -s $RAGD_URL/healthz" &&
+	fake_control "$UP_URL" "{\"release\":true}" && wait_for "exited $RAGD_PID" 60 &&
+	{ wait "$RAGD_PID"; rc=$?; wait $pids; test $rc = 0 || { echo "ragd exited $rc"; cat "$RAGD_LOG"; false; }; } &&
+	no_sanitizer_report "$RAGD_LOG" &&
 	for i in $(seq 10); do
-		test "$(jq -r ".error.code // .sources.web.status" o$i.json)" = shutting_down ||
-		test "$(jq -r ".sources.web.status" o$i.json)" = ok || { cat o$i.json; exit 1; }
+		test "$(jq -r .error.code bg$i.json)" = shutting_down ||
+		test "$(jq -r .sources.web.status bg$i.json)" = ok || { cat bg$i.json; exit 1; }
 	done
 '
 test_done

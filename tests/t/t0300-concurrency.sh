@@ -20,7 +20,7 @@ test_expect_success 'web at 300 ms, local fast: retrieval is the slowest source,
 	post_search "{\"query\":\"volcano\",\"sources\":[\"vector\",\"kb\",\"web\"]}" >/dev/null &&
 	jq -c "{r: .timing_ms.retrieval, web: .sources.web.latency_ms, kb: .sources.kb.latency_ms, vector: .sources.vector.latency_ms}" out.json | sed "s/^/# /" &&
 	jq -e ".sources.web.status == \"ok\" and .sources.web.latency_ms >= 300" out.json >/dev/null &&
-	jq -e ".timing_ms.retrieval >= .sources.web.latency_ms and .timing_ms.retrieval < .sources.web.latency_ms + 50" out.json >/dev/null
+	jq -e ".timing_ms.retrieval >= .sources.web.latency_ms and .timing_ms.retrieval < .sources.web.latency_ms + 150" out.json >/dev/null
 '
 test_expect_success 'three 300 ms sources at once take about 300 ms, not 900' '
 	post_search "{\"query\":\"volcano\",\"sources\":[\"web\",\"w2\",\"w3\"]}" >/dev/null &&

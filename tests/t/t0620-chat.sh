@@ -42,6 +42,20 @@ test_expect_success 'no user message: 400 naming messages' '
 test_expect_success 'malformed JSON: 400' '
 	test "$(chat "{\"messages\":" err.json)" = 400 && validate error err.json
 '
+test_expect_success 'an empty body: 400 body: empty' '
+	test "$(chat "" err.json)" = 400 &&
+	test "$(jq -r .error.message err.json)" = "body: empty" && validate error err.json
+'
+test_expect_success 'a long model name is echoed cut to 256 bytes, whole and streamed' '
+	long=$(head -c 60000 /dev/zero | tr "\\0" m) &&
+	printf "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"tides\"}]}" "$long" >long.json &&
+	curl -s -o chat.json -H "Content-Type: application/json" --data-binary @long.json "$RAGD_URL/v1/chat/completions" &&
+	test "$(jq -r ".model | length" chat.json)" = 256 &&
+	printf "{\"stream\":true,\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"tides\"}]}" "$long" >long.json &&
+	curl -sN -H "Content-Type: application/json" --data-binary @long.json "$RAGD_URL/v1/chat/completions" >st.txt &&
+	sed -n "s/^data: //p" st.txt | grep -v "^\[DONE\]" | jq -e ".model | length == 256" >/dev/null &&
+	test "$(wc -c <st.txt)" -lt 60000
+'
 test_expect_success 'GET is not allowed' '
 	test "$(curl -s -o err.json -w "%{http_code}" "$RAGD_URL/v1/chat/completions")" = 405
 '

@@ -11,12 +11,14 @@ INST=$TEST_DIR/inst
 # frees their slots (the plugin might still use them): that ragd runs without
 # the leak checker.
 
-# plugin NAME [SOURCE]: build tests/plugins/NAME.c (or SOURCE) as NAME.so
-# with nothing but the installed header and pkg-config.
+# plugin NAME [SOURCE [CFLAGS...]]: build tests/plugins/NAME.c (or SOURCE)
+# as NAME.so with nothing but the installed header and pkg-config, strict C11
+# and no warnings: a plugin that needs more says so itself.
 plugin() {
-	cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -shared -fPIC \
+	name=$1 src=${2:-$SRCDIR/tests/plugins/$1.c}; shift; [ $# -eq 0 ] || shift
+	cc -std=c11 -Wall -Wextra -Werror "$@" -shared -fPIC \
 		$(PKG_CONFIG_SYSROOT_DIR=$INST PKG_CONFIG_PATH=$INST$PREFIX/lib/pkgconfig pkg-config --cflags ragd-source) \
-		-o "$1.so" "${2:-$SRCDIR/tests/plugins/$1.c}" $(pkg-config --libs jansson)
+		-o "$name.so" "$src" $(pkg-config --libs jansson)
 }
 # serve_fails WORDS...: ragd refuses bad.json (exit 2) naming every WORD.
 serve_fails() {
@@ -37,9 +39,16 @@ test_expect_success 'the README plugin is the tested one, under 60 lines' '
 	diff -u "$SRCDIR/tests/plugins/faq.c" readme-faq.c &&
 	test "$(wc -l <readme-faq.c)" -lt 60
 '
+test_expect_success 'the README plugin builds with the README command, warning-free' '
+	cmd=$(grep "^cc -shared .* -o faq.so faq.c$" "$SRCDIR/README.md") && test -n "$cmd" &&
+	mkdir -p readme && cp readme-faq.c readme/faq.c &&
+	( cd readme && export PKG_CONFIG_SYSROOT_DIR="$INST" PKG_CONFIG_PATH="$INST$PREFIX/lib/pkgconfig" &&
+	  eval "$cmd -Wall -Wextra -Werror" 2>err.txt && test ! -s err.txt ) ||
+	{ cat readme/err.txt; false; }
+'
 test_expect_success 'plugins build out of tree with one cc line' '
 	plugin faq readme-faq.c && plugin never && plugin badabi && plugin noentry &&
-	plugin httpjson "$SRCDIR/sources/httpjson/httpjson.c"
+	plugin httpjson "$SRCDIR/sources/httpjson/httpjson.c" -D_GNU_SOURCE
 '
 test_expect_success 'setup: store, fake upstream, config with plugin instances' '
 	ingest_fixture "$DB" && start_fakeup UP &&

@@ -1,10 +1,14 @@
 /* Unit tests for extract_answer: choice of sentences, citations, scoring,
- * sentence splitting, cutting long sentences. */
+ * sentence splitting, cutting long sentences; and how gen reports an
+ * extractive answer that is empty. */
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "context.h"
 #include "extract.h"
+#include "gen.h"
 #include "tap.h"
 #include "util.h"
 
@@ -94,18 +98,19 @@ static void test_gap_numbers(void)
     done(&a);
 }
 
-static void test_own_references_removed(void)
+static void test_own_references_kept(void)
 {
     ctx_source s[] = {
         {1, "kb", "a", "A", NULL, "Glaciers carve valleys [12] over millennia [3, 4]. Unrelated text."},
-        {2, "kb", "b", "B", NULL, "Glaciers retreat [99]."},
+        {2, "kb", "b", "B", NULL, "Glaciers retreat [99]. Set a[1] to glaciers[0]."},
     };
     answer a = ask("glaciers valleys", s, 2, 3);
-    int n;
 
-    is_str(a.text, "Glaciers carve valleys over millennia. [1] Glaciers retreat. [2]",
-           "the passages' own [12], [3, 4] and [99] are removed");
-    ok(cites_only(a.text, s, 2, &n) && n == 2, "only existing numbers appear in the text");
+    is_str(a.text, "Glaciers carve valleys [12] over millennia [3, 4]. [1] Glaciers retreat [99]. [2] "
+           "Set a[1] to glaciers[0]. [2]",
+           "a quote keeps the passage's own [12], [3, 4], [99] and a[1]");
+    ok(a.ncites == 2 && a.cites[0] == 1 && a.cites[1] == 2,
+       "citations are the passages' numbers, not the quoted ones");
     done(&a);
 }
 
@@ -235,6 +240,15 @@ static void test_splitting(void)
            "line of text. [1]", "a long line continued in lower case is one sentence; no heading");
     done(&a);
 
+    a = ask("wrapped code", (ctx_source[]){{1, "kb", "a", "A", NULL,
+             "A wrapped sentence names code and is long enough to be\n"
+             "`ctx_build` wrapped code, all one sentence.\n"
+             "A long line of plain prose that stops just before a fence\n"
+             "```\nwrapped code\n```\n"}}, 1, 5);
+    is_str(a.text, "A wrapped sentence names code and is long enough to be `ctx_build` wrapped code, "
+           "all one sentence. [1]", "a long line continued with inline code is one sentence; fenced code after one is not quoted");
+    done(&a);
+
     a = ask("curl search", (ctx_source[]){{1, "kb", "a", "A", NULL,
              "Run it:\n\n```sh\ncurl -s localhost:8080/search | jq .\n```\n\n"
              "Then search with curl from another terminal."}}, 1, 5);
@@ -293,11 +307,69 @@ static void test_long_cut_utf8(void)
     done(&a);
 }
 
+/* What gen reported, copied out of its borrowed result. */
+typedef struct reported {
+    int calls;
+    const char *status, *error;
+    char *answer;
+} reported;
+
+static void on_generated(void *arg, const gen_result *r)
+{
+    reported *rep = arg;
+
+    rep->calls++;
+    rep->status = gen_status_name(r);
+    rep->error = r->error;
+    rep->answer = r->answer ? strdup(r->answer) : NULL;
+}
+
+/* Run the extractive generator on the loop, as a search does. */
+static reported generate(const char *q, const ctx_source *src, size_t n)
+{
+    static const gen_callbacks cbs = {NULL, on_generated};
+    struct event_base *base = event_base_new();
+    gen_env env = {base, NULL, NULL, NULL, 100000};
+    reported rep = {0, NULL, NULL, NULL};
+    gen *g;
+
+    if (base && gen_start(&env, q, src, n, 0, 0, &cbs, &rep, &g) == RAGD_OK)
+        event_base_dispatch(base);
+    if (base)
+        event_base_free(base);
+    return rep;
+}
+
+static void test_gen_empty_status(void)
+{
+    ctx_source s[] = {{1, "kb", "a", "A", NULL, "Bread is what the oldest food is."}};
+    reported r = generate("quantum chromodynamics", s, 1);
+
+    ok(r.calls == 1 && r.answer && *r.answer == '\0', "no sentence matches: the answer is empty");
+    is_str(r.status, "empty", "and its status is empty, not ok");
+    is_str(r.error, "no sentence in the contexts matched the query", "with why");
+    free(r.answer);
+
+    r = generate("bread", NULL, 0);
+    ok(r.calls == 1 && r.status && strcmp(r.status, "empty") == 0 && r.error &&
+       strcmp(r.error, "no contexts to answer from") == 0, "no contexts: empty, saying so");
+    free(r.answer);
+
+    r = generate("oldest bread", s, 1);
+    is_str(r.status, "ok", "a matching sentence: ok");
+    ok(r.error == NULL && r.answer && strcmp(r.answer, "Bread is what the oldest food is. [1]") == 0,
+       "with the answer and no error");
+    free(r.answer);
+
+    is_str(gen_status_name(&(gen_result){.status = RAGD_ETIMEDOUT}), "timeout", "timeout is named");
+    is_str(gen_status_name(&(gen_result){.status = RAGD_ERR}), "error", "an error is named");
+}
+
 int main(void)
 {
     test_picks_and_cites();
     test_gap_numbers();
-    test_own_references_removed();
+    test_own_references_kept();
     test_nothing_matches();
     test_max_and_order();
     test_citations_sorted();
@@ -307,5 +379,6 @@ int main(void)
     test_splitting();
     test_near_identical_skipped();
     test_long_cut_utf8();
+    test_gen_empty_status();
     return tap_done();
 }

@@ -26,7 +26,7 @@
 
 static void test_request_body(void)
 {
-    llm_config cfg = {"http://x/v1", "gpt-test", KEY, 0.5, 64};
+    llm_config cfg = {"http://x/v1", "gpt-test", KEY, 0.5, 64, 0};
     char *body = llm_request_body(&cfg, "be brief", "Gr\xC3\xBC\xC3\x9F" "e \xF0\x9F\x99\x82", 1);
     json_t *root = body ? json_loads(body, 0, NULL) : NULL;
     json_t *msgs = json_object_get(root, "messages");
@@ -408,7 +408,7 @@ static int run_call(run *r)
 {
     static const llm_callbacks cbs = {run_token, run_done};
     char url[256];
-    llm_config cfg = {url, "test-model", KEY, 0.2, r->max_tokens};
+    llm_config cfg = {url, "test-model", KEY, 0.2, r->max_tokens, 0};
     int rc;
 
     /* A stack buffer, scribbled over after llm_start: the call must have
@@ -660,7 +660,7 @@ static void test_cancel(void)
 static void test_start_errors(void)
 {
     static const llm_callbacks cbs = {run_token, run_done}, no_done = {run_token, NULL};
-    llm_config cfg = {"http://127.0.0.1:1/v1", "m", NULL, -1, 0}, no_url = {NULL, "m", NULL, -1, 0};
+    llm_config cfg = {"http://127.0.0.1:1/v1", "m", NULL, -1, 0, 0}, no_url = {NULL, "m", NULL, -1, 0, 0};
     run r = {0};
     llm_call *c = NULL;
 

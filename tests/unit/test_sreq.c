@@ -6,7 +6,7 @@
 #include "tap.h"
 
 static const char *const names[] = {"vector", "kb", "web"};
-static const sreq_limits lim = {64, 60000, names, 3};
+static const sreq_limits lim = {64, 60000, names, 3, 100};
 
 static int json(const char *body, sreq *r, sreq_error *e)
 {
@@ -72,6 +72,101 @@ static void test_bad_json(void)
     rejects("{\"query\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
             413, "query_too_long", "query");
     rejects("{\"query\":\"a\\u0000b\"}", 400, "invalid_json", "body");
+    rejects("{\"query\":\"\\ud800\"}", 400, "invalid_json", "body");
+}
+
+/* Bodies that are not UTF-8 are refused before jansson reads them, with
+ * where the bad byte is. */
+static void test_body_utf8(void)
+{
+    static const struct {
+        const char *body, *message, *what;
+    } bad[] = {
+        {"{\"query\":\"\xED\xA0\x80\"}", "body: not valid UTF-8 (byte 10)", "a surrogate"},
+        {"{\"query\":\"\xF4\x90\x80\x80\"}", "body: not valid UTF-8 (byte 10)", "past U+10FFFF"},
+        {"{\"query\":\"ab\xE0\x80\x80\"}", "body: not valid UTF-8 (byte 12)", "an overlong form"},
+    };
+    sreq r;
+    sreq_error e;
+
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ok(json(bad[i].body, &r, &e) == -1 && e.status == 400 &&
+           strcmp(e.code, "invalid_json") == 0 && strcmp(e.message, bad[i].message) == 0,
+           "a body with %s: \"%s\"", bad[i].what, bad[i].message);
+        sreq_release(&r);
+    }
+}
+
+static void test_empty_body(void)
+{
+    sreq r;
+    sreq_error e = {0};
+
+    rejects("", 400, "invalid_json", "body: empty");
+    ok(json(" \r\n\t", &r, &e) == -1 && e.status == 400 && strcmp(e.code, "invalid_json") == 0 &&
+       strcmp(e.message, "body: empty") == 0, "a body of whitespace: body: empty");
+    sreq_release(&r);
+    ok(sreq_from_json(&r, NULL, 0, &lim, &e) == -1 && e.status == 400 &&
+       strcmp(e.message, "body: empty") == 0, "no body at all: body: empty");
+    sreq_release(&r);
+}
+
+/* Query string, then what the 400's message must start with. */
+static const struct {
+    const char *qs, *message;
+} repeated[] = {
+    {"q=a&q=b", "q: given more than once"},
+    {"q=a&query=b", "query: given more than once (also as q)"},
+    {"query=a&q=b", "q: given more than once (also as query)"},
+    {"query=a&query=a", "query: given more than once"},
+    {"q=a&k=1&k=2", "k: given more than once"},
+    {"k=1&q=a&k=1", "k: given more than once"},
+    {"q=a&timeout_ms=5&timeout_ms=6", "timeout_ms: given more than once"},
+    {"q=a&sources=kb&sources=web", "sources: given more than once"},
+    {"q=a&generate=0&generate=1", "generate: given more than once"},
+    {"q=a&stream=0&stream=0", "stream: given more than once"},
+};
+
+static void test_query_repeated(void)
+{
+    sreq r;
+    sreq_error e;
+
+    for (size_t i = 0; i < sizeof repeated / sizeof *repeated; i++) {
+        int rc = sreq_from_query(&r, repeated[i].qs, &lim, &e);
+        int good = rc == -1 && e.status == 400 && strcmp(e.code, "invalid_field") == 0 &&
+                   strcmp(e.message, repeated[i].message) == 0;
+        ok(good, "GET %s: 400 \"%s\"", repeated[i].qs, repeated[i].message);
+        if (!good && rc == -1)
+            printf("#   got %d %s: %s\n", e.status, e.code, e.message);
+        sreq_release(&r);
+    }
+}
+
+/* Percent-encoded queries that are not UTF-8: a 400 naming the query. */
+static void test_query_utf8(void)
+{
+    static const char *const bad[] = {
+        "q=%ED%A0%80",     /* a surrogate */
+        "q=%E0%80%80",     /* overlong */
+        "q=%F4%90%80%80",  /* past U+10FFFF */
+        "q=%C0%AF",        /* C0 lead */
+        "q=%F5%80%80%80",  /* F5 lead */
+        "q=ab%E2%82",      /* cut short */
+        "q=%80",           /* stray continuation */
+    };
+    sreq r;
+    sreq_error e;
+
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ok(sreq_from_query(&r, bad[i], &lim, &e) == -1 && e.status == 400 &&
+           strcmp(e.code, "invalid_field") == 0 && strstr(e.message, "query: not valid UTF-8"),
+           "GET %s: 400 naming the query", bad[i]);
+        sreq_release(&r);
+    }
+    ok(sreq_from_query(&r, "q=%F4%8F%BF%BF%EF%BF%BF", &lim, &e) == 0 &&
+       strcmp(r.query, "\xF4\x8F\xBF\xBF\xEF\xBF\xBF") == 0, "U+10FFFF and U+FFFF are a query");
+    sreq_release(&r);
 }
 
 static void test_query_string(void)
@@ -110,6 +205,10 @@ int main(void)
 {
     test_good();
     test_bad_json();
+    test_body_utf8();
+    test_empty_body();
     test_query_string();
+    test_query_repeated();
+    test_query_utf8();
     return tap_done();
 }

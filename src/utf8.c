@@ -1,0 +1,55 @@
+/*
+ * utf8 -- RFC 3629 validation by the table of its section 4: a lead byte
+ * says how many continuation bytes follow and narrows the range of the
+ * first, which is what excludes overlong forms, surrogates and code points
+ * past U+10FFFF; later continuation bytes are always 80..BF.
+ */
+#include "utf8.h"
+
+/* The sequence a lead byte starts: continuation bytes that follow, and the
+ * range of the first.  more == 0 marks a byte no character starts with. */
+typedef struct utf8_lead {
+    unsigned char more, lo, hi;
+} utf8_lead;
+
+static utf8_lead utf8_lead_of(unsigned char c)
+{
+    if (c >= 0xC2 && c <= 0xDF)
+        return (utf8_lead){1, 0x80, 0xBF};
+    if (c == 0xE0)
+        return (utf8_lead){2, 0xA0, 0xBF}; /* below is overlong */
+    if (c == 0xED)
+        return (utf8_lead){2, 0x80, 0x9F}; /* above is a surrogate */
+    if (c >= 0xE1 && c <= 0xEF)
+        return (utf8_lead){2, 0x80, 0xBF};
+    if (c == 0xF0)
+        return (utf8_lead){3, 0x90, 0xBF}; /* below is overlong */
+    if (c == 0xF4)
+        return (utf8_lead){3, 0x80, 0x8F}; /* above is past U+10FFFF */
+    if (c >= 0xF1 && c <= 0xF3)
+        return (utf8_lead){3, 0x80, 0xBF};
+    return (utf8_lead){0, 0, 0};
+}
+
+size_t utf8_span(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < n) {
+        utf8_lead l;
+        size_t k;
+        if (u[i] != 0 && u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        l = utf8_lead_of(u[i]);
+        if (l.more == 0 || n - i <= l.more || u[i + 1] < l.lo || u[i + 1] > l.hi)
+            return i;
+        for (k = 2; k <= l.more; k++)
+            if ((u[i + k] & 0xC0) != 0x80)
+                return i;
+        i += k;
+    }
+    return i;
+}
