@@ -166,6 +166,33 @@ test_expect_success '--max-k bounds k, and the error names the limit' '
 	stop_ragd
 '
 
+test_expect_success '--max-headers bounds the request line and the headers' '
+	start_ragd --db "$DB" --max-headers 2048 &&
+	long=$(head -c 3000 /dev/zero | tr "\\0" a) &&
+	code=$(curl -s -o /dev/null -w "%{http_code}" -H "X-Long: $long" "$RAGD_URL/healthz") &&
+	test "$code" -ge 400 && test "$code" -lt 500 &&
+	code=$(curl -s -o /dev/null -w "%{http_code}" "$RAGD_URL/search?q=$long") &&
+	test "$code" -ge 400 && test "$code" -lt 500 &&
+	curl -sf "$RAGD_URL/healthz" >/dev/null &&
+	stop_ragd
+'
+
+test_expect_success '--max-upstream-bytes bounds what a source may send' '
+	start_ragd --db "$DB" --web-url "$UP_URL" --max-upstream-bytes 1024 &&
+	test "$(post_search "{\"query\":\"volcano\",\"generate\":false}")" = 200 &&
+	test "$(jq -r .sources.web.status out.json)" = error &&
+	jq -r .sources.web.error out.json | grep -q "larger than 1024 bytes" &&
+	stop_ragd
+'
+
+test_expect_success '--max-sse-event bounds one event of the LLM stream' '
+	start_ragd --db "$DB" --llm-url "$UP_URL/@mode=huge/@huge_mb=1/v1" --max-sse-event 4096 &&
+	curl -s -N -H "Accept: text/event-stream" -H "Content-Type: application/json" \
+		--data-binary "{\"query\":\"volcano\",\"stream\":true}" "$RAGD_URL/search" >big.sse &&
+	grep -q "larger than 4096 bytes" big.sse && grep -q "^event: done" big.sse &&
+	stop_ragd
+'
+
 test_expect_success 'numbers print with at most 15 significant digits, in JSON and in events' '
 	start_ragd --db "$DB" &&
 	for i in 1 2 3 4 5; do post_search "{\"query\":\"volcano lava\"}" n$i.json >/dev/null; done &&
