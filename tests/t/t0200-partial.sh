@@ -6,9 +6,12 @@
 DB=$TEST_DIR/p.db
 
 # web_fails_with WORD: after a query, web is "error" (or $2) with WORD in its
-# error, the local sources answered, and partial is set.
+# error, the local sources answered, and partial is set.  The deadline is
+# 3 s when web is to time out, else 30 s: web fails at once, and the local
+# sources must answer however busy the machine is.
 web_fails_with() {
-	test "$(post_search "{\"query\":\"volcano lava\",\"timeout_ms\":600}")" = 200 || return 1
+	deadline=30000; [ "${2:-error}" = timeout ] && deadline=3000
+	test "$(post_search "{\"query\":\"volcano lava\",\"timeout_ms\":$deadline}")" = 200 || return 1
 	test "$(jq -r .sources.web.status out.json)" = "${2:-error}" || { cat out.json; return 1; }
 	jq -r .sources.web.error out.json | grep -qi -- "$1" || { cat out.json; return 1; }
 	test "$(jq .partial out.json)" = true &&
@@ -24,7 +27,7 @@ test_expect_success 'setup' '
 	start_ragd --db "$DB" --web-url "$UP_URL"
 '
 # The deadline steps keep every timing check 10 times away from what could
-# make it fail: the upstream is 100 times slower than the deadline, and the
+# make it fail: the upstream is 20 times slower than the deadline, and the
 # web source's latency (counted from its launch, a little after the request's
 # deadline started) must be at least half the deadline, proving it was not
 # cut early, and under 10 times it, proving it was not waited for.
@@ -32,9 +35,9 @@ test_expect_success 'web slow: timeout at the deadline, partial, local results k
 	fake_control "$UP_URL" "{\"delay_ms\":60000}" &&
 	web_fails_with "within" timeout &&
 	lat=$(jq .sources.web.latency_ms out.json) && ret=$(jq .timing_ms.retrieval out.json) &&
-	say "web latency $lat ms, retrieval $ret ms (deadline 600)" &&
-	jq -e ".sources.web.latency_ms >= 300 and .timing_ms.retrieval >= .sources.web.latency_ms" out.json >/dev/null &&
-	jq -e ".timing_ms.retrieval < 6000" out.json >/dev/null
+	say "web latency $lat ms, retrieval $ret ms (deadline 3000)" &&
+	jq -e ".sources.web.latency_ms >= 1500 and .timing_ms.retrieval >= .sources.web.latency_ms" out.json >/dev/null &&
+	jq -e ".timing_ms.retrieval < 30000" out.json >/dev/null
 '
 test_expect_success 'the request deadline cuts web: timeout at 200 ms' '
 	test "$(post_search "{\"query\":\"volcano\",\"timeout_ms\":200}")" = 200 &&
