@@ -39,28 +39,6 @@ static json_t *chat_last_user_text(json_t *messages)
     return NULL;
 }
 
-/* r as sreq_from_json makes it from {"query": TEXT}: the defaults and the
- * query, checked against lim.  The text comes from jansson, which refuses
- * malformed UTF-8 and \u0000, so only the length and blankness are left to
- * check.  Same contract as sreq_from_json. */
-static int chat_search(sreq *r, json_t *text, const sreq_limits *lim, sreq_error *e)
-{
-    const char *q = json_string_value(text);
-    size_t n = json_string_length(text);
-
-    memset(r, 0, sizeof *r);
-    r->k = SREQ_K_DEFAULT;
-    r->generate = 1;
-    if (n > lim->max_query)
-        return sreq_fail(e, 413, "query_too_long", "query: %zu bytes, the limit is %zu",
-                         n, lim->max_query);
-    if (q[strspn(q, " \t\r\n")] == '\0')
-        return sreq_fail(e, 400, "missing_field", "query: must not be empty");
-    if (!(r->query = strndup(q, n)))
-        return sreq_fail(e, 500, "internal", "out of memory");
-    return 0;
-}
-
 /* s cut to at most max bytes without splitting a UTF-8 character (s is
  * valid UTF-8, as jansson gave it); malloc'd, NULL when out of memory. */
 static char *chat_cut(const char *s, size_t n, size_t max)
@@ -87,7 +65,7 @@ int chat_from_json(chat_req *c, const char *body, size_t len, const sreq_limits 
                   "messages: must be an array with at least one user message");
         goto done;
     }
-    if (chat_search(&c->q, text, lim, e) != 0)
+    if (sreq_from_text(&c->q, json_string_value(text), json_string_length(text), lim, e) != 0)
         goto done;
     model = json_object_get(root, "model");
     if (json_is_string(model) &&

@@ -88,6 +88,14 @@ static int sreq_max_k(const sreq_limits *lim)
     return lim->max_k > 0 && lim->max_k < SREQ_K_MAX ? lim->max_k : SREQ_K_MAX;
 }
 
+/* r empty, every field at its default: k within lim's maximum. */
+static void sreq_init(sreq *r, const sreq_limits *lim)
+{
+    memset(r, 0, sizeof *r);
+    r->k = SREQ_K_DEFAULT < sreq_max_k(lim) ? SREQ_K_DEFAULT : sreq_max_k(lim);
+    r->generate = 1;
+}
+
 static int sreq_check_k(long long k, sreq *r, const sreq_limits *lim, sreq_error *e)
 {
     if (k < 1 || k > sreq_max_k(lim))
@@ -190,9 +198,7 @@ int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim
     const char *key;
     int rc = -1;
 
-    memset(r, 0, sizeof *r);
-    r->k = SREQ_K_DEFAULT;
-    r->generate = 1;
+    sreq_init(r, lim);
     if (sreq_load_body(body, len, &root, e) != 0)
         return -1;
     json_object_foreach(root, key, v)
@@ -208,6 +214,16 @@ done:
     if (rc != 0)
         sreq_release(r);
     return rc;
+}
+
+int sreq_from_text(sreq *r, const char *q, size_t n, const sreq_limits *lim, sreq_error *e)
+{
+    sreq_init(r, lim);
+    if (sreq_set_query(r, q, n, lim, e) != 0) {
+        sreq_release(r);
+        return -1;
+    }
+    return 0;
 }
 
 static int sreq_parse_int(const char *s, long long *out)
@@ -296,9 +312,7 @@ int sreq_from_query(sreq *r, const char *qs, const sreq_limits *lim, sreq_error 
     const char *seen[SREQ_NPARAMS] = {NULL};
     int rc = -1;
 
-    memset(r, 0, sizeof *r);
-    r->k = SREQ_K_DEFAULT;
-    r->generate = 1;
+    sreq_init(r, lim);
     TAILQ_INIT(&params);
     if (evhttp_parse_query_str(qs ? qs : "", &params) != 0) {
         sreq_fail(e, 400, "invalid_field", "query string: malformed");

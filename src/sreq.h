@@ -53,6 +53,11 @@ int sreq_load_body(const char *body, size_t len, json_t **root, sreq_error *e);
  * calls sreq_release(r). */
 int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim, sreq_error *e);
 
+/* A request for the query q[0..n) with every other field at its default,
+ * checked as sreq_from_json checks "query".  Same contract as
+ * sreq_from_json. */
+int sreq_from_text(sreq *r, const char *q, size_t n, const sreq_limits *lim, sreq_error *e);
+
 /* Parse a query string ("q=...&k=...&sources=a,b&timeout_ms=..."), already
  * without the leading '?'.  Each parameter may be given once ("query" is
  * another name for "q"); a repeated one is a 400 naming it.  Same contract

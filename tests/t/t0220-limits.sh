@@ -163,6 +163,8 @@ test_expect_success '--max-k bounds k, and the error names the limit' '
 	test "$(post_search "{\"query\":\"volcano\",\"k\":6}")" = 400 &&
 	test "$(jq -r .error.message out.json)" = "k: must be an integer from 1 to 5, got 6" &&
 	test "$(post_search "{\"query\":\"volcano\",\"k\":5,\"generate\":false}")" = 200 &&
+	test "$(post_search "{\"query\":\"volcano lava\",\"generate\":false}")" = 200 &&
+	test "$(jq ".contexts | length" out.json)" = 5 &&
 	stop_ragd
 '
 
