@@ -5,6 +5,7 @@
 #define RAGD_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 #include <time.h>
 
 /* Milliseconds since an arbitrary fixed point; never goes backwards. */
@@ -21,6 +22,13 @@ static inline int64_t clock_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A span of ms milliseconds (>= 0) as libevent's timers take it. */
+static inline struct timeval clock_timeval(int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    return tv;
 }
 
 #endif /* RAGD_CLOCK_H */

@@ -30,6 +30,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "log.h"
 
@@ -55,6 +56,7 @@ struct conn_table {
     struct evhttp *http;
     struct evconnlistener *listener;   /* NULL once shutting down */
     conn_limits lim;
+    struct timeval idle;               /* lim.idle_timeout_ms */
     size_t count;
     conn **by_fd;
     size_t nfd;
@@ -221,8 +223,7 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 static void conn_arm_deadline(conn *c)
 {
-    struct timeval tv = {c->t->lim.read_timeout_ms / 1000,
-                         (c->t->lim.read_timeout_ms % 1000) * 1000};
+    struct timeval tv = clock_timeval(c->t->lim.read_timeout_ms);
 
     if (!evtimer_pending(c->timer, NULL))
         evtimer_add(c->timer, &tv);
@@ -327,13 +328,11 @@ static struct bufferevent *conn_bev_cb(struct event_base *base, void *arg)
 static void conn_served_cb(struct evhttp_request *req, void *arg)
 {
     conn *c = arg;
-    struct timeval idle = {c->t->lim.idle_timeout_ms / 1000,
-                           (c->t->lim.idle_timeout_ms % 1000) * 1000};
 
     (void)req;
     c->serving = 0;
     c->gone = NULL;
-    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    bufferevent_set_timeouts(c->bev, &c->t->idle, &c->t->idle);
     if (evbuffer_get_length(bufferevent_get_input(c->bev)))
         conn_arm_deadline(c); /* the next request has begun */
     else
@@ -345,7 +344,6 @@ conn *conn_serve(conn_table *t, struct evhttp_request *req)
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    struct timeval idle = {t->lim.idle_timeout_ms / 1000, (t->lim.idle_timeout_ms % 1000) * 1000};
     conn *c;
 
     if (fd < 0 || (size_t)fd >= t->nfd || !(c = t->by_fd[fd]) || c->evcon != evcon)
@@ -355,7 +353,7 @@ conn *conn_serve(conn_table *t, struct evhttp_request *req)
     evtimer_del(c->timer);
     /* Writes still time out; reads do not: reading is done, and the
      * request's own deadlines decide how long the answer may take. */
-    bufferevent_set_timeouts(bev, NULL, &idle);
+    bufferevent_set_timeouts(bev, NULL, &t->idle);
     evhttp_request_set_on_complete_cb(req, conn_served_cb, c);
     if (evbuffer_get_length(bufferevent_get_input(bev)) > t->lim.max_pending_input) {
         snprintf(c->why, sizeof c->why, "the client sent more than %zu bytes after its request",
@@ -397,6 +395,7 @@ conn_table *conn_table_new(struct event_base *base, struct evhttp *http,
     t->http = http;
     t->listener = listener;
     t->lim = *lim;
+    t->idle = clock_timeval(lim->idle_timeout_ms);
     t->accepting = 1;
     t->next = conn_tables;
     conn_tables = t;

@@ -171,8 +171,7 @@ static int fanout_launch(fanout *f, fanout_slot *s, const char *query, int k, in
     if (in->timeout_ms && now + in->timeout_ms < own)
         own = now + in->timeout_ms;
     left = own > now ? own - now : 0;
-    tv.tv_sec = left / 1000;
-    tv.tv_usec = (left % 1000) * 1000;
+    tv = clock_timeval(left);
     /* libevent times a new timer from the loop's cached clock, which lags
      * by however long this iteration has run (launching the sources before
      * this one included); refresh it so no deadline is cut short. */

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "httpc.h"
 
 #define HTTPC_DEFAULT_MAX (8u << 20)
@@ -120,7 +121,7 @@ static void httpc_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static int httpc_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
     httpc *c = arg;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = clock_timeval(timeout_ms < 0 ? 0 : timeout_ms);
 
     (void)multi;
     if (timeout_ms < 0)

@@ -522,7 +522,7 @@ static void llm_http_failed(llm_call *c, long http_status, const char *body, siz
                             int64_t retry_after_ms)
 {
     int64_t wait = retry_after_ms >= 0 ? retry_after_ms : LLM_RETRY_DEFAULT_MS;
-    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    struct timeval tv = clock_timeval(wait);
     char msg[sizeof c->error];
 
     if (llm_retryable(http_status) && c->attempts == 1 && c->ntokens == 0 &&
@@ -694,8 +694,7 @@ int llm_start(httpc *http, struct event_base *base, const llm_config *cfg, const
         !(c->wake = evtimer_new(base, llm_wake_cb, c)))
         goto fail;
     if (left > 0) {
-        tv.tv_sec = (time_t)(left / 1000);
-        tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+        tv = clock_timeval(left);
     }
     if (evtimer_add(c->deadline, &tv) != 0)
         goto fail;

@@ -13,8 +13,8 @@
  *
  * Backpressure: a streamed reply never queues more than max_output bytes
  * the client has not read.  Past that the LLM transfer is paused until the
- * output drains; if it does not drain within the idle timeout, the stream
- * ends with an error.
+ * output drains; if it does not drain within half the idle timeout, the
+ * stream ends with an error.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -203,8 +203,7 @@ static void search_stalled(evutil_socket_t fd, short what, void *arg)
  * write timeout would end it without one. */
 static void search_backpressure(search *s)
 {
-    long stall_ms = s->srv->cfg->idle_timeout_ms / 2;
-    struct timeval tv = {stall_ms / 1000, (stall_ms % 1000) * 1000};
+    struct timeval tv = clock_timeval(s->srv->cfg->idle_timeout_ms / 2);
 
     if (s->paused || !s->conn || !s->g ||
         conn_unsent(s->conn) <= (size_t)s->srv->cfg->max_output)

@@ -222,7 +222,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
 {
     char host[256];
     int port;
-    struct timeval idle = {cfg->idle_timeout_ms / 1000, (cfg->idle_timeout_ms % 1000) * 1000};
+    struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
     conn_limits lim = {cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max(),
                        (int)cfg->read_timeout_ms, (int)cfg->idle_timeout_ms,
                        (size_t)cfg->max_pending_input};
