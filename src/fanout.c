@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "fanout.h"
+#include "hits.h"
 
 struct fanout {
     struct event_base *base;
@@ -37,38 +38,16 @@ static void fanout_slot_free(fanout_slot *s)
     instance_unref(s->inst);
     if (s->timer)
         event_free(s->timer);
-    for (size_t i = 0; i < s->nhits; i++) {
-        free((char *)s->hits[i].id);
-        free((char *)s->hits[i].title);
-        free((char *)s->hits[i].url);
-        free((char *)s->hits[i].text);
-    }
-    free(s->hits);
+    hits_release(s->hits, s->nhits);
     free(s->error);
     free(s);
 }
 
-static char *fanout_dup(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
 static int fanout_copy_hits(fanout_slot *s, const ragd_hit *hits, size_t n)
 {
-    if (n == 0)
-        return 0;
-    if (!(s->hits = calloc(n, sizeof *s->hits)))
+    if (hits_copy(hits, n, &s->hits) != 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        ragd_hit *h = &s->hits[s->nhits++];
-        h->id = fanout_dup(hits[i].id ? hits[i].id : "");
-        h->title = fanout_dup(hits[i].title);
-        h->url = fanout_dup(hits[i].url);
-        h->text = fanout_dup(hits[i].text ? hits[i].text : "");
-        h->score = hits[i].score;
-        if (!h->id || !h->text || (hits[i].title && !h->title) || (hits[i].url && !h->url))
-            return -1;
-    }
+    s->nhits = n;
     return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 #include <ragd/source.h>
 
+#include "hits.h"
 #include "kb_match.h"
 
 /* Long enough to wait out an ingest batch's commit or a checkpoint. */
@@ -298,13 +299,7 @@ static void kb_work(void *arg, unsigned worker)
 
 static void kb_job_free(kb_job *j)
 {
-    for (size_t i = 0; i < j->nhits; i++) {
-        free((char *)j->hits[i].id);
-        free((char *)j->hits[i].title);
-        free((char *)j->hits[i].url);
-        free((char *)j->hits[i].text);
-    }
-    free(j->hits);
+    hits_release(j->hits, j->nhits);
     free(j->match);
     pthread_mutex_destroy(&j->mu);
     free(j);

@@ -25,6 +25,8 @@
 #include <sqlite3.h>
 #include <ragd/source.h>
 
+#include "hits.h"
+
 /* Stored vectors are little-endian float32 and are copied as they are. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the vector source needs a little-endian host");
@@ -531,13 +533,7 @@ static void vec_scan_work(void *arg, unsigned worker)
 
 static void vec_job_free(vec_job *j)
 {
-    for (size_t i = 0; i < j->nhits; i++) {
-        free((char *)j->hits[i].id);
-        free((char *)j->hits[i].title);
-        free((char *)j->hits[i].url);
-        free((char *)j->hits[i].text);
-    }
-    free(j->hits);
+    hits_release(j->hits, j->nhits);
     free(j->cands);
     free(j->q);
     free(j);

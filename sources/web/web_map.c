@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "hits.h"
 #include "web_map.h"
 
 char *web_escape(const char *s)
@@ -105,13 +106,7 @@ char *web_normalize_url(const char *url)
 
 void web_hits_release(web_hits *h)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        free((char *)h->v[i].id);
-        free((char *)h->v[i].title);
-        free((char *)h->v[i].url);
-        free((char *)h->v[i].text);
-    }
-    free(h->v);
+    hits_release(h->v, h->n);
     h->v = NULL;
     h->n = 0;
 }
