@@ -31,4 +31,10 @@ static inline struct timeval clock_timeval(int64_t ms)
     return tv;
 }
 
+/* A latency of us microseconds as reported: milliseconds to 0.1 ms. */
+static inline double clock_report_ms(int64_t us)
+{
+    return (double)((us + 50) / 100) / 10.0;
+}
+
 #endif /* RAGD_CLOCK_H */

@@ -16,7 +16,7 @@ typedef struct fuse_cand {
 } fuse_cand;
 
 typedef struct fuse_doc {
-    fuse_result r;
+    fuse_hit r;
     size_t best_rank;
     const char *id;
 } fuse_doc;
@@ -67,7 +67,7 @@ static void fuse_merge_run(const fuse_cand *c, size_t n, fuse_doc *d)
     d->id = best->id;
 }
 
-int fuse_rrf(const fuse_list *lists, size_t nlists, size_t topk, fuse_result **out, size_t *nout)
+int fuse_rrf(const fuse_list *lists, size_t nlists, size_t topk, fuse_hit **out, size_t *nout)
 {
     fuse_cand *c = NULL;
     fuse_doc *d = NULL;
@@ -96,8 +96,11 @@ int fuse_rrf(const fuse_list *lists, size_t nlists, size_t topk, fuse_result **o
         nd = topk;
     if (!(*out = malloc(nd * sizeof **out)))
         goto fail;
-    for (size_t i = 0; i < nd; i++)
+    for (size_t i = 0; i < nd; i++) {
         (*out)[i] = d[i].r;
+        (*out)[i].hit = &lists[d[i].r.list].hits[d[i].r.index];
+        (*out)[i].source = lists[d[i].r.list].name;
+    }
     *nout = nd;
     free(c);
     free(d);

@@ -6,13 +6,14 @@
  * reports on a later loop iteration, so both paths keep the callback rule.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "extract.h"
+#include "defer.h"
 #include "gen.h"
-#include "host.h"
 
 #define GEN_EXTRACT_SENTENCES 3
 
@@ -20,6 +21,7 @@ struct gen {
     const gen_env *env;
     gen_callbacks cb;
     void *arg;
+    ctx_source *src;      /* the contexts as ctx sees them; strings borrowed */
     ctx context;
     llm_call *llm;
     int64_t start_us;
@@ -70,6 +72,7 @@ int gen_citations(const char *text, const int *valid, size_t nvalid, int **out)
 static void gen_free(gen *g)
 {
     ctx_release(&g->context);
+    free(g->src);
     free(g->answer);
     free(g->citations);
     free(g);
@@ -122,7 +125,7 @@ static void gen_finish(gen *g, int status, const char *answer, const char *gener
     if (status == RAGD_OK && !*g->answer && !error)
         error = "the model returned an empty answer";
     r.error = status == RAGD_OK && *g->answer ? NULL : error;
-    r.latency_ms = (double)((clock_us() - g->start_us + 50) / 100) / 10.0;
+    r.latency_ms = clock_report_ms(clock_us() - g->start_us);
     g->cb.on_done(g->arg, &r);
     gen_free(g);
 }
@@ -152,7 +155,7 @@ static int gen_start_llm(gen *g, const char *query, int stream, int64_t deadline
     char *block = ctx_render(&g->context), *system = NULL, *user = NULL;
     int rc = RAGD_ENOMEM;
 
-    if (block && prompt_render(g->env->prompt, query, block, &system, &user) == 0)
+    if (block && prompt_render(&g->env->prompt, query, block, &system, &user) == 0)
         rc = llm_start(g->env->http, g->env->base, g->env->llm, system, user, stream, deadline_ms,
                        &cbs, g, &g->llm);
     free(block);
@@ -196,10 +199,21 @@ static int gen_start_extract(gen *g, const char *query)
         return RAGD_ENOMEM;
     g->citations = cites;
     g->ncitations = ncites;
-    return host_defer(g->env->base, gen_extract_report, g) == 0 ? RAGD_OK : RAGD_ENOMEM;
+    return defer_call(g->env->base, gen_extract_report, g) == 0 ? RAGD_OK : RAGD_ENOMEM;
 }
 
-int gen_start(const gen_env *env, const char *query, const ctx_source *src, size_t n, int stream,
+/* The fused contexts as ctx sees them, numbered by rank. */
+static ctx_source *gen_sources(const fuse_hit *hits, size_t n)
+{
+    ctx_source *v = calloc(n + 1, sizeof *v);
+
+    for (size_t i = 0; v && i < n; i++)
+        v[i] = (ctx_source){(int)i + 1, hits[i].source, hits[i].hit->id, hits[i].hit->title,
+                            hits[i].hit->url, hits[i].hit->text};
+    return v;
+}
+
+int gen_start(const gen_env *env, const char *query, const fuse_hit *hits, size_t n, int stream,
               int64_t deadline_ms, const gen_callbacks *cb, void *arg, gen **out)
 {
     gen *g = calloc(1, sizeof *g);
@@ -211,7 +225,7 @@ int gen_start(const gen_env *env, const char *query, const ctx_source *src, size
     g->cb = *cb;
     g->arg = arg;
     g->start_us = clock_us();
-    if (ctx_build(&g->context, src, n, env->context_tokens) != 0) {
+    if (!(g->src = gen_sources(hits, n)) || ctx_build(&g->context, g->src, n, env->context_tokens) != 0) {
         gen_free(g);
         return RAGD_ENOMEM;
     }
@@ -235,4 +249,41 @@ void gen_cancel(gen *g)
     g->cancelled = 1;
     if (g->llm)
         llm_cancel(g->llm);
+}
+
+int gen_env_init(gen_env *env, struct event_base *base, httpc *http, const config *cfg,
+                 char *err, size_t errlen)
+{
+    const char *key = getenv("RAGD_LLM_API_KEY");
+
+    memset(env, 0, sizeof *env);
+    env->base = base;
+    env->http = http;
+    env->context_tokens = (size_t)cfg->context_tokens;
+    if (cfg->prompt_file ? prompt_load(&env->prompt, cfg->prompt_file, err, errlen) != 0
+                         : prompt_default(&env->prompt) != 0) {
+        if (!cfg->prompt_file)
+            snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!cfg->llm_url)
+        return 0;
+    env->llm_cfg.url = cfg->llm_url;
+    env->llm_cfg.model = cfg->llm_model;
+    env->llm_cfg.temperature = cfg->llm_temperature;
+    env->llm_cfg.max_tokens = cfg->llm_max_tokens;
+    env->llm_cfg.max_event = (size_t)cfg->max_sse_event;
+    if (key && *key && !(env->llm_cfg.api_key = strdup(key))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    env->llm = &env->llm_cfg;
+    return 0;
+}
+
+void gen_env_release(gen_env *env)
+{
+    free((char *)env->llm_cfg.api_key);
+    prompt_release(&env->prompt);
+    memset(env, 0, sizeof *env);
 }

@@ -13,21 +13,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "context.h"
+#include "fuse.h"
 #include "httpc.h"
 #include "llm.h"
 #include "prompt.h"
 
 struct event_base;
 
-/* What generation needs from the server; borrowed, outlives every gen. */
+/* What every generation of a server shares: made once at start by
+ * gen_env_init, borrowed by each gen, freed by gen_env_release after the
+ * last gen has called back. */
 typedef struct gen_env {
     struct event_base *base;
-    httpc *http;
-    const llm_config *llm;        /* NULL: extractive answers */
-    const prompt_template *prompt;
+    httpc *http;                  /* borrowed */
+    const llm_config *llm;        /* NULL: extractive answers; else &llm_cfg */
+    llm_config llm_cfg;           /* strings borrowed from the config; api_key owned */
+    prompt_template prompt;
     size_t context_tokens;
 } gen_env;
+
+/* Prepare env from cfg: the prompt template (cfg->prompt_file or the
+ * default) and, when cfg->llm_url is set, the LLM settings with the key
+ * from $RAGD_LLM_API_KEY.  cfg and http are borrowed and must outlive env.
+ * Returns 0, or -1 with a message in err (env then needs gen_env_release). */
+int gen_env_init(gen_env *env, struct event_base *base, httpc *http, const config *cfg,
+                 char *err, size_t errlen);
+
+/* Free what env owns and zero it. */
+void gen_env_release(gen_env *env);
 
 typedef struct gen_result {
     int status;                   /* RAGD_OK, RAGD_ETIMEDOUT, RAGD_ECANCELED, RAGD_ERR */
@@ -55,10 +70,11 @@ typedef struct gen_callbacks {
 
 typedef struct gen gen;
 
-/* Answer query from contexts src[0..n) (fused order; each src[i].rank is
- * its number), streaming the LLM's tokens when stream is set, giving up at
- * deadline_ms.  On 0, *out names the generation until on_done has run. */
-int gen_start(const gen_env *env, const char *query, const ctx_source *src, size_t n, int stream,
+/* Answer query from the fused contexts hits[0..n) (best first; hits[i] is
+ * context number i + 1), streaming the LLM's tokens when stream is set,
+ * giving up at deadline_ms.  The hits are borrowed until on_done has run.
+ * On 0, *out names the generation until on_done has run. */
+int gen_start(const gen_env *env, const char *query, const fuse_hit *hits, size_t n, int stream,
               int64_t deadline_ms, const gen_callbacks *cb, void *arg, gen **out);
 
 /* Stop a generation whose on_done has not run: on_done follows soon with

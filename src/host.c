@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "defer.h"
 #include "embed.h"
 #include "host.h"
 #include "url.h"
@@ -52,39 +53,6 @@ static int host_work_submit(const ragd_host *h, ragd_work_fn work, ragd_work_don
 {
     const host_ctx *ctx = h->priv;
     return pool_submit(ctx->svc->pool, work, done, arg) == 0 ? RAGD_OK : RAGD_ENOMEM;
-}
-
-/* ------------------------------------------------------------- defer -- */
-
-typedef struct host_deferred {
-    void (*fn)(void *);
-    void *arg;
-} host_deferred;
-
-static void host_defer_cb(evutil_socket_t fd, short what, void *arg)
-{
-    host_deferred d = *(host_deferred *)arg;
-
-    (void)fd;
-    (void)what;
-    free(arg);
-    d.fn(d.arg);
-}
-
-int host_defer(struct event_base *base, void (*fn)(void *), void *arg)
-{
-    static const struct timeval now = {0, 0};
-    host_deferred *d = malloc(sizeof *d);
-
-    if (!d)
-        return -1;
-    d->fn = fn;
-    d->arg = arg;
-    if (event_base_once(base, -1, EV_TIMEOUT, host_defer_cb, d, &now) != 0) {
-        free(d);
-        return -1;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------- embed -- */
@@ -184,7 +152,7 @@ static int host_embed(const ragd_host *h, const char *text, int64_t deadline_ms,
         /* Cheap enough to run on the loop; delivered later to keep the
          * callback rule. */
         embed_hash(text, strlen(text), op->vec, op->dims);
-        rc = host_defer(svc->base, host_embed_hash_done, op) == 0 ? RAGD_OK : RAGD_ENOMEM;
+        rc = defer_call(svc->base, host_embed_hash_done, op) == 0 ? RAGD_OK : RAGD_ENOMEM;
     }
     if (rc != RAGD_OK) {
         free(op->vec);

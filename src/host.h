@@ -47,7 +47,4 @@ int host_embedder_from_store(host_services *svc, const char *db_path, const char
 /* Free what svc owns of the embedder settings. */
 void host_services_release(host_services *svc);
 
-/* Run fn(arg) on a later iteration of base's loop.  Returns 0 or -1. */
-int host_defer(struct event_base *base, void (*fn)(void *), void *arg);
-
 #endif /* RAGD_HOST_H */

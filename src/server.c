@@ -18,64 +18,13 @@
 
 #include "clock.h"
 #include "log.h"
+#include "reply.h"
 #include "search.h"
 #include "server.h"
 
 /* libevent's own hard cap on a request body; bodies between the configured
  * max_body and this get our JSON 413, larger ones libevent's. */
 #define SERVER_HARD_MAX_BODY (16u << 20)
-
-static void server_free_dumped(const void *data, size_t len, void *arg)
-{
-    (void)len;
-    (void)arg;
-    free((void *)data);
-}
-
-/* The reply when a reply cannot be built: still JSON, and built from
- * nothing that can fail. */
-static void server_reply_internal(struct evhttp_request *req, struct evbuffer *out)
-{
-    static const char body[] =
-        "{\"error\":{\"code\":\"internal\",\"message\":\"the reply could not be built "
-        "(out of memory)\"}}\n";
-
-    evbuffer_drain(out, evbuffer_get_length(out));
-    evbuffer_add_reference(out, body, sizeof body - 1, NULL, NULL);
-    evhttp_send_reply(req, 500, "Internal Server Error", out);
-}
-
-void server_reply_json(struct evhttp_request *req, int status, json_t *body)
-{
-    struct evbuffer *out = evbuffer_new();
-    char *text = body ? json_dumps(body, SERVER_JSON_FLAGS) : NULL;
-    const char *reason = status == 200 ? "OK" : NULL;
-
-    json_decref(body);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
-    if (!out) {
-        free(text);
-        evhttp_send_error(req, 500, NULL); /* nothing left to build JSON with */
-        return;
-    }
-    if (!text || evbuffer_add_reference(out, text, strlen(text), server_free_dumped, NULL) ||
-        evbuffer_add(out, "\n", 1)) {
-        if (text && !evbuffer_get_length(out))
-            free(text);
-        server_reply_internal(req, out);
-    } else {
-        evhttp_send_reply(req, status, reason, out);
-    }
-    evbuffer_free(out);
-}
-
-void server_reply_error(struct evhttp_request *req, int status, const char *code,
-                        const char *message)
-{
-    server_reply_json(req, status,
-                      json_pack("{s{ss ss}}", "error", "code", code, "message", message));
-}
 
 static int server_method_ok(struct evhttp_request *req, int allowed, const char *allow)
 {
@@ -85,7 +34,7 @@ static int server_method_ok(struct evhttp_request *req, int allowed, const char 
         return 1;
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
     snprintf(msg, sizeof msg, "method not allowed here; use %s", allow);
-    server_reply_error(req, 405, "method_not_allowed", msg);
+    reply_error(req, 405, "method_not_allowed", msg);
     return 0;
 }
 
@@ -97,14 +46,14 @@ static int server_admit(server *srv, struct evhttp_request *req)
     char msg[128];
 
     if (srv->drain) {
-        server_reply_error(req, 503, "shutting_down", "the server is shutting down");
+        reply_error(req, 503, "shutting_down", "the server is shutting down");
         return 0;
     }
-    if (srv->nlive < (size_t)srv->cfg->max_inflight)
+    if (srv->searches.nlive < (size_t)srv->cfg->max_inflight)
         return 1;
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    snprintf(msg, sizeof msg, "%zu searches in flight, the limit; retry shortly", srv->nlive);
-    server_reply_error(req, 503, "overloaded", msg);
+    snprintf(msg, sizeof msg, "%zu searches in flight, the limit; retry shortly", srv->searches.nlive);
+    reply_error(req, 503, "overloaded", msg);
     return 0;
 }
 
@@ -116,7 +65,7 @@ static void server_search_cb(struct evhttp_request *req, void *arg)
     if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST") ||
         !server_admit(srv, req))
         return;
-    search_handle(srv, req, c);
+    search_handle(&srv->searches, req, c);
 }
 
 static void server_chat_cb(struct evhttp_request *req, void *arg)
@@ -126,7 +75,7 @@ static void server_chat_cb(struct evhttp_request *req, void *arg)
 
     if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") || !server_admit(srv, req))
         return;
-    search_handle_chat(srv, req, c);
+    search_handle_chat(&srv->searches, req, c);
 }
 
 static void server_healthz_cb(struct evhttp_request *req, void *arg)
@@ -143,9 +92,9 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
                             json_pack("{ss ss}", "type", in->type->name, "status",
                                       in->enabled ? "enabled" : "disabled"));
     }
-    server_reply_json(req, 200, json_pack("{ss ss so sI sI}", "status", "ok", "version",
+    reply_json(req, 200, json_pack("{ss ss so sI sI}", "status", "ok", "version",
                                           PACKAGE_VERSION, "sources", sources, "live_searches",
-                                          (json_int_t)srv->nlive, "connections",
+                                          (json_int_t)srv->searches.nlive, "connections",
                                           (json_int_t)conn_count(srv->conns)));
 }
 
@@ -158,7 +107,7 @@ static void server_notfound_cb(struct evhttp_request *req, void *arg)
     snprintf(msg, sizeof msg, "no such endpoint: %.100s (try /search or /healthz)",
              evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req))
                  ? evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) : "?");
-    server_reply_error(req, 404, "not_found", msg);
+    reply_error(req, 404, "not_found", msg);
 }
 
 /* Record the address actually bound (the port may have been 0). */
@@ -185,38 +134,6 @@ static void server_bound_address(server *srv)
     }
 }
 
-/* Prepare what answer generation needs: the prompt template and, when an
- * LLM URL is configured, the LLM settings (its key from the environment). */
-static int server_generation_setup(server *srv, char *err, size_t errlen)
-{
-    const config *cfg = srv->cfg;
-    const char *key = getenv("RAGD_LLM_API_KEY");
-
-    if (cfg->prompt_file ? prompt_load(&srv->prompt, cfg->prompt_file, err, errlen) != 0
-                         : prompt_default(&srv->prompt) != 0) {
-        if (!cfg->prompt_file)
-            snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    srv->genv.base = srv->base;
-    srv->genv.http = srv->svc->http;
-    srv->genv.prompt = &srv->prompt;
-    srv->genv.context_tokens = (size_t)cfg->context_tokens;
-    if (!cfg->llm_url)
-        return 0;
-    srv->llm.url = cfg->llm_url;
-    srv->llm.model = cfg->llm_model;
-    srv->llm.temperature = cfg->llm_temperature;
-    srv->llm.max_tokens = cfg->llm_max_tokens;
-    srv->llm.max_event = (size_t)cfg->max_sse_event;
-    if (key && *key && !(srv->llm.api_key = strdup(key))) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    srv->genv.llm = &srv->llm;
-    return 0;
-}
-
 int server_start(server *srv, struct event_base *base, const config *cfg, instance_set *sources,
                  host_services *svc, char *err, size_t errlen)
 {
@@ -238,8 +155,9 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     }
     for (size_t i = 0; i < sources->n; i++)
         srv->names[i] = sources->v[i]->name;
-    if (server_generation_setup(srv, err, errlen) != 0)
+    if (gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
         return -1;
+    srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, 0};
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                EVHTTP_REQ_PATCH);
@@ -271,7 +189,7 @@ static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     server *srv = arg;
     size_t calls = instance_set_inflight(srv->sources), jobs = pool_pending(srv->svc->pool);
-    int idle = srv->nlive == 0 && calls == 0 && jobs == 0;
+    int idle = srv->searches.nlive == 0 && calls == 0 && jobs == 0;
 
     (void)fd;
     (void)what;
@@ -279,8 +197,8 @@ static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
         return;
     if (!idle)
         log_msg(LOG_WARN, "shutdown: after the grace period, still waiting for %zu searches, "
-                "%zu source calls and %zu worker jobs; cancelling them", srv->nlive, calls, jobs);
-    search_cancel_all(srv);
+                "%zu source calls and %zu worker jobs; cancelling them", srv->searches.nlive, calls, jobs);
+    search_cancel_all(&srv->searches);
     event_del(srv->drain);
     event_base_loopexit(srv->base, NULL);
 }
@@ -308,11 +226,11 @@ void server_release(server *srv)
 {
     /* A cancelled generation still calls back into its search, so run the
      * loop until every search is freed before freeing what they use. */
-    search_cancel_all(srv);
-    for (int i = 0; i < 1000 && srv->nlive; i++)
+    search_cancel_all(&srv->searches);
+    for (int i = 0; i < 1000 && srv->searches.nlive; i++)
         event_base_loop(srv->base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
-    if (srv->nlive)
-        log_msg(LOG_WARN, "shutdown: %zu searches did not finish", srv->nlive);
+    if (srv->searches.nlive)
+        log_msg(LOG_WARN, "shutdown: %zu searches did not finish", srv->searches.nlive);
     if (srv->drain)
         event_free(srv->drain);
     if (srv->conns)
@@ -321,7 +239,6 @@ void server_release(server *srv)
         evhttp_free(srv->http);
     conn_table_free(&srv->conns);
     free(srv->names);
-    free((char *)srv->llm.api_key);
-    prompt_release(&srv->prompt);
+    gen_env_release(&srv->genv);
     memset(srv, 0, sizeof *srv);
 }

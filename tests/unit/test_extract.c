@@ -329,11 +329,17 @@ static reported generate(const char *q, const ctx_source *src, size_t n)
 {
     static const gen_callbacks cbs = {NULL, on_generated};
     struct event_base *base = event_base_new();
-    gen_env env = {base, NULL, NULL, NULL, 100000};
+    gen_env env = {.base = base, .context_tokens = 100000};
     reported rep = {0, NULL, NULL, NULL};
+    ragd_hit hits[8];
+    fuse_hit fused[8];
     gen *g;
 
-    if (base && gen_start(&env, q, src, n, 0, 0, &cbs, &rep, &g) == RAGD_OK)
+    for (size_t i = 0; i < n && i < 8; i++) {
+        hits[i] = (ragd_hit){src[i].id, src[i].title, src[i].url, src[i].text, 0};
+        fused[i] = (fuse_hit){&hits[i], src[i].source, 0, i, 0};
+    }
+    if (base && gen_start(&env, q, fused, n, 0, 0, &cbs, &rep, &g) == RAGD_OK)
         event_base_dispatch(base);
     if (base)
         event_base_free(base);

@@ -15,8 +15,8 @@ static int close_to(double a, double b)
 static void test_single_list(void)
 {
     ragd_hit a[] = {H("x"), H("y"), H("z")};
-    fuse_list l[] = {{a, 3, 1.0}};
-    fuse_result *r;
+    fuse_list l[] = {{a, 3, 1.0, "s"}};
+    fuse_hit *r;
     size_t n;
 
     ok(fuse_rrf(l, 1, 10, &r, &n) == 0, "one list fuses");
@@ -31,8 +31,8 @@ static void test_merge_and_order(void)
 {
     ragd_hit a[] = {H("d1"), H("d2"), H("d3")};
     ragd_hit b[] = {H("d3"), H("d4"), H("d1")};
-    fuse_list l[] = {{a, 3, 1.0}, {b, 3, 1.0}};
-    fuse_result *r;
+    fuse_list l[] = {{a, 3, 1.0, "one"}, {b, 3, 1.0, "two"}};
+    fuse_hit *r;
     size_t n;
 
     ok(fuse_rrf(l, 2, 10, &r, &n) == 0, "two lists fuse");
@@ -45,6 +45,9 @@ static void test_merge_and_order(void)
     is_str(l[r[1].list].hits[r[1].index].id, "d3", "d3 second");
     ok(close_to(r[2].score, 1.0 / 62), "d2 and d4 score 1/62");
     is_str(l[r[2].list].hits[r[2].index].id, "d2", "d2 before d4: earlier list");
+    ok(r[1].hit == &b[0], "a fused hit points at its representative, not a copy");
+    is_str(r[1].source, "two", "and names the list it came from");
+    is_str(r[3].source, "two", "d4 came from the second list");
     free(r);
 }
 
@@ -52,8 +55,8 @@ static void test_weights(void)
 {
     ragd_hit a[] = {H("a1"), H("a2")};
     ragd_hit b[] = {H("b1"), H("b2")};
-    fuse_list l[] = {{a, 2, 1.0}, {b, 2, 3.0}};
-    fuse_result *r;
+    fuse_list l[] = {{a, 2, 1.0, "s"}, {b, 2, 3.0, "s"}};
+    fuse_hit *r;
     size_t n;
 
     ok(fuse_rrf(l, 2, 10, &r, &n) == 0, "weighted lists fuse");
@@ -67,8 +70,8 @@ static void test_representative(void)
 {
     ragd_hit a[] = {H("x"), H("y"), H("same")};
     ragd_hit b[] = {H("same")};
-    fuse_list l[] = {{a, 3, 1.0}, {b, 1, 1.0}};
-    fuse_result *r;
+    fuse_list l[] = {{a, 3, 1.0, "s"}, {b, 1, 1.0, "s"}};
+    fuse_hit *r;
     size_t n;
 
     ok(fuse_rrf(l, 2, 1, &r, &n) == 0, "fuse with topk 1");
@@ -80,8 +83,8 @@ static void test_representative(void)
 static void test_duplicate_within_list(void)
 {
     ragd_hit a[] = {H("d"), H("d"), H("e")};
-    fuse_list l[] = {{a, 3, 1.0}};
-    fuse_result *r;
+    fuse_list l[] = {{a, 3, 1.0, "s"}};
+    fuse_hit *r;
     size_t n;
 
     ok(fuse_rrf(l, 1, 10, &r, &n) == 0, "list with a repeated id fuses");
@@ -92,8 +95,8 @@ static void test_duplicate_within_list(void)
 
 static void test_empty(void)
 {
-    fuse_list l[] = {{NULL, 0, 1.0}};
-    fuse_result *r = (fuse_result *)1;
+    fuse_list l[] = {{NULL, 0, 1.0, "s"}};
+    fuse_hit *r = (fuse_hit *)1;
     size_t n = 9;
 
     ok(fuse_rrf(l, 1, 10, &r, &n) == 0 && n == 0 && r == NULL, "no hits: empty result");
