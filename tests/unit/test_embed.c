@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,49 @@ static void test_hash(void)
     ok(!same("protein protein cell", "protein cell")
            && cosine("protein protein cell", "protein cell") > 0.9,
        "term frequency counts, damped");
+}
+
+/* Known answers: vectors stored by `ragd ingest` are compared with query
+ * vectors made later, maybe by another build, so the terms' hashes, and
+ * where and with what weight they land, must never change. */
+static void test_hash_known(void)
+{
+    static const struct {
+        const char *word;
+        uint64_t h;
+    } terms[] = {
+        {"Proteins", 0x6ee1a108663c6a80ULL},  /* FNV-1a of "protein" */
+        {"studies", 0x9bbcd2ada7e94c0eULL},   /* of "study" */
+        {"caf\xC3\xA9", 0x48e8823acfa40d89ULL},
+        /* Past 64 bytes: lowercased on the fly, not stemmed. */
+        {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 0x3cdc0e6b8ad4984dULL},
+    };
+    static const struct {
+        size_t i;
+        float v;
+    } want[] = {
+        {0, 0x1.2556eep-1f}, {53, 0x1.5a808cp-2f}, {134, 0x1.5a808cp-2f},
+        {137, 0x1.5a808cp-2f}, {138, -0x1.2556eep-1f},
+    };
+    const char *t = "Protein folding determines the function of enzymes; proteins fold.";
+    float a[D];
+    size_t k = 0, bad = 0;
+
+    for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++) {
+        uint64_t h = 0;
+        ok(embed_term(terms[i].word, strlen(terms[i].word), &h) == 1 && h == terms[i].h,
+           "embed_term(\"%.12s\") is 0x%016llx", terms[i].word, (unsigned long long)h);
+    }
+    embed_hash(t, strlen(t), a, D);
+    for (size_t i = 0; i < D; i++) {
+        if (k < sizeof want / sizeof want[0] && want[k].i == i)
+            bad += fabsf(a[i] - want[k++].v) > 1e-6f;
+        else
+            bad += a[i] != 0;
+    }
+    ok(bad == 0 && k == sizeof want / sizeof want[0],
+       "a known sentence embeds to its known vector (%zu components differ)", bad);
 }
 
 static void test_hash_long(void)
@@ -216,6 +260,7 @@ static void test_body(void)
 int main(void)
 {
     test_hash();
+    test_hash_known();
     test_hash_long();
     test_normalize();
     test_parse_good();
