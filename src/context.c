@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "hash.h"
 
 /* ------------------------------------------------------------ small tools */
 
@@ -182,17 +183,16 @@ static size_t ctx_word_hashes(const char *s, uint64_t *w)
 {
     size_t n = 0;
 
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-        if (!ctx_is_word_byte(*p)) {
+    for (const char *p = s; *p;) {
+        size_t len = 0;
+        if (!ctx_is_word_byte((unsigned char)*p)) {
             p++;
             continue;
         }
-        for (; ctx_is_word_byte(*p); p++) {
-            h ^= (*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p;
-            h *= 0x100000001b3ULL;
-        }
-        w[n++] = h;
+        while (ctx_is_word_byte((unsigned char)p[len]))
+            len++;
+        w[n++] = hash_fnv1a_lower(p, len);
+        p += len;
     }
     return n;
 }

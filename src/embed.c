@@ -8,6 +8,7 @@
  */
 #include "buf.h"
 #include "embed.h"
+#include "hash.h"
 #include "url.h"
 
 #include <curl/curl.h>
@@ -17,9 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define EMBED_FNV_OFFSET 14695981039346656037ULL
-#define EMBED_FNV_PRIME 1099511628211ULL
 
 /* Words longer than this are hashed as they are, unstemmed: nothing that
  * long is an English word with a suffix worth stripping. */
@@ -146,29 +144,6 @@ size_t embed_stem(char *w, size_t len)
 
 /* ---------------------------------------------------------- hash embedder */
 
-static uint64_t embed_fnv(const char *s, size_t len)
-{
-    uint64_t h = EMBED_FNV_OFFSET;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= EMBED_FNV_PRIME;
-    }
-    return h;
-}
-
-/* Hash of a word too long to copy: lowercased on the fly, unstemmed. */
-static uint64_t embed_fnv_lower(const char *s, size_t len)
-{
-    uint64_t h = EMBED_FNV_OFFSET;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)embed_lower(s[i]);
-        h *= EMBED_FNV_PRIME;
-    }
-    return h;
-}
-
 static int embed_is_word_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
@@ -192,12 +167,12 @@ int embed_term(const char *w, size_t len, uint64_t *h)
     if (embed_chars(w, len) < 2 || embed_is_stopword(w, len))
         return 0;
     if (len > EMBED_WORD_MAX) {
-        *h = embed_fnv_lower(w, len);
+        *h = hash_fnv1a_lower(w, len);
         return 1;
     }
     for (size_t i = 0; i < len; i++)
         buf[i] = embed_lower(w[i]);
-    *h = embed_fnv(buf, embed_stem(buf, len));
+    *h = hash_fnv1a(buf, embed_stem(buf, len));
     return 1;
 }
 
