@@ -13,6 +13,7 @@
 
 #include "context.h"
 #include "hash.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------ small tools */
 
@@ -80,35 +81,13 @@ static int ctx_nonempty(const char *s)
     return s && *s;
 }
 
-static int ctx_is_space(unsigned cp)
+static int ctx_is_space(uint32_t cp)
 {
     return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xA0 || cp == 0x3000;
 }
 
-/* Decode the UTF-8 character at s[i] (i < len) into *cp; returns its length.
- * A malformed or truncated sequence counts as one character per byte. */
-static size_t ctx_utf8_at(const char *s, size_t len, size_t i, unsigned *cp)
-{
-    const unsigned char *u = (const unsigned char *)s + i;
-    size_t n = u[0] < 0x80 ? 1 : u[0] >= 0xF0 ? 4 : u[0] >= 0xE0 ? 3 : u[0] >= 0xC0 ? 2 : 1;
-
-    if (n > len - i)
-        n = 1;
-    for (size_t k = 1; k < n; k++)
-        if ((u[k] & 0xC0) != 0x80)
-            n = 1;
-    if (n == 1) {
-        *cp = u[0];
-        return 1;
-    }
-    *cp = u[0] & (0x7F >> n);
-    for (size_t k = 1; k < n; k++)
-        *cp = (*cp << 6) | (u[k] & 0x3F);
-    return n;
-}
-
 /* Ideographs, kana, hangul: scripts written without spaces between words. */
-static int ctx_is_cjk(unsigned cp)
+static int ctx_is_cjk(uint32_t cp)
 {
     return (cp >= 0x2E80 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7AF)
         || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x2FFFF);
@@ -125,8 +104,10 @@ typedef struct ctx_tally {
 static void ctx_tally_add(ctx_tally *t, const char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {
-        unsigned cp;
-        i += ctx_utf8_at(s, len, i, &cp);
+        uint32_t cp;
+        /* An invalid byte is one character, U+FFFD: neither a space nor
+         * CJK, so it counts like a letter. */
+        i += utf8_next(s, len, i, &cp);
         t->chars++;
         if (ctx_is_space(cp)) {
             t->in_word = 0;

@@ -32,6 +32,28 @@ static void test_count_tokens(void)
     is_int(ctx_count_tokens("one two three", 3), 2, "only len bytes are counted");
 }
 
+/* Invalid UTF-8 (which sources should never send) is counted byte by byte:
+ * each bad byte is one character of a word, never a space or CJK, and
+ * nothing is read past len. */
+static void test_count_tokens_invalid(void)
+{
+    char s[64];
+
+    is_int(tok("ab\xC0\xA0" "cd"), 2, "an overlong space is two letters, not a space: one word of 6");
+    memset(s, 0, sizeof s);
+    for (size_t i = 0; i < 48; i += 3)
+        memcpy(s + i, "\xED\xA0\x80", 3);
+    is_int(tok(s), 12, "16 surrogates are 48 characters: 12 tokens");
+    for (size_t i = 0; i < 40; i += 4)
+        memcpy(s + i, "\xF4\x90\x80\x80", 4);
+    s[40] = '\0';
+    is_int(tok(s), 10, "10 code points past U+10FFFF are 40 characters: 10 tokens");
+    is_int(tok("\xE3\x80"), 2, "an ideographic space cut short is two letters, one word");
+    is_int(tok("\xE6\x97 \xE6\x97\xA5"), 3, "a cut CJK character is a word, the whole one another");
+    is_int(ctx_count_tokens("\xE6\x97\xA5", 2), 2, "a character cut by len is two bytes of a word");
+    is_int(tok("\xF8\x88\x80\x80\x80 x"), 3, "a five-byte form is five characters: two words");
+}
+
 static void test_numbering(void)
 {
     ctx_source s[] = {
@@ -391,6 +413,7 @@ static void test_prompt_load(void)
 int main(void)
 {
     test_count_tokens();
+    test_count_tokens_invalid();
     test_numbering();
     test_exact_duplicate_gap();
     test_near_duplicates();
