@@ -89,6 +89,17 @@ char *embed_openai_body(const char *model, const char *const *texts,
 int embed_openai_parse(const char *body, size_t len, size_t n, size_t *dims,
                        float **out, char *err, size_t errlen);
 
+/* The message for an embeddings service's non-200 answer: "embedding
+ * service ENDPOINT returned HTTP STATUS", plus ": MESSAGE" when body[0..len)
+ * (need not be NUL-terminated; NULL when len is 0) carries one (OpenAI's
+ * {"error":{"message"}} or "error" string, or a "detail" or "message"
+ * string) or, when it is not JSON, its first line if it is at most 200
+ * bytes long.  api_key (if not NULL or empty) is hidden as mask_secret
+ * (mask.h) hides it, in the whole message before it is cut to fit err. */
+void embed_http_error(long status, const char *endpoint, const char *body,
+                      size_t len, const char *api_key, char *err,
+                      size_t errlen);
+
 /* Embed texts[0..n) with an OpenAI-compatible service, blocking: POST
  * {url}/embeddings (trailing slashes of url ignored) with body
  * embed_openai_body(model, ...), a 60 s limit, and the header

@@ -1,6 +1,6 @@
 /*
  * test_embed -- unit tests for the hash embedder and the OpenAI embeddings
- * wire format (body building and response parsing).  Not a test of
+ * wire format (body building, response parsing, error messages).  Not a test of
  * embed_openai_sync's transfer, which needs a server: the integration
  * tests drive that against the fake upstream.
  */
@@ -257,6 +257,57 @@ static void test_body(void)
        "invalid UTF-8 gives no body");
 }
 
+#define KEY "sk-emb-5ecret-key-0123456789"
+
+/* Whether s shows any run of 4 or more consecutive bytes of KEY. */
+static int shows_key(const char *s)
+{
+    char run[5] = "";
+
+    for (size_t i = 0; i + 4 <= sizeof KEY - 1; i++) {
+        memcpy(run, KEY + i, 4);
+        if (strstr(s, run))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_http_error(void)
+{
+    static const char dots[] = "................................................................"
+                               "................................................................";
+    const char *ep = "http://e/v1/embeddings";
+    char err[96], body[512];
+    size_t shown = 0;
+    const char *slow = "{\"error\":{\"message\":\"slow down\"}}";
+
+    embed_http_error(429, ep, slow, strlen(slow), KEY, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 429: slow down",
+           "HTTP error with the service's message");
+    embed_http_error(400, ep, "{\"detail\":\"bad model\"}", 22, NULL, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 400: bad model",
+           "a detail string");
+    embed_http_error(502, ep, "Bad Gateway\r\nmore", 18, NULL, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 502: Bad Gateway",
+           "short text: its first line");
+    embed_http_error(502, ep, "Bad Gateway", 3, NULL, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 502: Bad",
+           "only len bytes of the body are read");
+    embed_http_error(500, ep, NULL, 0, KEY, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 500", "no body");
+    embed_http_error(401, ep, "{\"error\":\"invalid key " KEY "\"}",
+                     strlen("{\"error\":\"invalid key " KEY "\"}"), KEY, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 401: invalid key ***",
+           "an echoed key is masked");
+    /* The key at every position around the end of err. */
+    for (int at = 0; at <= 60; at++) {
+        snprintf(body, sizeof body, "{\"error\":{\"message\":\"%.*s%s and more\"}}", at, dots, KEY);
+        embed_http_error(401, ep, body, strlen(body), KEY, err, sizeof err);
+        shown += shows_key(err) || strstr(err, "sk-") != NULL;
+    }
+    is_int(shown, 0, "a key cut by the end of err leaves no part of itself");
+}
+
 int main(void)
 {
     test_hash();
@@ -266,5 +317,6 @@ int main(void)
     test_parse_good();
     test_parse_bad();
     test_body();
+    test_http_error();
     return tap_done();
 }
