@@ -1,5 +1,6 @@
 /* Unit tests for context (numbering, duplicates, token budget, rendering)
  * and prompt (default template, loading, rendering). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -295,6 +296,63 @@ static void test_render(void)
     ctx_release(&c);
 }
 
+/* The densest text there is, 16 bytes per token (4-byte characters in one
+ * word, as in the header's title), still renders whole within the exact
+ * budget it costs: the render's ceiling never cuts what was counted. */
+static void test_render_dense(void)
+{
+    static const char smile[] = "\xF0\x9F\x99\x82"; /* U+1F642, not CJK */
+    char title[4 * 100 + 1], header[4 * 100 + 32], *text = malloc(4 * 4000 + 1), *want = malloc(4 * 4200), *r;
+    ctx_source s = {1, "kb", "id", title, NULL, text};
+    size_t budget;
+    ctx c;
+
+    if (!text || !want) {
+        ok(0, "memory for the dense text");
+        free(text);
+        free(want);
+        return;
+    }
+    for (size_t i = 0; i < 100; i++)
+        memcpy(title + 4 * i, smile, 4);
+    title[400] = '\0';
+    for (size_t i = 0; i < 4000; i++)
+        memcpy(text + 4 * i, smile, 4);
+    text[16000] = '\0';
+    snprintf(header, sizeof header, "[1] %s (source: kb)", title);
+    snprintf(want, 4 * 4200, "%s\n%s", header, text);
+    budget = header_tokens(header) + tok(text);
+    is_int(tok(text), 1000, "4000 four-byte characters in one word: 1000 tokens");
+    ok(ctx_build(&c, &s, 1, budget) == 0 && c.n == 1 && c.dropped_budget == 0,
+       "built whole with the exact budget (%zu tokens)", budget);
+    r = ctx_render(&c);
+    is_str(r, want, "rendered whole: %zu bytes for %zu tokens", r ? strlen(r) : 0, c.tokens);
+    free(r);
+    ctx_release(&c);
+    free(text);
+    free(want);
+}
+
+/* A context whose count does not cover its text (only possible by
+ * building it by hand) is refused rather than rendered without bound. */
+static void test_render_ceiling(void)
+{
+    ctx_source s = {1, "kb", "id", "T", NULL, NULL};
+    char text[200];
+    ctx_entry e = {1, &s, text};
+    ctx c = {&e, 1, 2, 0, 0};
+    char *r;
+
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    ok((r = ctx_render(&c)) == NULL, "199 bytes counted as 2 tokens: render refuses");
+    free(r);
+    c.tokens = 60;
+    r = ctx_render(&c);
+    ok(r && strlen(r) == strlen("[1] T (source: kb)\n") + 199, "counted as 60 tokens: rendered");
+    free(r);
+}
+
 /* ------------------------------------------------------------------ prompt */
 
 static char tmpl_path[] = "/tmp/ragd-test-prompt-XXXXXX";
@@ -423,6 +481,8 @@ int main(void)
     test_budget_utf8();
     test_budget_too_small();
     test_render();
+    test_render_dense();
+    test_render_ceiling();
     test_prompt_default();
     test_prompt_render_rules();
     test_prompt_load();

@@ -1,8 +1,8 @@
 /*
  * test_embed -- unit tests for the hash embedder and the OpenAI embeddings
- * wire format (body building, response parsing, error messages).  Not a test of
- * embed_openai_sync's transfer, which needs a server: the integration
- * tests drive that against the fake upstream.
+ * wire format (body building, response parsing, error messages).  Not a
+ * test of embed_openai_sync's transfer, which needs a server: the
+ * integration tests drive that against the fake upstream.
  */
 #include "embed.h"
 #include "tap.h"
