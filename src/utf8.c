@@ -60,11 +60,18 @@ bad:
 
 size_t utf8_span(const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
 
     while (i < n) {
         uint32_t cp;
-        size_t k = utf8_next(s, n, i, &cp);
+        size_t k;
+        /* ASCII, most of any text, without decoding. */
+        if (u[i] != 0 && u[i] < 0x80) {
+            i++;
+            continue;
+        }
+        k = utf8_next(s, n, i, &cp);
         if (cp == 0 || (k == 1 && cp == UTF8_REPLACEMENT))
             return i;
         i += k;
