@@ -108,7 +108,8 @@ void embed_http_error(long status, const char *endpoint, const char *body,
  * Returns 0 with *dims and *out as embed_openai_parse gives them, or -1 with
  * a message in err: the transfer failure, or the HTTP status (when not 200)
  * with the service's own error message when it sent one, or the parse
- * failure.  The key never appears in err, even when the service echoes it.
+ * failure.  The key never appears in err, even when the service echoes it,
+ * nor does part of it when the message is cut to fit (mask.h).
  * For the ingest CLI only: it blocks and may run curl's global init, which
  * is not thread-safe. */
 int embed_openai_sync(const char *url, const char *model, const char *api_key,
