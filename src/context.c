@@ -11,37 +11,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "context.h"
+#include "hash.h"
+#include "utf8.h"
 
 /* ------------------------------------------------------------ small tools */
 
-/* A growing string; a failed allocation sets failed and later puts do
- * nothing, so callers check once at the end. */
+/* The most bytes a header or passage takes per token ctx_count_tokens
+ * charges for it: a token is charged for every 4 characters or fewer
+ * (ceil(characters / 4) <= tokens), and a character is at most 4 bytes
+ * (utf8_next never takes more, an invalid byte is 1), so bytes <= 16 *
+ * tokens.  What ctx_render writes was all counted against the budget, so
+ * this bounds the rendered context by the budget. */
+#define CTX_BYTES_PER_TOKEN 16
+
+/* A growing string with a ceiling (buf.h); a failed put -- out of memory,
+ * or past max, which the ceilings below make impossible for the output
+ * they bound -- sets failed and later puts do nothing, so callers check
+ * once at the end. */
 typedef struct ctx_buf {
-    char *p;
-    size_t len, cap;
+    buf b;
+    size_t max;
     int failed;
 } ctx_buf;
 
 static void ctx_put(ctx_buf *b, const char *s, size_t n)
 {
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *p;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(p = realloc(b->p, cap))) {
-            b->failed = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
+    if (!b->failed && buf_add(&b->b, s, n, b->max) != 0)
+        b->failed = 1;
 }
 
 static void ctx_puts(ctx_buf *b, const char *s)
@@ -65,13 +63,13 @@ static void ctx_put_flat(ctx_buf *b, const char *s)
 /* The buffer's string handed to the caller, or NULL when anything failed. */
 static char *ctx_take_string(ctx_buf *b)
 {
-    if (!b->failed && !b->p)
+    if (!b->failed && !b->b.p)
         ctx_put(b, "", 0);
     if (b->failed) {
-        free(b->p);
+        buf_release(&b->b);
         return NULL;
     }
-    return b->p;
+    return b->b.p;
 }
 
 static int ctx_nonempty(const char *s)
@@ -79,35 +77,13 @@ static int ctx_nonempty(const char *s)
     return s && *s;
 }
 
-static int ctx_is_space(unsigned cp)
+static int ctx_is_space(uint32_t cp)
 {
     return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xA0 || cp == 0x3000;
 }
 
-/* Decode the UTF-8 character at s[i] (i < len) into *cp; returns its length.
- * A malformed or truncated sequence counts as one character per byte. */
-static size_t ctx_utf8_at(const char *s, size_t len, size_t i, unsigned *cp)
-{
-    const unsigned char *u = (const unsigned char *)s + i;
-    size_t n = u[0] < 0x80 ? 1 : u[0] >= 0xF0 ? 4 : u[0] >= 0xE0 ? 3 : u[0] >= 0xC0 ? 2 : 1;
-
-    if (n > len - i)
-        n = 1;
-    for (size_t k = 1; k < n; k++)
-        if ((u[k] & 0xC0) != 0x80)
-            n = 1;
-    if (n == 1) {
-        *cp = u[0];
-        return 1;
-    }
-    *cp = u[0] & (0x7F >> n);
-    for (size_t k = 1; k < n; k++)
-        *cp = (*cp << 6) | (u[k] & 0x3F);
-    return n;
-}
-
 /* Ideographs, kana, hangul: scripts written without spaces between words. */
-static int ctx_is_cjk(unsigned cp)
+static int ctx_is_cjk(uint32_t cp)
 {
     return (cp >= 0x2E80 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7AF)
         || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x2FFFF);
@@ -124,8 +100,10 @@ typedef struct ctx_tally {
 static void ctx_tally_add(ctx_tally *t, const char *s, size_t len)
 {
     for (size_t i = 0; i < len;) {
-        unsigned cp;
-        i += ctx_utf8_at(s, len, i, &cp);
+        uint32_t cp;
+        /* An invalid byte is one character, U+FFFD: neither a space nor
+         * CJK, so it counts like a letter. */
+        i += utf8_next(s, len, i, &cp);
         t->chars++;
         if (ctx_is_space(cp)) {
             t->in_word = 0;
@@ -182,17 +160,16 @@ static size_t ctx_word_hashes(const char *s, uint64_t *w)
 {
     size_t n = 0;
 
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        uint64_t h = 0xcbf29ce484222325ULL;
-        if (!ctx_is_word_byte(*p)) {
+    for (const char *p = s; *p;) {
+        size_t len = 0;
+        if (!ctx_is_word_byte((unsigned char)*p)) {
             p++;
             continue;
         }
-        for (; ctx_is_word_byte(*p); p++) {
-            h ^= (*p >= 'A' && *p <= 'Z') ? *p - 'A' + 'a' : *p;
-            h *= 0x100000001b3ULL;
-        }
-        w[n++] = h;
+        while (ctx_is_word_byte((unsigned char)p[len]))
+            len++;
+        w[n++] = hash_fnv1a_lower(p, len);
+        p += len;
     }
     return n;
 }
@@ -271,9 +248,26 @@ static int ctx_is_duplicate(const ctx_set *s, const char *text, const ctx *c, co
 
 /* ---------------------------------------------------------------- budget */
 
+/* What a header names a passage by: its title, else its id. */
+static const char *ctx_label(const ctx_source *s)
+{
+    return ctx_nonempty(s->title) ? s->title : s->id ? s->id : "";
+}
+
+/* The most bytes s's header line can take: its fixed text ("[n]", " ",
+ * " (source: ", ", ", ")": 27 bytes at most, with an int's 11 characters)
+ * and its label, source and url, whose line breaks and tabs become spaces
+ * byte for byte.  Sources bound those strings; this only keeps a header
+ * from growing past what they hold. */
+static size_t ctx_header_max(const ctx_source *s)
+{
+    return 32 + strlen(ctx_label(s)) + (s->source ? strlen(s->source) : 0)
+        + (s->url ? strlen(s->url) : 0);
+}
+
 static void ctx_put_header(ctx_buf *b, int n, const ctx_source *s)
 {
-    const char *label = ctx_nonempty(s->title) ? s->title : s->id ? s->id : "";
+    const char *label = ctx_label(s);
     char num[32];
 
     snprintf(num, sizeof num, "[%d]", n);
@@ -347,15 +341,17 @@ static int ctx_add(ctx *c, const ctx_source *src, size_t avail)
 {
     const char *text = src->text ? src->text : "";
     size_t len = strlen(text), cost, keep = len, used;
-    ctx_buf head = {0};
+    ctx_buf head = {.max = ctx_header_max(src)};
     ctx_entry *e = &c->v[c->n];
     int whole = 1;
 
     ctx_put_header(&head, src->rank, src);
-    if (head.failed)
+    if (head.failed) {
+        buf_release(&head.b);
         return -1;
-    cost = ctx_count_tokens(head.p, head.len);
-    free(head.p);
+    }
+    cost = ctx_count_tokens(head.b.p, head.b.len);
+    buf_release(&head.b);
     if (cost > avail)
         return 0;
     used = ctx_count_tokens(text, len);
@@ -420,9 +416,22 @@ fail:
     return -1;
 }
 
+/* The ceiling of ctx_render's output: every header and text it writes
+ * was counted in c->tokens (at most the budget), so they take at most
+ * CTX_BYTES_PER_TOKEN bytes per token, plus 3 bytes of line breaks per
+ * entry.  More would mean a broken count: refused, not grown into. */
+static size_t ctx_render_max(const ctx *c)
+{
+    size_t breaks = 3 * c->n;
+
+    if (c->tokens > (SIZE_MAX - breaks) / CTX_BYTES_PER_TOKEN)
+        return SIZE_MAX;
+    return c->tokens * CTX_BYTES_PER_TOKEN + breaks;
+}
+
 char *ctx_render(const ctx *c)
 {
-    ctx_buf b = {0};
+    ctx_buf b = {.max = ctx_render_max(c)};
 
     for (size_t i = 0; i < c->n; i++) {
         if (i > 0)

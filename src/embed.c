@@ -8,6 +8,8 @@
  */
 #include "buf.h"
 #include "embed.h"
+#include "hash.h"
+#include "mask.h"
 #include "url.h"
 
 #include <curl/curl.h>
@@ -17,9 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define EMBED_FNV_OFFSET 14695981039346656037ULL
-#define EMBED_FNV_PRIME 1099511628211ULL
 
 /* Words longer than this are hashed as they are, unstemmed: nothing that
  * long is an English word with a suffix worth stripping. */
@@ -146,29 +145,6 @@ size_t embed_stem(char *w, size_t len)
 
 /* ---------------------------------------------------------- hash embedder */
 
-static uint64_t embed_fnv(const char *s, size_t len)
-{
-    uint64_t h = EMBED_FNV_OFFSET;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= EMBED_FNV_PRIME;
-    }
-    return h;
-}
-
-/* Hash of a word too long to copy: lowercased on the fly, unstemmed. */
-static uint64_t embed_fnv_lower(const char *s, size_t len)
-{
-    uint64_t h = EMBED_FNV_OFFSET;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)embed_lower(s[i]);
-        h *= EMBED_FNV_PRIME;
-    }
-    return h;
-}
-
 static int embed_is_word_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
@@ -192,12 +168,12 @@ int embed_term(const char *w, size_t len, uint64_t *h)
     if (embed_chars(w, len) < 2 || embed_is_stopword(w, len))
         return 0;
     if (len > EMBED_WORD_MAX) {
-        *h = embed_fnv_lower(w, len);
+        *h = hash_fnv1a_lower(w, len);
         return 1;
     }
     for (size_t i = 0; i < len; i++)
         buf[i] = embed_lower(w[i]);
-    *h = embed_fnv(buf, embed_stem(buf, len));
+    *h = hash_fnv1a(buf, embed_stem(buf, len));
     return 1;
 }
 
@@ -419,8 +395,10 @@ fail:
     return -1;
 }
 
-int embed_openai_parse(const char *body, size_t len, size_t n, size_t *dims,
-                       float **out, char *err, size_t errlen)
+/* embed_openai_parse, with key (may be NULL) hidden in the messages that
+ * quote the service before they are cut to fit err. */
+static int embed_parse(const char *body, size_t len, size_t n, size_t *dims,
+                       float **out, const char *key, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
@@ -431,8 +409,8 @@ int embed_openai_parse(const char *body, size_t len, size_t n, size_t *dims,
     *out = NULL;
     *dims = 0;
     if (!root) {
-        snprintf(err, errlen, "embedding response is not valid JSON: %s",
-                 jerr.text);
+        mask_printf(err, errlen, key, "embedding response is not valid JSON: %s",
+                    jerr.text);
         return -1;
     }
     if (!json_is_object(root)) {
@@ -440,7 +418,7 @@ int embed_openai_parse(const char *body, size_t len, size_t n, size_t *dims,
         goto done;
     }
     if ((msg = embed_error_message(root))) {
-        snprintf(err, errlen, "embedding service error: %s", msg);
+        mask_printf(err, errlen, key, "embedding service error: %s", msg);
         goto done;
     }
     data = json_object_get(root, "data");
@@ -466,6 +444,12 @@ done:
     return ret;
 }
 
+int embed_openai_parse(const char *body, size_t len, size_t n, size_t *dims,
+                       float **out, char *err, size_t errlen)
+{
+    return embed_parse(body, len, n, dims, out, NULL, err, errlen);
+}
+
 /* ----------------------------------------------------- blocking transfer */
 
 static size_t embed_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -476,32 +460,13 @@ static size_t embed_write(char *data, size_t size, size_t nmemb, void *arg)
     return buf_add(arg, data, add, EMBED_MAX_RESPONSE) == 0 ? add : 0;
 }
 
-/* Mask every occurrence of key in err: services echo a bad key back in
- * their error messages.  The mask is never longer than the key, so the
- * message only shrinks. */
-static void embed_redact(char *err, const char *key)
+void embed_http_error(long status, const char *endpoint, const char *body,
+                      size_t len, const char *api_key, char *err,
+                      size_t errlen)
 {
-    size_t klen = key ? strlen(key) : 0;
-    size_t mask = klen < 3 ? klen : 3;
-    char *from = err, *at;
-
-    if (klen == 0)
-        return;
-    while ((at = strstr(from, key)) != NULL) {
-        memmove(at + mask, at + klen, strlen(at + klen) + 1);
-        memset(at, '*', mask);
-        from = at + mask;
-    }
-}
-
-/* The upstream's message for a non-200 answer: its JSON error message, or
- * else the start of the body when that is short text. */
-static void embed_http_error(long status, const char *endpoint,
-                             const buf *b, char *err,
-                             size_t errlen)
-{
-    json_t *root = b->len ? json_loadb(b->p, b->len, 0, NULL) : NULL;
+    json_t *root = len ? json_loadb(body, len, 0, NULL) : NULL;
     const char *msg = json_is_object(root) ? embed_error_message(root) : NULL;
+    size_t line = 0;
 
     /* Servers that do not copy OpenAI's error shape often use these. */
     if (!msg && json_is_string(json_object_get(root, "detail")))
@@ -509,15 +474,22 @@ static void embed_http_error(long status, const char *endpoint,
     if (!msg && json_is_string(json_object_get(root, "message")))
         msg = json_string_value(json_object_get(root, "message"));
 
-    if (msg)
-        snprintf(err, errlen, "embedding service %s returned HTTP %ld: %s",
-                 endpoint, status, msg);
-    else if (b->len && b->len <= 200 && !root)
-        snprintf(err, errlen, "embedding service %s returned HTTP %ld: %.*s",
-                 endpoint, status, (int)strcspn(b->p, "\r\n"), b->p);
-    else
-        snprintf(err, errlen, "embedding service %s returned HTTP %ld",
-                 endpoint, status);
+    if (msg) {
+        mask_printf(err, errlen, api_key,
+                    "embedding service %s returned HTTP %ld: %s", endpoint,
+                    status, msg);
+    } else if (len && len <= 200 && !root) {
+        /* Short text: its first line. */
+        while (line < len && body[line] && !strchr("\r\n", body[line]))
+            line++;
+        mask_printf(err, errlen, api_key,
+                    "embedding service %s returned HTTP %ld: %.*s", endpoint,
+                    status, (int)line, body);
+    } else {
+        mask_printf(err, errlen, api_key,
+                    "embedding service %s returned HTTP %ld", endpoint,
+                    status);
+    }
     json_decref(root);
 }
 
@@ -608,14 +580,17 @@ int embed_openai_sync(const char *url, const char *model, const char *api_key,
     if (embed_post(c, endpoint, body, hdr, &resp, &status, err, errlen) < 0)
         goto done;
     if (status != 200) {
-        embed_http_error(status, endpoint, &resp, err, errlen);
+        embed_http_error(status, endpoint, resp.p, resp.len, api_key, err,
+                         errlen);
         goto done;
     }
-    ret = embed_openai_parse(resp.p ? resp.p : "", resp.len, n, dims, out,
-                             err, errlen);
+    ret = embed_parse(resp.p ? resp.p : "", resp.len, n, dims, out, api_key,
+                      err, errlen);
 done:
+    /* The messages above that quote the service are masked already; this
+     * catches a key in anything else (a URL, libcurl's words). */
     if (ret < 0)
-        embed_redact(err, api_key);
+        mask_secret(err, api_key);
     curl_easy_cleanup(c);
     curl_slist_free_all(hdr);
     buf_release(&resp);

@@ -89,6 +89,17 @@ char *embed_openai_body(const char *model, const char *const *texts,
 int embed_openai_parse(const char *body, size_t len, size_t n, size_t *dims,
                        float **out, char *err, size_t errlen);
 
+/* The message for an embeddings service's non-200 answer: "embedding
+ * service ENDPOINT returned HTTP STATUS", plus ": MESSAGE" when body[0..len)
+ * (need not be NUL-terminated; NULL when len is 0) carries one (OpenAI's
+ * {"error":{"message"}} or "error" string, or a "detail" or "message"
+ * string) or, when it is not JSON, its first line if it is at most 200
+ * bytes long.  api_key (if not NULL or empty) is hidden as mask_secret
+ * (mask.h) hides it, in the whole message before it is cut to fit err. */
+void embed_http_error(long status, const char *endpoint, const char *body,
+                      size_t len, const char *api_key, char *err,
+                      size_t errlen);
+
 /* Embed texts[0..n) with an OpenAI-compatible service, blocking: POST
  * {url}/embeddings (trailing slashes of url ignored) with body
  * embed_openai_body(model, ...), a 60 s limit, and the header
@@ -97,7 +108,8 @@ int embed_openai_parse(const char *body, size_t len, size_t n, size_t *dims,
  * Returns 0 with *dims and *out as embed_openai_parse gives them, or -1 with
  * a message in err: the transfer failure, or the HTTP status (when not 200)
  * with the service's own error message when it sent one, or the parse
- * failure.  The key never appears in err, even when the service echoes it.
+ * failure.  The key never appears in err, even when the service echoes it,
+ * nor does part of it when the message is cut to fit (mask.h).
  * For the ingest CLI only: it blocks and may run curl's global init, which
  * is not thread-safe. */
 int embed_openai_sync(const char *url, const char *model, const char *api_key,

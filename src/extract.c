@@ -13,6 +13,7 @@
 
 #include "embed.h"
 #include "extract.h"
+#include "hash.h"
 
 #define EX_WRAP_MIN 50      /* bytes: a shorter line ends where it ends */
 #define EX_PIVOT_WORDS 20       /* sentences longer than this are scaled down */
@@ -83,17 +84,6 @@ static const char *ex_next_word(const char **p, const char *end, size_t *len)
     return w;
 }
 
-static uint64_t ex_fnv(const char *s, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)ex_lower(s[i]);
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static int ex_u64_cmp(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -124,7 +114,7 @@ static int ex_words(const char *s, size_t len, int terms_only, ex_set *set)
         return -1;
     while ((w = ex_next_word(&p, s + len, &wl))) {
         if (!terms_only)
-            set->h[set->n++] = ex_fnv(w, wl);
+            set->h[set->n++] = hash_fnv1a_lower(w, wl);
         else if (embed_term(w, wl, &set->h[set->n]))
             set->n++;
     }

@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "buf.h"
 #include "llm.h"
+#include "mask.h"
 #include "url.h"
 #include "sse.h"
 
@@ -91,27 +92,6 @@ static char *llm_dup_json(const json_t *v, int *oom)
     return s;
 }
 
-void llm_mask(char *s, const char *secret)
-{
-    size_t klen = secret ? strlen(secret) : 0, rlen = klen < 3 ? klen : 3, n;
-    char *p = s;
-
-    if (!klen)
-        return;
-    while ((p = strstr(p, secret))) {
-        memset(p, '*', rlen);
-        memmove(p + rlen, p + klen, strlen(p + klen) + 1);
-        p += rlen;
-    }
-    n = strlen(s);
-    /* A message cut short may end in the first part of the secret. */
-    for (size_t k = klen - 1 < n ? klen - 1 : n; k >= 4; k--)
-        if (memcmp(s + n - k, secret, k) == 0) {
-            memcpy(s + n - k, "***", 4);
-            return;
-        }
-}
-
 /* The upstream's own error message in an error body, or NULL. */
 static const char *llm_upstream_message(const json_t *root)
 {
@@ -143,17 +123,11 @@ void llm_http_error(long status, const char *body, size_t len, const char *api_k
 {
     json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
     const char *msg = json_is_object(root) ? llm_upstream_message(root) : NULL;
-    char *masked = msg ? strdup(msg) : NULL;
 
-    /* Masked before it is cut to fit err, so no part of the key is left. */
-    if (masked) {
-        llm_mask(masked, api_key);
-        snprintf(err, errlen, "LLM answered HTTP %ld: %s", status, masked);
-    } else {
-        snprintf(err, errlen, "LLM answered HTTP %ld", status);
-    }
-    llm_mask(err, api_key);
-    free(masked);
+    if (msg)
+        mask_printf(err, errlen, api_key, "LLM answered HTTP %ld: %s", status, msg);
+    else
+        mask_printf(err, errlen, api_key, "LLM answered HTTP %ld", status);
     json_decref(root);
 }
 
@@ -381,9 +355,8 @@ static void llm_finish(llm_call *c, int status, const char *fmt, ...)
         c->cb.on_done(c->arg, RAGD_OK, c->answer.p ? c->answer.p : "", model, c->finish, NULL);
     } else {
         va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
+        mask_vprintf(msg, sizeof msg, c->key, fmt, ap);
         va_end(ap);
-        llm_mask(msg, c->key);
         c->cb.on_done(c->arg, status, NULL, model, NULL, msg);
     }
     llm_free(c);

@@ -119,16 +119,11 @@ int llm_parse_chunk(const char *data, size_t len, llm_reply *r, char *err, size_
 
 /* The message for an HTTP error answer: "LLM answered HTTP STATUS", plus
  * ": MESSAGE" when body carries one (OpenAI's {"error":{"message"}}, or an
- * "error", "message" or "detail" string), with every occurrence of api_key
- * (if not NULL or empty) replaced by "***". */
+ * "error", "message" or "detail" string), with api_key (if not NULL or
+ * empty) hidden as mask_secret (mask.h) hides it, before the message is
+ * cut to fit err. */
 void llm_http_error(long status, const char *body, size_t len, const char *api_key, char *err,
                     size_t errlen);
-
-/* Hide secret (if not NULL or empty) in s, in place: every occurrence
- * becomes "***" (a secret shorter than 3 bytes becomes as many '*'), and so
- * does a tail of s of 4 or more bytes that is the start of secret -- what a
- * message cut to fit a buffer may leave of it. */
-void llm_mask(char *s, const char *secret);
 
 /* A Retry-After value in milliseconds: delay-seconds, or an HTTP date
  * compared with now; capped at max_ms; a past date is 0.  -1 when value is

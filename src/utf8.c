@@ -1,8 +1,8 @@
 /*
- * utf8 -- RFC 3629 validation by the table of its section 4: a lead byte
- * says how many continuation bytes follow and narrows the range of the
- * first, which is what excludes overlong forms, surrogates and code points
- * past U+10FFFF; later continuation bytes are always 80..BF.
+ * utf8 -- RFC 3629 validation and decoding by the table of its section 4:
+ * a lead byte says how many continuation bytes follow and narrows the range
+ * of the first, which is what excludes overlong forms, surrogates and code
+ * points past U+10FFFF; later continuation bytes are always 80..BF.
  */
 #include "utf8.h"
 
@@ -31,24 +31,49 @@ static utf8_lead utf8_lead_of(unsigned char c)
     return (utf8_lead){0, 0, 0};
 }
 
+size_t utf8_next(const char *s, size_t n, size_t i, uint32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)s + i;
+    utf8_lead l;
+    uint32_t c;
+
+    if (u[0] < 0x80) {
+        *cp = u[0];
+        return 1;
+    }
+    l = utf8_lead_of(u[0]);
+    if (l.more == 0 || n - i <= l.more || u[1] < l.lo || u[1] > l.hi)
+        goto bad;
+    /* The lead byte keeps 5, 4 or 3 bits for 1, 2 or 3 continuations. */
+    c = u[0] & (0x3Fu >> l.more);
+    for (size_t k = 1; k <= l.more; k++) {
+        if ((u[k] & 0xC0) != 0x80)
+            goto bad;
+        c = (c << 6) | (u[k] & 0x3Fu);
+    }
+    *cp = c;
+    return (size_t)l.more + 1;
+bad:
+    *cp = UTF8_REPLACEMENT;
+    return 1;
+}
+
 size_t utf8_span(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
 
     while (i < n) {
-        utf8_lead l;
+        uint32_t cp;
         size_t k;
+        /* ASCII, most of any text, without decoding. */
         if (u[i] != 0 && u[i] < 0x80) {
             i++;
             continue;
         }
-        l = utf8_lead_of(u[i]);
-        if (l.more == 0 || n - i <= l.more || u[i + 1] < l.lo || u[i + 1] > l.hi)
+        k = utf8_next(s, n, i, &cp);
+        if (cp == 0 || (k == 1 && cp == UTF8_REPLACEMENT))
             return i;
-        for (k = 2; k <= l.more; k++)
-            if ((u[i + k] & 0xC0) != 0x80)
-                return i;
         i += k;
     }
     return i;

@@ -6,8 +6,11 @@
  */
 #include "kb_match.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 
 /* English stop words, dropped from the expression.  An OR query over common
  * terms makes FTS5 walk their huge posting lists -- the kb source's search
@@ -48,49 +51,10 @@ static int kb_is_ascii_alnum(unsigned char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int kb_is_cont(unsigned char c)
-{
-    return c >= 0x80 && c <= 0xBF;
-}
-
-/* Length of the valid UTF-8 sequence starting at s (whose first byte is >=
- * 0x80), or 0 when it is not one: a stray continuation byte, an overlong
- * form, a surrogate, a code point above U+10FFFF or a truncated sequence.
- * Never reads past a NUL, which is not a continuation byte. */
-static size_t kb_utf8_len(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    size_t n;
-
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (!kb_is_cont(s[i]))
-            return 0;
-    return n;
-}
-
-/* Copy the word starting at *pp into out, lowercased and without invalid
- * UTF-8; advance *pp past the word.  Returns the bytes written (0 when the
- * word was nothing but invalid bytes). */
-static size_t kb_take_word(const unsigned char **pp, char *out)
+/* Copy the word starting at *pp (before end, the query's NUL) into out,
+ * lowercased and without invalid UTF-8; advance *pp past the word.  Returns
+ * the bytes written (0 when the word was nothing but invalid bytes). */
+static size_t kb_take_word(const unsigned char **pp, const unsigned char *end, char *out)
 {
     const unsigned char *p = *pp;
     size_t len = 0;
@@ -100,8 +64,9 @@ static size_t kb_take_word(const unsigned char **pp, char *out)
             out[len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
             p++;
         } else {
-            size_t n = kb_utf8_len(p);
-            if (n == 0) {
+            uint32_t cp;
+            size_t n = utf8_next((const char *)p, (size_t)(end - p), 0, &cp);
+            if (n == 1 && cp == UTF8_REPLACEMENT) {
                 p++;
                 continue;
             }
@@ -153,9 +118,9 @@ static char *kb_words_join(const kb_words *ws)
 
 char *kb_match_expr(const char *query)
 {
-    const unsigned char *p = (const unsigned char *)query;
+    const unsigned char *p = (const unsigned char *)query, *end = p + strlen(query);
     kb_words *words = calloc(1, sizeof *words), *stops = calloc(1, sizeof *stops);
-    char *buf = malloc(strlen(query) + 1), *out = NULL;
+    char *buf = malloc((size_t)(end - p) + 1), *out = NULL;
     size_t used = 0;
 
     if (!words || !stops || !buf)
@@ -170,7 +135,7 @@ char *kb_match_expr(const char *query)
             p++;
             continue;
         }
-        if ((len = kb_take_word(&p, w)) == 0)
+        if ((len = kb_take_word(&p, end, w)) == 0)
             continue;
         used += len;
         kb_words_add(kb_is_stopword(w, len) ? stops : words, w, len);

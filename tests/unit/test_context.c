@@ -1,5 +1,6 @@
 /* Unit tests for context (numbering, duplicates, token budget, rendering)
  * and prompt (default template, loading, rendering). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +31,28 @@ static void test_count_tokens(void)
            "9 x 'e-acute' is 9 characters (not 18 bytes): ceil(9/4) = 3");
     is_int(tok("\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E"), 4, "3 CJK characters are 3 words: 4 tokens");
     is_int(ctx_count_tokens("one two three", 3), 2, "only len bytes are counted");
+}
+
+/* Invalid UTF-8 (which sources should never send) is counted byte by byte:
+ * each bad byte is one character of a word, never a space or CJK, and
+ * nothing is read past len. */
+static void test_count_tokens_invalid(void)
+{
+    char s[64];
+
+    is_int(tok("ab\xC0\xA0" "cd"), 2, "an overlong space is two letters, not a space: one word of 6");
+    memset(s, 0, sizeof s);
+    for (size_t i = 0; i < 48; i += 3)
+        memcpy(s + i, "\xED\xA0\x80", 3);
+    is_int(tok(s), 12, "16 surrogates are 48 characters: 12 tokens");
+    for (size_t i = 0; i < 40; i += 4)
+        memcpy(s + i, "\xF4\x90\x80\x80", 4);
+    s[40] = '\0';
+    is_int(tok(s), 10, "10 code points past U+10FFFF are 40 characters: 10 tokens");
+    is_int(tok("\xE3\x80"), 2, "an ideographic space cut short is two letters, one word");
+    is_int(tok("\xE6\x97 \xE6\x97\xA5"), 3, "a cut CJK character is a word, the whole one another");
+    is_int(ctx_count_tokens("\xE6\x97\xA5", 2), 2, "a character cut by len is two bytes of a word");
+    is_int(tok("\xF8\x88\x80\x80\x80 x"), 3, "a five-byte form is five characters: two words");
 }
 
 static void test_numbering(void)
@@ -273,6 +296,63 @@ static void test_render(void)
     ctx_release(&c);
 }
 
+/* The densest text there is, 16 bytes per token (4-byte characters in one
+ * word, as in the header's title), still renders whole within the exact
+ * budget it costs: the render's ceiling never cuts what was counted. */
+static void test_render_dense(void)
+{
+    static const char smile[] = "\xF0\x9F\x99\x82"; /* U+1F642, not CJK */
+    char title[4 * 100 + 1], header[4 * 100 + 32], *text = malloc(4 * 4000 + 1), *want = malloc(4 * 4200), *r;
+    ctx_source s = {1, "kb", "id", title, NULL, text};
+    size_t budget;
+    ctx c;
+
+    if (!text || !want) {
+        ok(0, "memory for the dense text");
+        free(text);
+        free(want);
+        return;
+    }
+    for (size_t i = 0; i < 100; i++)
+        memcpy(title + 4 * i, smile, 4);
+    title[400] = '\0';
+    for (size_t i = 0; i < 4000; i++)
+        memcpy(text + 4 * i, smile, 4);
+    text[16000] = '\0';
+    snprintf(header, sizeof header, "[1] %s (source: kb)", title);
+    snprintf(want, 4 * 4200, "%s\n%s", header, text);
+    budget = header_tokens(header) + tok(text);
+    is_int(tok(text), 1000, "4000 four-byte characters in one word: 1000 tokens");
+    ok(ctx_build(&c, &s, 1, budget) == 0 && c.n == 1 && c.dropped_budget == 0,
+       "built whole with the exact budget (%zu tokens)", budget);
+    r = ctx_render(&c);
+    is_str(r, want, "rendered whole: %zu bytes for %zu tokens", r ? strlen(r) : 0, c.tokens);
+    free(r);
+    ctx_release(&c);
+    free(text);
+    free(want);
+}
+
+/* A context whose count does not cover its text (only possible by
+ * building it by hand) is refused rather than rendered without bound. */
+static void test_render_ceiling(void)
+{
+    ctx_source s = {1, "kb", "id", "T", NULL, NULL};
+    char text[200];
+    ctx_entry e = {1, &s, text};
+    ctx c = {&e, 1, 2, 0, 0};
+    char *r;
+
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    ok((r = ctx_render(&c)) == NULL, "199 bytes counted as 2 tokens: render refuses");
+    free(r);
+    c.tokens = 60;
+    r = ctx_render(&c);
+    ok(r && strlen(r) == strlen("[1] T (source: kb)\n") + 199, "counted as 60 tokens: rendered");
+    free(r);
+}
+
 /* ------------------------------------------------------------------ prompt */
 
 static char tmpl_path[] = "/tmp/ragd-test-prompt-XXXXXX";
@@ -391,6 +471,7 @@ static void test_prompt_load(void)
 int main(void)
 {
     test_count_tokens();
+    test_count_tokens_invalid();
     test_numbering();
     test_exact_duplicate_gap();
     test_near_duplicates();
@@ -400,6 +481,8 @@ int main(void)
     test_budget_utf8();
     test_budget_too_small();
     test_render();
+    test_render_dense();
+    test_render_ceiling();
     test_prompt_default();
     test_prompt_render_rules();
     test_prompt_load();

@@ -1,14 +1,15 @@
 /*
  * test_embed -- unit tests for the hash embedder and the OpenAI embeddings
- * wire format (body building and response parsing).  Not a test of
- * embed_openai_sync's transfer, which needs a server: the integration
- * tests drive that against the fake upstream.
+ * wire format (body building, response parsing, error messages).  Not a
+ * test of embed_openai_sync's transfer, which needs a server: the
+ * integration tests drive that against the fake upstream.
  */
 #include "embed.h"
 #include "tap.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,49 @@ static void test_hash(void)
     ok(!same("protein protein cell", "protein cell")
            && cosine("protein protein cell", "protein cell") > 0.9,
        "term frequency counts, damped");
+}
+
+/* Known answers: vectors stored by `ragd ingest` are compared with query
+ * vectors made later, maybe by another build, so the terms' hashes, and
+ * where and with what weight they land, must never change. */
+static void test_hash_known(void)
+{
+    static const struct {
+        const char *word;
+        uint64_t h;
+    } terms[] = {
+        {"Proteins", 0x6ee1a108663c6a80ULL},  /* FNV-1a of "protein" */
+        {"studies", 0x9bbcd2ada7e94c0eULL},   /* of "study" */
+        {"caf\xC3\xA9", 0x48e8823acfa40d89ULL},
+        /* Past 64 bytes: lowercased on the fly, not stemmed. */
+        {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 0x3cdc0e6b8ad4984dULL},
+    };
+    static const struct {
+        size_t i;
+        float v;
+    } want[] = {
+        {0, 0x1.2556eep-1f}, {53, 0x1.5a808cp-2f}, {134, 0x1.5a808cp-2f},
+        {137, 0x1.5a808cp-2f}, {138, -0x1.2556eep-1f},
+    };
+    const char *t = "Protein folding determines the function of enzymes; proteins fold.";
+    float a[D];
+    size_t k = 0, bad = 0;
+
+    for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++) {
+        uint64_t h = 0;
+        ok(embed_term(terms[i].word, strlen(terms[i].word), &h) == 1 && h == terms[i].h,
+           "embed_term(\"%.12s\") is 0x%016llx", terms[i].word, (unsigned long long)h);
+    }
+    embed_hash(t, strlen(t), a, D);
+    for (size_t i = 0; i < D; i++) {
+        if (k < sizeof want / sizeof want[0] && want[k].i == i)
+            bad += fabsf(a[i] - want[k++].v) > 1e-6f;
+        else
+            bad += a[i] != 0;
+    }
+    ok(bad == 0 && k == sizeof want / sizeof want[0],
+       "a known sentence embeds to its known vector (%zu components differ)", bad);
 }
 
 static void test_hash_long(void)
@@ -213,13 +257,66 @@ static void test_body(void)
        "invalid UTF-8 gives no body");
 }
 
+#define KEY "sk-emb-5ecret-key-0123456789"
+
+/* Whether s shows any run of 4 or more consecutive bytes of KEY. */
+static int shows_key(const char *s)
+{
+    char run[5] = "";
+
+    for (size_t i = 0; i + 4 <= sizeof KEY - 1; i++) {
+        memcpy(run, KEY + i, 4);
+        if (strstr(s, run))
+            return 1;
+    }
+    return 0;
+}
+
+static void test_http_error(void)
+{
+    static const char dots[] = "................................................................"
+                               "................................................................";
+    const char *ep = "http://e/v1/embeddings";
+    char err[96], body[512];
+    size_t shown = 0;
+    const char *slow = "{\"error\":{\"message\":\"slow down\"}}";
+
+    embed_http_error(429, ep, slow, strlen(slow), KEY, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 429: slow down",
+           "HTTP error with the service's message");
+    embed_http_error(400, ep, "{\"detail\":\"bad model\"}", 22, NULL, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 400: bad model",
+           "a detail string");
+    embed_http_error(502, ep, "Bad Gateway\r\nmore", 18, NULL, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 502: Bad Gateway",
+           "short text: its first line");
+    embed_http_error(502, ep, "Bad Gateway", 3, NULL, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 502: Bad",
+           "only len bytes of the body are read");
+    embed_http_error(500, ep, NULL, 0, KEY, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 500", "no body");
+    embed_http_error(401, ep, "{\"error\":\"invalid key " KEY "\"}",
+                     strlen("{\"error\":\"invalid key " KEY "\"}"), KEY, err, sizeof err);
+    is_str(err, "embedding service http://e/v1/embeddings returned HTTP 401: invalid key ***",
+           "an echoed key is masked");
+    /* The key at every position around the end of err. */
+    for (int at = 0; at <= 60; at++) {
+        snprintf(body, sizeof body, "{\"error\":{\"message\":\"%.*s%s and more\"}}", at, dots, KEY);
+        embed_http_error(401, ep, body, strlen(body), KEY, err, sizeof err);
+        shown += shows_key(err) || strstr(err, "sk-") != NULL;
+    }
+    is_int(shown, 0, "a key cut by the end of err leaves no part of itself");
+}
+
 int main(void)
 {
     test_hash();
+    test_hash_known();
     test_hash_long();
     test_normalize();
     test_parse_good();
     test_parse_bad();
     test_body();
+    test_http_error();
     return tap_done();
 }
