@@ -2,13 +2,34 @@
  * fanout -- ask several source instances one query at once and collect what
  * each answered by its own deadline.
  *
- * Lifetime rule (the point of this module): a source's callback may arrive
- * after the fanout is gone -- its deadline passed, or its client left and
- * the owner freed the fanout.  Each search therefore gets its own slot, and
- * a slot outlives its fanout until the source calls back: fanout_free
- * orphans the slots still waiting (slot->f = NULL) and the late callback
- * frees the orphan without touching anything else.  Sources never hold a
- * pointer to the fanout or the request.
+ * Lifetime rules (the point of this module), each enforced, not just hoped
+ * for:
+ *
+ * - A source's callback may arrive after the fanout is gone -- its deadline
+ *   passed, or its client left and the owner freed the fanout.  Each search
+ *   therefore gets its own slot, and a slot outlives its fanout until the
+ *   source calls back: fanout_free orphans the slots whose source still owes
+ *   a callback (and asks those sources to cancel), and the late callback
+ *   frees the orphan without touching anything else.
+ * - Sources never hold a pointer to the fanout, the request or even the
+ *   slot: a search's callback argument is a number that names the slot
+ *   while its source owes the callback.  A callback under a number no slot
+ *   answers to (a source calling back twice, or after its search() returned
+ *   an error) is logged, counted (fanout_get_stats) and ignored; it cannot
+ *   reach freed memory.  Numbers are never reused (on a 32-bit machine,
+ *   not within 2^32 searches).
+ * - A slot settles once, only while pending; it is freed once, only when
+ *   both its fanout and its source are done with it; done runs at most once
+ *   and never after fanout_free.  These are assert()ed: a failure is a bug in
+ *   this module, never something a source or the owner can cause.
+ * - The owner's callbacks are not re-entrant.  fanout_free from inside the
+ *   done callback is the normal way to finish; fanout_free from inside a
+ *   settle callback breaks that callback's contract: it is logged and
+ *   counted, and, like a free from done, takes effect as the callback
+ *   returns -- *fp is NULL at once, no callback runs after it, and the
+ *   fanout is valid until the callback returns.
+ *
+ * Everything here runs on the loop thread.
  */
 #ifndef RAGD_FANOUT_H
 #define RAGD_FANOUT_H
@@ -32,28 +53,27 @@ typedef enum fanout_state {
 
 typedef struct fanout fanout;
 
-/* One source's part of a fanout.  Owned by its fanout, or by itself once
- * orphaned (freed when its callback runs). */
+/* One source's part of a fanout, as the owner reads it.  Owned by its
+ * fanout (the owner only reads it), or by itself once orphaned.  The slot's
+ * lifecycle (asked, cancelled, called back, orphaned) is private to
+ * fanout.c. */
 typedef struct fanout_slot {
-    fanout *f;               /* NULL when orphaned */
     instance *inst;          /* a reference, dropped when the slot is freed */
-    fanout_state state;
-    int called_back;         /* the source's callback has run (or never will) */
-    int cancelled;           /* the source was asked to cancel */
+    fanout_state state;      /* PENDING until it settles, then final */
     int64_t start_us, end_us;
-    struct event *timer;     /* this source's deadline; NULL when settled */
-    ragd_op *op;
-    ragd_hit *hits;          /* owned copies, best first */
+    ragd_hit *hits;          /* owned copies, best first (FANOUT_OK) */
     size_t nhits;
     char *error;             /* owned; set for FANOUT_ERROR and FANOUT_TIMEOUT */
 } fanout_slot;
 
 /* Called once on the loop thread when every slot has settled (answered,
- * failed, timed out).  The owner reads the slots, then calls fanout_free. */
+ * failed, timed out).  The owner reads the slots, then calls fanout_free
+ * (from inside this callback or later). */
 typedef void (*fanout_done_cb)(void *arg, fanout *f);
 
 /* Called on the loop thread as each slot settles, before done (may be
- * NULL).  It must not free the fanout. */
+ * NULL; may run inside fanout_start).  It must not free the fanout (see
+ * the lifetime rules above for what happens if it does). */
 typedef void (*fanout_settle_cb)(void *arg, const fanout_slot *slot);
 
 /* Start searching query in each of insts[0..n) (n >= 0; disabled instances
@@ -72,10 +92,22 @@ int64_t fanout_elapsed_us(const fanout *f);
 
 /* Free the fanout, at any time on the loop thread: settled slots are freed,
  * searches still running are cancelled and their slots orphaned, and done
- * will not run if it has not yet.  Sets *fp to NULL. */
+ * will not run if it has not yet.  Sets *fp to NULL.  From inside one of
+ * the fanout's own callbacks the free happens as that callback returns. */
 void fanout_free(fanout **fp);
 
 /* The response name of a state: "ok", "error", "timeout", "disabled". */
 const char *fanout_state_name(fanout_state s);
+
+/* What the fan-out has seen misbehave since the process started, and what
+ * it still waits for. */
+typedef struct fanout_stats {
+    size_t awaiting;                /* searches whose source still owes its callback */
+    unsigned long stray_callbacks;  /* ignored: a second callback, or one after
+                                     * search() returned an error */
+    unsigned long settle_frees;     /* fanout_free called from a settle callback */
+} fanout_stats;
+
+void fanout_get_stats(fanout_stats *out);
 
 #endif /* RAGD_FANOUT_H */

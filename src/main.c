@@ -4,6 +4,7 @@
  * sources and the server, run, then tear down in the order that lets every
  * late callback land safely.
  */
+#include <dlfcn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <curl/curl.h>
 #include <sqlite3.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <event2/thread.h>
 
 #include "config.h"
@@ -91,12 +93,55 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static int serve_leftover_cb(const struct event_base *base, const struct event *ev, void *arg)
+{
+    size_t *n = arg;
+    short what = event_get_events(ev);
+    void *cb = (void *)event_get_callback(ev);
+    Dl_info di;
+
+    (void)base;
+    /* Not leaks, and only event_struct.h tells them apart: libevent's own
+     * events, kept for the loop's life (the signal pipe, the cross-thread
+     * wakeup), and the finalizers of freed bufferevents (connections freed
+     * with the server), which event_base_free runs. */
+    if (ev->ev_evcallback.evcb_flags & (EVLIST_INTERNAL | EVLIST_FINALIZING))
+        return 0;
+    (*n)++;
+    /* The callback as file+offset, which addr2line resolves to a function. */
+    if (!dladdr(cb, &di) || !di.dli_fname)
+        di.dli_fname = "?", di.dli_fbase = NULL;
+    log_msg(LOG_ERROR,
+            "shutdown: an event is still on the loop: callback %p (%s+%#tx), fd %d, "
+            "events%s%s%s%s%s",
+            cb, di.dli_fname, (char *)cb - (char *)di.dli_fbase, (int)event_get_fd(ev),
+            what & EV_TIMEOUT ? " timeout" : "", what & EV_READ ? " read" : "",
+            what & EV_WRITE ? " write" : "", what & EV_SIGNAL ? " signal" : "",
+            what & EV_PERSIST ? " persist" : "");
+    return 0;
+}
+
+/* Once everything is torn down the loop must be empty: an event still
+ * added or active belongs to a module that forgot to free it, and its
+ * callback would run on freed state were the loop run again.  Logs each
+ * one and returns how many there were. */
+static size_t serve_leftover_events(struct event_base *base)
+{
+    size_t n = 0;
+
+    event_base_foreach_event(base, serve_leftover_cb, &n);
+    return n;
+}
+
 /* Tear down so that every callback still owed is delivered before what it
  * touches is freed: searches are answered, transfers and jobs complete
  * (their sources' callbacks free orphaned slots), deferred events run, and
- * only then are the sources destroyed. */
-static void serve_teardown(serve_state *st)
+ * only then are the sources destroyed.  Returns how many events were still
+ * on the loop at the end (each logged): 0 when the shutdown was clean. */
+static size_t serve_teardown(serve_state *st)
 {
+    size_t leftover = 0;
+
     server_release(&st->srv);
     if (st->svc.http)
         httpc_free(&st->svc.http);
@@ -119,8 +164,11 @@ static void serve_teardown(serve_state *st)
         event_free(st->sigint);
     if (st->sigterm)
         event_free(st->sigterm);
-    if (st->base)
+    if (st->base) {
+        leftover = serve_leftover_events(st->base);
         event_base_free(st->base);
+    }
+    return leftover;
 }
 
 static int serve_main(int argc, char **argv)
@@ -149,7 +197,8 @@ static int serve_main(int argc, char **argv)
         fflush(stdout);
         event_base_dispatch(st.base);
     }
-    serve_teardown(&st);
+    if (serve_teardown(&st) != 0 && rc == 0)
+        rc = 1; /* a clean run with an unclean shutdown still fails */
     config_release(&cfg);
     return rc;
 }
