@@ -3,8 +3,7 @@
  *
  * Documents stream in from the inputs into a batch; a full batch is chunked,
  * embedded (before its transaction, so a slow embedding service never holds
- * the write lock) and written in one transaction with statements prepared
- * once per run.  WAL plus one transaction per batch is what makes kill -9
+ * the write lock) and put into the store in one transaction.  WAL plus one transaction per batch is what makes kill -9
  * safe: it loses the batch in flight and nothing else.  Not for the server:
  * this blocks, prints and exits.
  */
