@@ -197,7 +197,7 @@ static int ingest_read_json_doc(const json_t *obj, ingest_read_doc *d, char *msg
 }
 
 /* One JSONL line (without its newline): skipped with a report when
- * malformed, else added to the batch. */
+ * malformed, else handed to the sink. */
 static int ingest_read_line(const ingest_read_sink *k, const char *path, size_t lineno,
                        const char *line, size_t len)
 {
