@@ -259,48 +259,50 @@ static int host_dup(char **slot, const char *s)
     return s && !*slot ? -1 : 0;
 }
 
+/* The query embedder is the one the store's vectors were made with; a
+ * store that records none (or no store) gets the hash embedder. */
 int host_embedder_from_store(host_services *svc, const char *db_path, const char *embed_url,
                              char *err, size_t errlen)
 {
-    sqlite3 *db = NULL;
-    char name[32] = "hash", dims[32] = "", buf[1024];
+    store_embedder e = {.name = "hash"};
+    store *db = NULL;
     int rc = -1;
 
     if (db_path) {
         if (store_open(db_path, 0, &db, err, errlen) != 0)
             return -1;
-        store_meta_get(db, "embedder", name, sizeof name);
-        if (store_meta_get(db, "embed_dims", dims, sizeof dims) == 0)
-            svc->embed_dims = strtoul(dims, NULL, 10);
+        rc = store_embedder_get(db, &e);
+        if (rc < 0)
+            snprintf(err, errlen, "%s: cannot read meta (%s)", db_path, store_errmsg(db));
+        store_close(&db);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            snprintf(e.name, sizeof e.name, "hash");
+        rc = -1;
     }
-    snprintf(svc->embedder, sizeof svc->embedder, "%s", name);
-    if (strcmp(name, "hash") == 0) {
+    snprintf(svc->embedder, sizeof svc->embedder, "%s", e.name);
+    if (strcmp(e.name, "hash") == 0) {
         svc->embed_dims = EMBED_HASH_DIMS;
-        rc = 0;
-        goto done;
+        return 0;
     }
-    if (strcmp(name, "openai") != 0 || svc->embed_dims == 0) {
-        snprintf(err, errlen, "%s: unknown embedder \"%s\" (%s dims)", db_path, name, dims);
-        goto done;
+    svc->embed_dims = e.dims;
+    if (strcmp(e.name, "openai") != 0 || e.dims == 0) {
+        snprintf(err, errlen, "%s: unknown embedder \"%s\" (%zu dims)", db_path, e.name, e.dims);
+        return -1;
     }
-    if (!embed_url && store_meta_get(db, "embed_url", buf, sizeof buf) == 0)
-        embed_url = buf;
+    if (!embed_url && e.url[0])
+        embed_url = e.url;
     if (!embed_url) {
         snprintf(err, errlen, "%s was built with the openai embedder: pass --embed-url", db_path);
-        goto done;
+        return -1;
     }
     free(svc->embed_url);
     if (!(svc->embed_url = url_join(embed_url, "/embeddings")))
-        goto done;
-    if (store_meta_get(db, "embed_model", buf, sizeof buf) != 0)
-        snprintf(buf, sizeof buf, "text-embedding-3-small");
-    if (host_dup(&svc->embed_model, buf) != 0 ||
-        host_dup(&svc->embed_key, getenv("RAGD_EMBED_API_KEY")) != 0)
-        goto done;
-    rc = 0;
-done:
-    if (db)
-        sqlite3_close(db);
+        return -1;
+    if (host_dup(&svc->embed_model, e.model) == 0 &&
+        host_dup(&svc->embed_key, getenv("RAGD_EMBED_API_KEY")) == 0)
+        rc = 0;
     return rc;
 }
 

@@ -1,11 +1,11 @@
 /*
  * ingest -- the `ragd ingest` command: loading documents into the store.
  *
- * Reads BEIR-style JSONL corpora and Markdown/text files, splits documents
- * into chunks (chunk.h), embeds the chunks (embed.h) and writes docs,
- * chunks, vectors and kb_fts rows (store.h) in batched transactions.  It is
- * a one-shot command-line tool: not for use inside the server, which only
- * reads the store.
+ * Reads BEIR-style JSONL corpora and Markdown/text files (ingest_read.h),
+ * splits documents into chunks (chunk.h), embeds the chunks (embed.h) and
+ * puts the documents into the store (store.h) in batched transactions.  It
+ * is a one-shot command-line tool: not for use inside the server, which
+ * only reads the store.
  */
 #ifndef RAGD_INGEST_H
 #define RAGD_INGEST_H
@@ -15,6 +15,10 @@
  *
  *   ragd ingest --db FILE [--into vector,kb] [--embedder hash|openai]
  *               [--embed-url URL] [--embed-model NAME] [--batch N] INPUT...
+ *   ragd ingest --db FILE --migrate
+ *
+ * --migrate upgrades a store written by an older ragd in place and exits
+ * (store.h; any writable open does the same before ingesting).
  *
  * INPUT is a .jsonl corpus (one object per line: "_id" or "id", a string or
  * a number; "text", required; optional "title", "url", "metadata"), a .txt

@@ -1,54 +1,180 @@
 /*
- * store -- the one SQLite file that holds ragd's documents.
+ * store -- the one file that holds ragd's documents, and the only module
+ * that knows how it is laid out.
  *
- * The vector source and the kb source read it; `ragd ingest` writes it.  It
- * runs in WAL mode so readers never block the writer: documents ingested
- * while ragd serves become visible to the next query of each source.
+ * `ragd ingest` writes it; the vector and kb sources and the query embedder
+ * read it.  The interface speaks documents, chunks, vectors and change
+ * sequence numbers, never tables or SQL, so that another backend can stand
+ * behind it.  Today the file is SQLite in WAL mode: readers never block the
+ * writer, and documents ingested while ragd serves are visible to the next
+ * read.  The kb's ranked full-text search (store_kb_search) is SQLite's
+ * FTS5 bm25() with FTS5 MATCH syntax: it exists only in this backend.
  *
- * Schema (version 1).  Invariants:
- *  - every chunk belongs to exactly one document (chunks.doc_id);
- *  - a chunk is in the vector store iff it has a row in vectors, and in the
- *    knowledge base iff it has a row in kb_fts with the same rowid;
- *  - vectors.vec is meta.embed_dims float32 values, little-endian,
- *    L2-normalised, made by the embedder named in meta.embedder;
- *  - re-ingesting a document id first deletes its chunks, vectors and kb_fts
- *    rows, all in the same transaction as the new rows.
+ * Invariants of a store:
+ *  - every chunk belongs to exactly one document;
+ *  - a chunk has at most one vector and at most one full-text entry;
+ *  - every vector has the recorded embedder's dims, float32, L2-normalised;
+ *  - putting a document replaces all it had (chunks, vectors, full-text
+ *    entries) in one transaction;
+ *  - every put and every delete appends one entry to the change log in the
+ *    transaction that makes it, so the log after sequence N is exactly what
+ *    changed since a reader saw N.  Sequence numbers only grow.
+ *
+ * Threads: a handle is used by one thread at a time (one handle per worker
+ * thread; a handle may move between threads between uses).  The one
+ * exception is store_interrupt.  Pointers a read hands out are valid until
+ * the next call on the same handle.
  */
 #ifndef RAGD_STORE_H
 #define RAGD_STORE_H
 
 #include <stddef.h>
-#include <sqlite3.h>
+#include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1
+typedef struct store store;
 
-#define STORE_SCHEMA_SQL                                                     \
-    "CREATE TABLE IF NOT EXISTS meta("                                      \
-    "  key TEXT PRIMARY KEY, value TEXT NOT NULL);"                         \
-    "CREATE TABLE IF NOT EXISTS docs("                                      \
-    "  id TEXT PRIMARY KEY, title TEXT NOT NULL DEFAULT '', url TEXT,"      \
-    "  metadata TEXT);"                                                     \
-    "CREATE TABLE IF NOT EXISTS chunks("                                    \
-    "  id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, seq INTEGER NOT NULL," \
-    "  text TEXT NOT NULL);"                                                \
-    "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"              \
-    "CREATE TABLE IF NOT EXISTS vectors("                                   \
-    "  chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"                   \
-    "CREATE VIRTUAL TABLE IF NOT EXISTS kb_fts USING fts5("                 \
-    "  title, text, tokenize='porter unicode61');"
+/* The model an openai store without a recorded model was built with. */
+#define STORE_OPENAI_DEFAULT_MODEL "text-embedding-3-small"
 
-/* Open the store at path.  With writable set, creates the file and schema
- * when missing and sets WAL mode; otherwise opens read-only and fails when
- * the file or its schema is missing.  Returns 0 and the handle in *db (the
- * caller closes it with sqlite3_close), or -1 with a message in err. */
-int store_open(const char *path, int writable, sqlite3 **db, char *err,
-               size_t errlen);
+/* ------------------------------------------------------------ opening -- */
 
-/* Read meta.key into out (NUL-terminated, truncated to outlen).  Returns 0,
- * or -1 when the key is absent or the read failed. */
-int store_meta_get(sqlite3 *db, const char *key, char *out, size_t outlen);
+/* Open the store at path.  Writable: create the file when missing and
+ * upgrade a store written by an older ragd in place.  Read-only: fail when
+ * the file is missing or not a ragd store; an older store is upgraded in
+ * place when its file can be written, else refused with a message naming
+ * the command that upgrades it.  Returns 0 with *out (close it with
+ * store_close), or -1 with a message naming path in err. */
+int store_open(const char *path, int writable, store **out, char *err, size_t errlen);
 
-/* Set meta.key to value.  Returns 0 or -1. */
-int store_meta_set(sqlite3 *db, const char *key, const char *value);
+/* Close *sp (NULL is fine) and set *sp to NULL.  A transaction still open
+ * is rolled back. */
+void store_close(store **sp);
+
+/* The message of the last failed call on s.  Owned by s; valid until the
+ * next call on s. */
+const char *store_errmsg(store *s);
+
+/* Stop the read running on s as soon as possible: it fails with an
+ * "interrupted" error.  The one call that may come from another thread
+ * while s is in use; a call when nothing runs may be forgotten. */
+void store_interrupt(store *s);
+
+/* ----------------------------------------------------- transactions -- */
+
+/* Group several writes into one transaction (a writable handle), or
+ * several reads into one consistent view (a read-only handle).  Without
+ * one, every put and delete is its own transaction.  Return 0 or -1. */
+int store_begin(store *s);
+int store_commit(store *s);
+/* Undo everything since store_begin; nothing to undo is fine. */
+void store_rollback(store *s);
+
+/* ------------------------------------------------------------ embedder -- */
+
+/* How a store's vectors are made. */
+typedef struct store_embedder {
+    char name[32];   /* "hash" or "openai"; "" when none is recorded */
+    size_t dims;     /* 0: not known yet */
+    char model[256]; /* openai only */
+    char url[2048];  /* openai only: the API base, without trailing '/' */
+} store_embedder;
+
+/* Read the recorded embedder into *e; an openai store without a recorded
+ * model reports STORE_OPENAI_DEFAULT_MODEL.  Returns 1, 0 when none is
+ * recorded (*e zeroed), or -1 (store_errmsg). */
+int store_embedder_get(store *s, store_embedder *e);
+
+/* A writer declares the embedder its vectors come from (dims 0 while
+ * unknown; declare again once known).  Refused when the store's vectors
+ * were made otherwise: another embedder, another openai model, or another
+ * number of dims.  The first put that has vectors records e in the store,
+ * in its transaction.  Returns 0, or -1 with the message in err. */
+int store_embedder_use(store *s, const store_embedder *e, char *err, size_t errlen);
+
+/* A reader checks that the store's vectors, if it has any, were made by
+ * the embedder named name with dims dims, since vectors of two embedders
+ * cannot be compared.  Returns 0, or -1 with a message naming the file in
+ * err. */
+int store_embedder_match(store *s, const char *name, size_t dims, char *err, size_t errlen);
+
+/* ------------------------------------------------------------- writing -- */
+
+/* One chunk of a document's text; not necessarily NUL-terminated. */
+typedef struct store_chunk {
+    const char *text;
+    size_t len;
+} store_chunk;
+
+/* A document as put: everything borrowed for the call.  url and metadata
+ * (JSON text) may be NULL.  vecs is NULL (no vectors) or nchunks rows of
+ * the declared embedder's dims.  fts: index the chunks for full-text
+ * search, under the document's title. */
+typedef struct store_doc {
+    const char *id, *title, *url, *metadata;
+    const store_chunk *chunks;
+    size_t nchunks;
+    const float *vecs;
+    int fts;
+} store_doc;
+
+/* Insert d, or replace the document with its id and everything it had,
+ * and log a put.  Returns 0, or -1 (store_errmsg; inside store_begin, the
+ * caller rolls back). */
+int store_put(store *s, const store_doc *d);
+
+/* Delete the document id and everything it had, and log a delete.
+ * Returns 1, 0 when there is no such document (nothing logged), or -1. */
+int store_delete(store *s, const char *id);
+
+/* ----------------------------------------------------------- change log -- */
+
+typedef enum { STORE_PUT = 1, STORE_DELETE = 2 } store_op;
+
+/* The sequence number of the latest change, 0 for none.  Returns 0 with
+ * *seq, or -1. */
+int store_last_seq(store *s, int64_t *seq);
+
+/* Call fn for every change after seq, oldest first, until fn returns
+ * non-zero.  doc_id is valid during the call only.  Returns 0 (also when
+ * fn stopped), or -1. */
+typedef int (*store_change_fn)(void *arg, int64_t seq, const char *doc_id, store_op op);
+int store_changes(store *s, int64_t after, store_change_fn fn, void *arg);
+
+/* ------------------------------------------------------------- reading -- */
+
+/* How many chunks have a vector.  Returns 0 with *n, or -1. */
+int store_vector_count(store *s, size_t *n);
+
+/* Call fn with every chunk's vector (of document doc_id, or of all
+ * documents when it is NULL), a document's chunks one after another, until
+ * fn returns non-zero.  vec holds dims floats, valid during the call only.
+ * A stored vector that is not dims floats is not passed but counted in
+ * *skipped.  Returns 0 (also when fn stopped), or -1. */
+typedef int (*store_vector_fn)(void *arg, int64_t chunk_id, const char *doc_id,
+                               const float *vec);
+int store_vectors(store *s, const char *doc_id, size_t dims, store_vector_fn fn, void *arg,
+                  size_t *skipped);
+
+/* A chunk with its document's fields; url may be NULL. */
+typedef struct store_hit {
+    const char *doc_id, *title, *url, *text;
+    double score; /* store_kb_search only: higher is better */
+} store_hit;
+
+/* Look up chunk chunk_id.  Returns 1 with *h (valid until the next call on
+ * s), 0 when there is no such chunk (any more), or -1. */
+int store_chunk_get(store *s, int64_t chunk_id, store_hit *h);
+
+/* SQLite-only: ready s for store_kb_search with the BM25 weights of the
+ * title and text columns (>= 0).  Fails when the store has no full-text
+ * index.  Returns 0 or -1. */
+int store_kb_prepare(store *s, double title_weight, double text_weight);
+
+/* SQLite-only: the best `limit` chunks for the FTS5 MATCH expression match
+ * (the caller makes it safe: see sources/kb/kb_match.h), ranked by FTS5's
+ * bm25(), best first; fn gets each until it returns non-zero.  The hit's
+ * score is minus bm25().  Needs store_kb_prepare.  Returns 0 or -1. */
+typedef int (*store_hit_fn)(void *arg, const store_hit *h);
+int store_kb_search(store *s, const char *match, int limit, store_hit_fn fn, void *arg);
 
 #endif /* RAGD_STORE_H */

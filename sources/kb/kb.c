@@ -4,8 +4,9 @@
  *
  * Config: {"db": PATH (required), "title_weight": 1.0, "text_weight": 1.0}
  * (the BM25 weights of the title and text columns, >= 0).  Queries run on
- * the host's worker pool, each worker on its own read-only connection, so
- * the loop never waits on SQLite.  Not for writing the store (`ragd ingest`
+ * the host's worker pool, each worker on its own read-only store handle, so
+ * the loop never waits on the store.  The ranked full-text search is the
+ * store's SQLite-only store_kb_search.  Not for writing the store (`ragd ingest`
  * does that) and not for query syntax: kb_match.c turns user text into plain
  * quoted words.
  */
@@ -14,45 +15,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
 #include <ragd/source.h>
 
 #include "hits.h"
 #include "kb_match.h"
+#include "store.h"
 
-/* Long enough to wait out an ingest batch's commit or a checkpoint. */
-#define KB_BUSY_MS 2000
-
-/* The store schema version this source reads (meta.schema_version). */
-#define KB_SCHEMA_VERSION "1"
-
-/* The search; the two numbers are the column weights, formatted in at
- * create.  bm25() is lower-is-better, hence ascending order.  Ranking
- * happens in the subquery on kb_fts alone, so chunks and docs are read only
- * for the LIMIT rows kept: joining first reads every matching chunk's text
- * before sorting, which on SciFact costs 8.9 ms of CPU per query against
- * 4.0 ms this way, for identical results (all 1,109 SciFact queries). */
-#define KB_SQL_FMT                                                                  \
-    "SELECT c.doc_id, d.title, d.url, c.text, f.s FROM"                             \
-    " (SELECT rowid, bm25(kb_fts, %.16g, %.16g) AS s FROM kb_fts"                   \
-    "  WHERE kb_fts MATCH ?1 ORDER BY s LIMIT ?2) f"                                \
-    " JOIN chunks c ON c.id = f.rowid JOIN docs d ON d.id = c.doc_id ORDER BY f.s"
-
-/* A worker's connection and its prepared search, both NULL until that worker
- * first searches (or after a failed open). */
+/* A worker's store handle, NULL until that worker first searches (or after
+ * a failed open). */
 typedef struct kb_conn {
-    sqlite3 *db;
-    sqlite3_stmt *st;
+    store *db;
 } kb_conn;
 
 /* One kb instance.  conns has nconns == host->nworkers slots: slot i is
  * opened, used and reused only by worker i, so it needs no lock, and destroy
- * closes them all when no search is in flight.  Owns path, conns and sql
- * (from sqlite3_mprintf, freed with sqlite3_free). */
+ * closes them all when no search is in flight.  Owns path and conns. */
 typedef struct kb_source {
     const ragd_host *host;
     char *path;
-    char *sql;
+    double title_weight, text_weight;
     unsigned nconns;
     kb_conn *conns;
 } kb_source;
@@ -60,7 +41,7 @@ typedef struct kb_source {
 /* One search, from search() until its callback has run; it is also the
  * ragd_op the host may cancel.  The loop thread owns it except while the
  * work function runs.  mu guards the two fields both threads touch:
- * cancelled, and running -- the connection the work is querying on, set
+ * cancelled, and running -- the store handle the work is querying on, set
  * only while this job's statement runs -- so cancel() never interrupts a
  * connection that has moved on to another job.  hits[0..nhits) own their
  * strings (const only because ragd_hit is the host's type); at most k hits,
@@ -73,7 +54,7 @@ typedef struct kb_job {
     void *arg;
     pthread_mutex_t mu;
     int cancelled;
-    sqlite3 *running;
+    store *running;
     int status;
     char error[256];
     ragd_hit *hits;
@@ -82,175 +63,100 @@ typedef struct kb_job {
 
 /* ---------------------------------------------------------- database -- */
 
-/* Open path read-only for this thread's use only; on failure writes
- * "WHO: cannot open: why" into err and returns -1 with *db NULL.  who is the
- * path at create, and "sqlite" in a search, whose errors reach clients. */
-static int kb_open(const char *path, const char *who, sqlite3 **db, char *err, size_t errlen)
+/* Open a handle on the store and ready its search; on failure writes a
+ * message into err (naming the file: it goes to the log at create, and
+ * workers replace it before it reaches a client) and returns -1 with *db
+ * NULL. */
+static int kb_open(const kb_source *kb, store **db, char *err, size_t errlen)
 {
-    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(*db, KB_BUSY_MS);
-    /* Read the file through a memory map: without it every page a query
-     * touches costs a pread() and a copy, which was a sixth of the server's
-     * CPU under load. */
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(*db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: cannot open: %s", who,
-                 *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
-        sqlite3_close(*db);
-        *db = NULL;
+    if (store_open(kb->path, 0, db, err, errlen) != 0)
+        return -1;
+    if (store_kb_prepare(*db, kb->title_weight, kb->text_weight) != 0) {
+        snprintf(err, errlen, "%s: no usable kb_fts full-text index (%s)", kb->path,
+                 store_errmsg(*db));
+        store_close(db);
         return -1;
     }
     return 0;
 }
 
-/* Check that db is a ragd store of our schema version: meta.schema_version
- * is KB_SCHEMA_VERSION.  Returns 0, or -1 with a message naming path. */
-static int kb_check_schema(sqlite3 *db, const char *path, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    const char *v;
-    int rc = -1;
-
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st,
-                           NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: not a ragd database (%s)", path, sqlite3_errmsg(db));
-        goto done;
-    }
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        snprintf(err, errlen, "%s: not a ragd database (no schema_version in meta: %s)", path,
-                 sqlite3_errmsg(db));
-        goto done;
-    }
-    v = (const char *)sqlite3_column_text(st, 0);
-    if (!v || strcmp(v, KB_SCHEMA_VERSION) != 0) {
-        snprintf(err, errlen, "%s: ragd schema version %s, the kb source reads %s", path,
-                 v ? v : "(null)", KB_SCHEMA_VERSION);
-        goto done;
-    }
-    rc = 0;
-done:
-    sqlite3_finalize(st);
-    return rc;
-}
-
-/* Verify once, at create, that the store can be searched: it opens, is a
- * ragd store, and the search statement compiles (kb_fts, chunks and docs
- * exist).  Returns 0, or -1 with a message naming the file. */
+/* Verify once, at create, that the store can be searched.  Returns 0, or
+ * -1 with a message naming the file. */
 static int kb_check_db(const kb_source *kb, char *err, size_t errlen)
 {
-    sqlite3 *db;
-    sqlite3_stmt *st = NULL;
-    int rc = -1;
+    store *db = NULL;
 
-    if (kb_open(kb->path, kb->path, &db, err, errlen) != 0)
+    if (kb_open(kb, &db, err, errlen) != 0)
         return -1;
-    if (kb_check_schema(db, kb->path, err, errlen) != 0)
-        goto done;
-    if (sqlite3_prepare_v2(db, kb->sql, -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: no usable kb_fts full-text index (%s)", kb->path,
-                 sqlite3_errmsg(db));
-        goto done;
-    }
-    rc = 0;
-done:
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rc;
+    store_close(&db);
+    return 0;
 }
 
-/* Open worker connection c and prepare its search.  Returns 0, or -1 with a
- * message in err and c left empty so a later search retries. */
+/* Open worker connection c.  Returns 0, or -1 with a message in err and c
+ * left empty so a later search retries. */
 static int kb_conn_open(const kb_source *kb, kb_conn *c, char *err, size_t errlen)
 {
-    if (kb_open(kb->path, "sqlite", &c->db, err, errlen) != 0)
-        return -1;
-    if (sqlite3_prepare_v3(c->db, kb->sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(c->db));
-        sqlite3_close(c->db);
-        c->db = NULL;
-        return -1;
-    }
-    return 0;
+    char why[512];
+
+    if (kb_open(kb, &c->db, why, sizeof why) == 0)
+        return 0;
+    /* Errors in a search reach clients: no file names. */
+    snprintf(err, errlen, "sqlite: cannot open the store");
+    return -1;
 }
 
 /* ------------------------------------------------------------ worker -- */
 
-static void kb_fail_sqlite(kb_job *j, sqlite3 *db)
+static void kb_fail_store(kb_job *j, store *db)
 {
     j->status = RAGD_ERR;
-    snprintf(j->error, sizeof j->error, "sqlite: %s", sqlite3_errmsg(db));
+    snprintf(j->error, sizeof j->error, "sqlite: %s", store_errmsg(db));
 }
 
-/* Copy column i into *out: NULL for SQL NULL.  Returns 0, or -1 when out of
- * memory. */
-static int kb_dup_column(sqlite3_stmt *st, int i, const char **out)
+/* Copy s into *out: NULL for NULL.  Returns 0, or -1 when out of memory. */
+static int kb_dup(const char *s, const char **out)
 {
-    const char *s = (const char *)sqlite3_column_text(st, i);
-
-    *out = NULL;
-    if (!s)
-        return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : -1;
-    return (*out = strdup(s)) ? 0 : -1;
+    *out = s ? strdup(s) : NULL;
+    return s && !*out ? -1 : 0;
 }
 
-/* Keep the current row unless its document already has a (better) hit.
- * Returns 0, or -1 when out of memory. */
-static int kb_take_row(kb_job *j, sqlite3_stmt *st)
+/* Keep a hit unless its document already has a (better) one; stop at k
+ * hits.  The store's callback: returns 0 to go on, 1 to stop (also when
+ * out of memory, with j->status set). */
+static int kb_take_hit(void *arg, const store_hit *sh)
 {
-    const char *doc = (const char *)sqlite3_column_text(st, 0);
+    kb_job *j = arg;
     ragd_hit *h = &j->hits[j->nhits];
 
-    if (!doc)
-        return sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : -1;
     for (size_t i = 0; i < j->nhits; i++)
-        if (strcmp(j->hits[i].id, doc) == 0)
+        if (strcmp(j->hits[i].id, sh->doc_id) == 0)
             return 0;
     j->nhits++;
-    h->score = -sqlite3_column_double(st, 4);
-    if (kb_dup_column(st, 0, &h->id) || kb_dup_column(st, 1, &h->title) ||
-        kb_dup_column(st, 2, &h->url) || kb_dup_column(st, 3, &h->text))
-        return -1;
-    if (!h->text && !(h->text = strdup("")))
-        return -1;
-    return 0;
+    h->score = sh->score;
+    if (kb_dup(sh->doc_id, &h->id) || kb_dup(sh->title, &h->title) || kb_dup(sh->url, &h->url) ||
+        kb_dup(sh->text, &h->text)) {
+        j->status = RAGD_ENOMEM;
+        snprintf(j->error, sizeof j->error, "out of memory");
+        return 1;
+    }
+    return j->nhits >= (size_t)j->k;
 }
 
-/* Run the search on c's statement and keep the best chunk of each of up to
- * k documents.  Rows come best first, so the first row of a document is its
- * best chunk; 3k + 10 rows nearly always hold k documents. */
+/* Run the search on c and keep the best chunk of each of up to k
+ * documents.  Hits come best first, so the first hit of a document is its
+ * best chunk; 3k + 10 chunks nearly always hold k documents. */
 static void kb_query(kb_job *j, kb_conn *c)
 {
-    int rc = SQLITE_DONE;
-
-    if (sqlite3_bind_text(c->st, 1, j->match, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int(c->st, 2, 3 * j->k + 10) != SQLITE_OK) {
-        kb_fail_sqlite(j, c->db);
-        goto done;
-    }
-    while (j->nhits < (size_t)j->k && (rc = sqlite3_step(c->st)) == SQLITE_ROW) {
-        if (kb_take_row(j, c->st) != 0) {
-            j->status = RAGD_ENOMEM;
-            snprintf(j->error, sizeof j->error, "out of memory");
-            goto done;
-        }
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        kb_fail_sqlite(j, c->db);
-done:
-    sqlite3_reset(c->st);
-    sqlite3_clear_bindings(c->st);
+    if (store_kb_search(c->db, j->match, 3 * j->k + 10, kb_take_hit, j) != 0 &&
+        j->status == RAGD_OK)
+        kb_fail_store(j, c->db);
 }
 
-/* Publish db as the connection j runs on, unless j is already cancelled.
+/* Publish db as the handle j runs on, unless j is already cancelled.
  * Returns 0 to go on, -1 when cancelled.  An interrupt that lands before
- * the statement starts is forgotten by SQLite (it clears the flag when a
- * connection's first statement starts); the query then simply finishes and
- * kb_done still reports the cancellation. */
-static int kb_job_enter(kb_job *j, sqlite3 *db)
+ * the search starts may be forgotten (store_interrupt); the query then
+ * simply finishes and kb_done still reports the cancellation. */
+static int kb_job_enter(kb_job *j, store *db)
 {
     int cancelled;
 
@@ -364,7 +270,7 @@ static void kb_cancel(void *self, ragd_op *op)
     pthread_mutex_lock(&j->mu);
     j->cancelled = 1;
     if (j->running)
-        sqlite3_interrupt(j->running);
+        store_interrupt(j->running);
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -372,12 +278,9 @@ static void kb_destroy(void *self)
 {
     kb_source *kb = self;
 
-    for (unsigned i = 0; i < kb->nconns; i++) {
-        sqlite3_finalize(kb->conns[i].st);
-        sqlite3_close(kb->conns[i].db);
-    }
+    for (unsigned i = 0; i < kb->nconns; i++)
+        store_close(&kb->conns[i].db);
     free(kb->conns);
-    sqlite3_free(kb->sql);
     free(kb->path);
     free(kb);
 }
@@ -406,9 +309,9 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
     if (!(kb = calloc(1, sizeof *kb)))
         return RAGD_ENOMEM;
     kb->host = host;
-    /* The weights go into the SQL text because bm25() takes them as
-     * constants; SQLite's printf formats them the same in every locale. */
-    if (!(kb->path = strdup(path)) || !(kb->sql = sqlite3_mprintf(KB_SQL_FMT, tw, xw)) ||
+    kb->title_weight = tw;
+    kb->text_weight = xw;
+    if (!(kb->path = strdup(path)) ||
         !(kb->conns = calloc(host->nworkers ? host->nworkers : 1, sizeof *kb->conns))) {
         snprintf(err, errlen, "out of memory");
         kb_destroy(kb);

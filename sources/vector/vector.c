@@ -4,17 +4,19 @@
  *
  * Config: {"db": PATH (required), "refresh_ms": 1000 (0 disables)}.
  *
- * All embeddings live in memory as one snapshot matrix that every search
+ * All embeddings live in memory as one immutable snapshot that every search
  * scans in full on a worker (vectors are L2-normalised, so cosine is a dot
- * product); the winners' texts are then read from SQLite on that worker's
- * own read-only connection.  Every refresh_ms a worker asks SQLite whether
- * another connection committed (PRAGMA data_version) and, if so, loads a
- * whole new snapshot, which the loop swaps in: documents ingested while ragd
- * runs become searchable without a restart.  That reload is full, which is
- * fine for corpora up to a few hundred thousand chunks; loading only what
- * changed is future work.  Not an approximate index, and not for writing the
- * store.
+ * product); the winners' texts are then read from the store on that
+ * worker's own read-only handle.  Every refresh_ms a worker asks the store
+ * for its change log past the snapshot's sequence number and builds a new
+ * snapshot from the old one: the rows of every changed document become
+ * tombstones and the document's current vectors are appended, so documents
+ * ingested while ragd runs become searchable without a restart, and a
+ * search sees a document whole or not at all.  When tombstones pass a
+ * quarter of the rows the snapshot is rebuilt from the whole store.  Not an
+ * approximate index, and not for writing the store.
  */
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,61 +24,72 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <sqlite3.h>
 #include <ragd/source.h>
 
 #include "hits.h"
-
-/* Stored vectors are little-endian float32 and are copied as they are. */
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-               "the vector source needs a little-endian host");
-
-/* Long enough to wait out an ingest batch's commit or a checkpoint. */
-#define VEC_BUSY_MS 2000
-
-/* The store schema version this source reads (meta.schema_version). */
-#define VEC_SCHEMA_VERSION "1"
+#include "store.h"
 
 /* Alignment of the snapshot matrix and the query: a cache line, and enough
  * for any SIMD load. */
 #define VEC_ALIGN 64
 
-#define VEC_LOOKUP_SQL                                                       \
-    "SELECT c.doc_id, d.title, d.url, c.text FROM chunks c"                  \
-    " JOIN docs d ON d.id = c.doc_id WHERE c.id = ?1"
+/* Rebuild from the whole store once more than 1/VEC_COMPACT_AT of a
+ * snapshot's rows are tombstones, or once it has VEC_MAX_SEGS segments:
+ * dead rows cost scan time and memory, segments cost a little locality. */
+#define VEC_COMPACT_AT 4
+#define VEC_MAX_SEGS 64
 
-/* A loaded copy of the vectors table.  mat is n rows of dims floats in one
- * VEC_ALIGN-aligned block, row i being the embedding of chunk ids[i]; none
- * of it changes after loading.  refs counts its holders: the instance (for
- * its current snapshot) and every scan job from submit to its done
- * callback.  Only the loop thread touches refs -- references are taken and
- * dropped in search's embed callback, the scan's done callback, the refresh
- * swap and destroy, all on the loop -- so it needs no atomics; workers only
- * read mat and ids of a snapshot their job holds.  Freed at refs 0. */
-typedef struct vec_snap {
-    unsigned refs;
-    size_t n, dims;
+/* A block of rows loaded together, shared by every snapshot built on it
+ * and never changed after loading.  mat is n rows of dims floats in one
+ * VEC_ALIGN-aligned block; row i is the embedding of chunk ids[i] of
+ * document names[doc[i]], whose hash is keys[i].  refs counts the
+ * snapshots holding it; atomic because a refresh takes references on a
+ * worker while the loop drops others. */
+typedef struct vec_seg {
+    atomic_uint refs;
+    size_t n, cap, dims;
     float *mat;
     int64_t *ids;
+    uint64_t *keys;
+    uint32_t *doc;
+    char **names;
+    size_t nnames, namecap;
+    int oom; /* a row could not be added while loading */
+} vec_seg;
+
+/* A snapshot: the rows of segs[0..nseg) in order, numbered across them
+ * (0..nrows), less those whose bit is set in dead (ndead of them); it
+ * reflects the store up to change seq.  None of it changes after it is
+ * built.  refs counts its holders: the instance (for its current
+ * snapshot), every scan job from submit to its done callback, and a
+ * refresh from submit to done.  Only the loop thread touches refs --
+ * references are taken and dropped in search's embed callback, the scan's
+ * done callback, the refresh timer and done callback and destroy, all on
+ * the loop -- so it needs no atomics; workers only read a snapshot their
+ * job holds.  Freed at refs 0. */
+typedef struct vec_snap {
+    unsigned refs;
+    size_t dims, nseg, nrows, ndead;
+    vec_seg **segs;
+    unsigned char *dead;
+    int64_t seq;
 } vec_snap;
 
-/* A worker's lookup connection and its prepared statement, both NULL until
- * that worker first looks up (or after a failed open). */
+/* A worker's lookup handle, NULL until that worker first looks up (or
+ * after a failed open). */
 typedef struct vec_conn {
-    sqlite3 *db;
-    sqlite3_stmt *st;
+    store *db;
 } vec_conn;
 
 /* One vector instance.  Owns everything it points to except host.
  *  - path, embedder, dims: fixed at create; workers may read them.
  *  - snap: the current snapshot (the instance holds one reference); loop
  *    thread only.
- *  - load_db, version_st: the dedicated loading connection.  The loop uses
- *    it at create; afterwards only the refresh job does, and at most one is
- *    in flight (refreshing set), so it is never used by two threads at once.
- *  - version: data_version at the last successful load; loop thread only.
- *  - conns: host->nworkers lookup connections; slot i is opened and used
- *    only by worker i, so it needs no lock; destroy closes them.
+ *  - load_db: the dedicated loading handle.  The loop uses it at create;
+ *    afterwards only the refresh job does, and at most one is in flight
+ *    (refreshing set), so it is never used by two threads at once.
+ *  - conns: host->nworkers lookup handles; slot i is opened and used only
+ *    by worker i, so it needs no lock; destroy closes them.
  *  - timer: the refresh timer on host->base, NULL when refresh is off.
  *  - dying: destroy came while a refresh was in flight; that refresh's done
  *    callback frees the instance. */
@@ -86,9 +99,7 @@ typedef struct vec {
     char *embedder;
     size_t dims;
     vec_snap *snap;
-    sqlite3 *load_db;
-    sqlite3_stmt *version_st;
-    int64_t version;
+    store *load_db;
     size_t skipped;      /* bad rows in the last load, to warn once */
     int refresh_failed;  /* the last refresh failed, to warn once */
     unsigned nconns;
@@ -97,10 +108,10 @@ typedef struct vec {
     int refreshing, dying;
 } vec;
 
-/* A candidate row of the scan. */
+/* A candidate row of the scan: its score and chunk id. */
 typedef struct vec_cand {
     float score;
-    size_t row;
+    int64_t id;
 } vec_cand;
 
 /* One search, from search() until its callback has run; it is also the
@@ -128,28 +139,131 @@ typedef struct vec_job {
     size_t vanished;   /* candidates whose chunk is gone: the snapshot is stale */
 } vec_job;
 
-/* One refresh, from the timer's submit to its done callback.  old_version
- * is what the instance last loaded; the worker fills the rest: the new
- * snapshot (refs 1) when the store changed, or status and error. */
+/* One refresh, from the timer's submit to its done callback.  old is the
+ * instance's snapshot at submit (a held reference); the worker fills the
+ * rest: the new snapshot (refs 1) when the store changed, how it was made
+ * (full: from the whole store), or status and error. */
 typedef struct vec_refresh {
     vec *v;
-    int64_t old_version, version;
+    vec_snap *old;
     vec_snap *snap;
-    size_t skipped;
+    int full;
+    size_t changed, skipped;
     int status;
     char error[256];
 } vec_refresh;
 
-/* ---------------------------------------------------------- snapshot -- */
+/* ----------------------------------------------------------- segments -- */
 
 static void *vec_aligned_alloc(size_t bytes)
 {
     return aligned_alloc(VEC_ALIGN, (bytes + VEC_ALIGN - 1) / VEC_ALIGN * VEC_ALIGN);
 }
 
-/* A snapshot with room for cap rows of dims floats, n 0, refs 1; or NULL
- * when out of memory. */
-static vec_snap *vec_snap_new(size_t cap, size_t dims)
+/* FNV-1a: a cheap first test before comparing document ids. */
+static uint64_t vec_key(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static vec_seg *vec_seg_new(size_t dims)
+{
+    vec_seg *g = calloc(1, sizeof *g);
+
+    if (!g)
+        return NULL;
+    atomic_init(&g->refs, 1);
+    g->dims = dims;
+    return g;
+}
+
+static void vec_seg_unref(vec_seg *g)
+{
+    if (!g)
+        return;
+    assert(atomic_load(&g->refs) > 0);
+    if (atomic_fetch_sub(&g->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < g->nnames; i++)
+        free(g->names[i]);
+    free(g->names);
+    free(g->mat);
+    free(g->ids);
+    free(g->keys);
+    free(g->doc);
+    free(g);
+}
+
+/* Make room for cap rows.  Returns 0, or -1 when out of memory. */
+static int vec_seg_reserve(vec_seg *g, size_t cap)
+{
+    float *mat;
+    int64_t *ids;
+    uint64_t *keys;
+    uint32_t *doc;
+
+    if (cap <= g->cap)
+        return 0;
+    if (cap > (SIZE_MAX - VEC_ALIGN) / sizeof(float) / (g->dims ? g->dims : 1) ||
+        !(mat = vec_aligned_alloc(cap * g->dims * sizeof *mat)))
+        return -1;
+    if (g->n)
+        memcpy(mat, g->mat, g->n * g->dims * sizeof *mat);
+    free(g->mat);
+    g->mat = mat;
+    if (!(ids = realloc(g->ids, cap * sizeof *ids)))
+        return -1;
+    g->ids = ids;
+    if (!(keys = realloc(g->keys, cap * sizeof *keys)))
+        return -1;
+    g->keys = keys;
+    if (!(doc = realloc(g->doc, cap * sizeof *doc)))
+        return -1;
+    g->doc = doc;
+    g->cap = cap;
+    return 0;
+}
+
+/* The store's callback while loading: append one row to the segment, a
+ * document's rows arriving one after another so its name is kept once.
+ * Returns 0, or 1 to stop when out of memory, with g->oom set. */
+static int vec_seg_add(void *arg, int64_t chunk_id, const char *doc_id, const float *vec)
+{
+    vec_seg *g = arg;
+
+    if (g->n == g->cap && vec_seg_reserve(g, g->cap ? 2 * g->cap : 64) != 0)
+        return g->oom = 1;
+    if (!g->nnames || strcmp(g->names[g->nnames - 1], doc_id) != 0) {
+        if (g->nnames == g->namecap) {
+            size_t cap = g->namecap ? 2 * g->namecap : 64;
+            char **p = realloc(g->names, cap * sizeof *p);
+            if (!p)
+                return g->oom = 1;
+            g->names = p;
+            g->namecap = cap;
+        }
+        if (!(g->names[g->nnames] = strdup(doc_id)))
+            return g->oom = 1;
+        g->nnames++;
+    }
+    assert(g->nnames <= UINT32_MAX);
+    memcpy(g->mat + g->n * g->dims, vec, g->dims * sizeof *vec);
+    g->ids[g->n] = chunk_id;
+    g->doc[g->n] = (uint32_t)(g->nnames - 1);
+    g->keys[g->n] = vec_key(doc_id);
+    g->n++;
+    return 0;
+}
+
+/* ---------------------------------------------------------- snapshot -- */
+
+/* An empty snapshot with room for nseg segments and nrows rows' bits, or
+ * NULL when out of memory. */
+static vec_snap *vec_snap_new(size_t dims, size_t nseg, size_t nrows)
 {
     vec_snap *s = calloc(1, sizeof *s);
 
@@ -157,12 +271,9 @@ static vec_snap *vec_snap_new(size_t cap, size_t dims)
         return NULL;
     s->refs = 1;
     s->dims = dims;
-    if (cap == 0)
-        return s;
-    if (cap > (SIZE_MAX - VEC_ALIGN) / sizeof(float) / dims ||
-        !(s->mat = vec_aligned_alloc(cap * dims * sizeof(float))) ||
-        !(s->ids = malloc(cap * sizeof *s->ids))) {
-        free(s->mat);
+    if (!(s->segs = calloc(nseg ? nseg : 1, sizeof *s->segs)) ||
+        !(s->dead = calloc(nrows / 8 + 1, 1))) {
+        free(s->segs);
         free(s);
         return NULL;
     }
@@ -172,191 +283,259 @@ static vec_snap *vec_snap_new(size_t cap, size_t dims)
 /* Drop one reference; frees s at the last.  s may be NULL.  Loop only. */
 static void vec_snap_unref(vec_snap *s)
 {
-    if (!s || --s->refs > 0)
+    if (!s)
         return;
-    free(s->mat);
-    free(s->ids);
+    assert(s->refs > 0);
+    if (--s->refs > 0)
+        return;
+    for (size_t i = 0; i < s->nseg; i++)
+        vec_seg_unref(s->segs[i]);
+    free(s->segs);
+    free(s->dead);
     free(s);
 }
 
-/* ---------------------------------------------------------- database -- */
-
-/* Open path read-only for one thread at a time; on failure writes
- * "WHO: cannot open: why" into err and returns -1 with *db NULL.  who is the
- * path at create, and "sqlite" in a search, whose errors reach clients. */
-static int vec_open(const char *path, const char *who, sqlite3 **db, char *err, size_t errlen)
+/* Add segment g (s takes the caller's reference) after s's rows. */
+static void vec_snap_push(vec_snap *s, vec_seg *g)
 {
-    int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-
-    if (rc == SQLITE_OK)
-        rc = sqlite3_busy_timeout(*db, VEC_BUSY_MS);
-    /* Read the file through a memory map: without it every page a query
-     * touches costs a pread() and a copy, which was a sixth of the server's
-     * CPU under load. */
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(*db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "%s: cannot open: %s", who,
-                 *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
-        sqlite3_close(*db);
-        *db = NULL;
-        return -1;
-    }
-    return 0;
+    s->segs[s->nseg++] = g;
+    s->nrows += g->n;
 }
 
-/* Read meta.key into out (truncated to outlen).  Returns 1 when found, 0
- * when absent, -1 on an SQLite error (message in err). */
-static int vec_meta_get(sqlite3 *db, const char *key, char *out, size_t outlen, char *err,
-                        size_t errlen)
+static int vec_is_dead(const vec_snap *s, size_t row)
 {
-    static const char sql[] = "SELECT value FROM meta WHERE key = ?1";
-    sqlite3_stmt *st = NULL;
-    int rc;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const unsigned char *value = sqlite3_column_text(st, 0);
-        snprintf(out, outlen, "%s", value ? (const char *)value : "");
-    } else if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    return s->dead[row / 8] >> (row % 8) & 1;
 }
 
-/* Run a one-row integer query.  Returns 0 with *out, or -1 with err. */
-static int vec_query_int(sqlite3 *db, const char *sql, int64_t *out, char *err, size_t errlen)
+static void vec_kill(vec_snap *s, size_t row)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    assert(row < s->nrows && !vec_is_dead(s, row));
+    s->dead[row / 8] |= (unsigned char)(1u << (row % 8));
+    s->ndead++;
 }
 
-/* Check that the store's vectors, if it has any, were made by the embedder
- * ragd embeds queries with: comparing vectors of two embedders is
- * meaningless.  Returns 0, or -1 with a message naming the file. */
-static int vec_check_embedder(const vec *v, sqlite3 *db, char *err, size_t errlen)
-{
-    char name[64] = "(none)", dims[32] = "?";
-    int64_t any = 0;
+/* ---------------------------------------------------------- loading -- */
 
-    if (vec_query_int(db, "SELECT EXISTS (SELECT 1 FROM vectors)", &any, err, errlen) != 0 ||
-        vec_meta_get(db, "embedder", name, sizeof name, err, errlen) < 0 ||
-        vec_meta_get(db, "embed_dims", dims, sizeof dims, err, errlen) < 0)
-        return -1;
-    if (any && (strcmp(name, v->embedder) != 0 || strtoull(dims, NULL, 10) != v->dims)) {
-        snprintf(err, errlen,
-                 "%s: built with embedder %s (%s dims), but ragd embeds queries with %s (%zu dims)",
-                 v->path, name, dims, v->embedder, v->dims);
-        return -1;
-    }
-    return 0;
-}
-
-/* Read every row of vectors into s (sized for them); a BLOB of the wrong
- * length is skipped and counted in *skipped.  Returns 0, or -1 with err. */
-static int vec_read_rows(sqlite3 *db, vec_snap *s, size_t cap, size_t *skipped, char *err,
-                         size_t errlen)
-{
-    sqlite3_stmt *st = NULL;
-    size_t bytes = s->dims * sizeof(float);
-    int rc = sqlite3_prepare_v2(db, "SELECT chunk_id, vec FROM vectors", -1, &st, NULL);
-
-    *skipped = 0;
-    while (rc == SQLITE_OK && s->n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const void *blob = sqlite3_column_blob(st, 1);
-        if (!blob || (size_t)sqlite3_column_bytes(st, 1) != bytes) {
-            ++*skipped;
-        } else {
-            memcpy(s->mat + s->n * s->dims, blob, bytes);
-            s->ids[s->n++] = sqlite3_column_int64(st, 0);
-        }
-        rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK && rc != SQLITE_DONE)
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc == SQLITE_OK || rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Load a new snapshot from db, the loading connection, in one read
- * transaction so the row count and the rows agree.  Runs on the loop at
- * create and on a worker at refresh.  Returns 0 with *out (refs 1) and
+/* Load the whole store into a one-segment snapshot, in one read
+ * transaction so the rows and the sequence number agree.  Runs on the loop
+ * at create and on a worker at refresh.  Returns 0 with *out (refs 1) and
  * *skipped, or -1 with a message in err. */
-static int vec_load(const vec *v, sqlite3 *db, vec_snap **out, size_t *skipped, char *err,
+static int vec_load(const vec *v, store *db, vec_snap **out, size_t *skipped, char *err,
                     size_t errlen)
 {
     vec_snap *s = NULL;
-    int64_t n = 0;
+    vec_seg *g = NULL;
+    size_t n;
 
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
+    if (store_begin(db) != 0) {
+        snprintf(err, errlen, "sqlite: %s", store_errmsg(db));
         return -1;
     }
-    if (vec_check_embedder(v, db, err, errlen) != 0 ||
-        vec_query_int(db, "SELECT count(*) FROM vectors", &n, err, errlen) != 0)
+    if (store_embedder_match(db, v->embedder, v->dims, err, errlen) != 0)
         goto fail;
-    if (!(s = vec_snap_new((size_t)n, v->dims))) {
-        snprintf(err, errlen, "out of memory for %lld vectors of %zu dims", (long long)n, v->dims);
-        goto fail;
-    }
-    if (vec_read_rows(db, s, (size_t)n, skipped, err, errlen) != 0)
-        goto fail;
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
+    if (store_vector_count(db, &n) != 0)
+        goto fail_store;
+    if (!(g = vec_seg_new(v->dims)) || vec_seg_reserve(g, n) != 0 ||
+        !(s = vec_snap_new(v->dims, 1, n))) {
+        snprintf(err, errlen, "out of memory for %zu vectors of %zu dims", n, v->dims);
         goto fail;
     }
+    if (store_vectors(db, NULL, v->dims, vec_seg_add, g, skipped) != 0 ||
+        store_last_seq(db, &s->seq) != 0)
+        goto fail_store;
+    if (g->oom) {
+        snprintf(err, errlen, "out of memory for %zu vectors of %zu dims", n, v->dims);
+        goto fail;
+    }
+    if (store_commit(db) != 0)
+        goto fail_store;
+    vec_snap_push(s, g);
     *out = s;
     return 0;
+fail_store:
+    snprintf(err, errlen, "sqlite: %s", store_errmsg(db));
 fail:
-    /* Ending a read transaction cannot lose anything; its own failure would
-     * only repeat the error already reported. */
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    store_rollback(db);
+    vec_seg_unref(g);
     vec_snap_unref(s);
     return -1;
 }
 
-/* PRAGMA data_version on the loading connection: it changes when another
- * connection commits.  Returns 0 with *out, or -1 with err. */
-static int vec_data_version(vec *v, int64_t *out, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(v->version_st);
+/* The documents changed after a snapshot: their ids, sorted by key. */
+typedef struct vec_changed {
+    struct vec_name { uint64_t key; char *id; } *v;
+    size_t n, cap;
+    int64_t seq; /* the last change seen */
+    int oom;     /* a change could not be kept */
+} vec_changed;
 
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(v->version_st, 0);
-    else
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(v->load_db));
-    sqlite3_reset(v->version_st);
-    return rc == SQLITE_ROW ? 0 : -1;
+static int vec_changed_add(void *arg, int64_t seq, const char *doc_id, store_op op)
+{
+    vec_changed *c = arg;
+
+    (void)op;
+    c->seq = seq;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        struct vec_name *p = realloc(c->v, cap * sizeof *p);
+        if (!p)
+            return c->oom = 1;
+        c->v = p;
+        c->cap = cap;
+    }
+    if (!(c->v[c->n].id = strdup(doc_id)))
+        return c->oom = 1;
+    c->v[c->n++].key = vec_key(doc_id);
+    return 0;
 }
 
-/* Open worker connection c and prepare its lookup.  Returns 0, or -1 with a
- * message in err and c left empty so a later search retries. */
+static int vec_name_cmp(const void *a, const void *b)
+{
+    const struct vec_name *x = a, *y = b;
+
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Sort and drop repeated ids (a document changed twice is read once). */
+static void vec_changed_unique(vec_changed *c)
+{
+    size_t m = 0;
+
+    qsort(c->v, c->n, sizeof *c->v, vec_name_cmp);
+    for (size_t i = 0; i < c->n; i++) {
+        if (m && vec_name_cmp(&c->v[m - 1], &c->v[i]) == 0)
+            free(c->v[i].id);
+        else
+            c->v[m++] = c->v[i];
+    }
+    c->n = m;
+}
+
+static int vec_changed_has(const vec_changed *c, uint64_t key, const char *id)
+{
+    struct vec_name k = {key, (char *)id};
+
+    return bsearch(&k, c->v, c->n, sizeof *c->v, vec_name_cmp) != NULL;
+}
+
+static void vec_changed_release(vec_changed *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].id);
+    free(c->v);
+}
+
+/* The next snapshot: old's segments and tombstones, the rows of changed
+ * documents tombstoned, and g (when it has rows) appended.  Returns it
+ * (refs 1; it holds its own references on the segments) or NULL. */
+static vec_snap *vec_snap_next(const vec_snap *old, const vec_changed *c, vec_seg *g)
+{
+    vec_snap *s = vec_snap_new(old->dims, old->nseg + 1, old->nrows + g->n);
+    size_t row = 0;
+
+    if (!s)
+        return NULL;
+    memcpy(s->dead, old->dead, old->nrows / 8 + 1);
+    s->ndead = old->ndead;
+    s->seq = c->seq;
+    for (size_t i = 0; i < old->nseg; i++) {
+        const vec_seg *o = old->segs[i];
+        atomic_fetch_add(&old->segs[i]->refs, 1);
+        vec_snap_push(s, old->segs[i]);
+        for (size_t r = 0; r < o->n; r++, row++)
+            if (!vec_is_dead(s, row) && vec_changed_has(c, o->keys[r], o->names[o->doc[r]]))
+                vec_kill(s, row);
+    }
+    if (g->n) {
+        atomic_fetch_add(&g->refs, 1);
+        vec_snap_push(s, g);
+    }
+    return s;
+}
+
+/* Read the changes after old's sequence number and every changed
+ * document's vectors as they are now, in one read transaction, into c and
+ * g.  Returns 0, or -1 with err. */
+static int vec_read_changes(const vec *v, store *db, const vec_snap *old, vec_changed *c,
+                            vec_seg *g, size_t *skipped, char *err, size_t errlen)
+{
+    size_t bad;
+
+    *skipped = 0;
+    c->seq = old->seq;
+    if (store_begin(db) != 0)
+        goto fail_store;
+    if (store_embedder_match(db, v->embedder, v->dims, err, errlen) != 0)
+        goto fail;
+    if (store_changes(db, old->seq, vec_changed_add, c) != 0)
+        goto fail_store;
+    vec_changed_unique(c);
+    for (size_t i = 0; i < c->n && !c->oom && !g->oom; i++) {
+        if (store_vectors(db, c->v[i].id, v->dims, vec_seg_add, g, &bad) != 0)
+            goto fail_store;
+        *skipped += bad;
+    }
+    if (c->oom || g->oom) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (store_commit(db) != 0)
+        goto fail_store;
+    return 0;
+fail_store:
+    snprintf(err, errlen, "sqlite: %s", store_errmsg(db));
+fail:
+    store_rollback(db);
+    return -1;
+}
+
+/* Apply the changes after r->old to a new snapshot in r->snap, or rebuild
+ * it from the whole store when the log cannot be applied (the store was
+ * replaced by one with fewer changes) or tombstones would pass their
+ * share.  Runs on a worker with the loading handle. */
+static void vec_apply(vec_refresh *r, int64_t last)
+{
+    vec_changed c = {0};
+    vec_seg *g = NULL;
+    vec *v = r->v;
+
+    if (last > r->old->seq && r->old->nseg < VEC_MAX_SEGS) {
+        if (!(g = vec_seg_new(v->dims))) {
+            snprintf(r->error, sizeof r->error, "out of memory");
+            r->status = RAGD_ENOMEM;
+            return;
+        }
+        if (vec_read_changes(v, v->load_db, r->old, &c, g, &r->skipped, r->error,
+                             sizeof r->error) != 0)
+            r->status = RAGD_ERR;
+        else if (!(r->snap = vec_snap_next(r->old, &c, g)))
+            r->status = RAGD_ENOMEM;
+        r->changed = c.n;
+        vec_changed_release(&c);
+        vec_seg_unref(g);
+        if (r->status != RAGD_OK || r->snap->ndead <= r->snap->nrows / VEC_COMPACT_AT)
+            return;
+        vec_snap_unref(r->snap);
+        r->snap = NULL;
+    }
+    r->full = 1;
+    if (vec_load(v, v->load_db, &r->snap, &r->skipped, r->error, sizeof r->error) != 0)
+        r->status = RAGD_ERR;
+}
+
+/* Open worker connection c.  Returns 0, or -1 with a message in err and c
+ * left empty so a later search retries. */
 static int vec_conn_open(const vec *v, vec_conn *c, char *err, size_t errlen)
 {
-    if (vec_open(v->path, "sqlite", &c->db, err, errlen) != 0)
-        return -1;
-    if (sqlite3_prepare_v3(c->db, VEC_LOOKUP_SQL, -1, SQLITE_PREPARE_PERSISTENT, &c->st, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(c->db));
-        sqlite3_close(c->db);
-        c->db = NULL;
-        return -1;
-    }
-    return 0;
+    char why[512];
+
+    if (store_open(v->path, 0, &c->db, why, sizeof why) == 0)
+        return 0;
+    /* Errors in a search reach clients: no file names. */
+    snprintf(err, errlen, "sqlite: cannot open the store");
+    return -1;
 }
 
 /* -------------------------------------------------------------- scan -- */
@@ -410,25 +589,32 @@ static void vec_sift_up(vec_cand *h, size_t i)
     }
 }
 
-/* Score every row of s against q and keep the best cap in h, a min-heap
- * whose root is the worst kept, so most rows cost one comparison.  Returns
- * how many were kept, sorted best first. */
+/* Score every live row of s against q and keep the best cap in h, a
+ * min-heap whose root is the worst kept, so most rows cost one comparison.
+ * Returns how many were kept, sorted best first. */
 static size_t vec_scan(const vec_snap *s, const float *q, vec_cand *h, size_t cap)
 {
-    size_t n = 0;
+    size_t n = 0, row = 0;
 
-    for (size_t r = 0; r < s->n; r++) {
-        float score = vec_dot(q, s->mat + r * s->dims, s->dims);
-        if (n < cap) {
-            h[n].score = score;
-            h[n].row = r;
-            vec_sift_up(h, n++);
-        } else if (score > h[0].score) {
-            h[0].score = score;
-            h[0].row = r;
-            vec_sift_down(h, n, 0);
+    for (size_t i = 0; i < s->nseg; i++) {
+        const vec_seg *g = s->segs[i];
+        for (size_t r = 0; r < g->n; r++, row++) {
+            float score;
+            if (s->ndead && vec_is_dead(s, row))
+                continue;
+            score = vec_dot(q, g->mat + r * s->dims, s->dims);
+            if (n < cap) {
+                h[n].score = score;
+                h[n].id = g->ids[r];
+                vec_sift_up(h, n++);
+            } else if (score > h[0].score) {
+                h[0].score = score;
+                h[0].id = g->ids[r];
+                vec_sift_down(h, n, 0);
+            }
         }
     }
+    assert(row == s->nrows);
     /* Heap sort: moving the worst to the end each time leaves h best first. */
     for (size_t i = n; i > 1; i--) {
         vec_cand_swap(&h[0], &h[i - 1]);
@@ -439,42 +625,26 @@ static size_t vec_scan(const vec_snap *s, const float *q, vec_cand *h, size_t ca
 
 /* ------------------------------------------------------------ lookup -- */
 
-static void vec_fail_sqlite(vec_job *j, sqlite3 *db)
+/* Copy s into *out: NULL for NULL.  Returns 0, or -1 when out of memory. */
+static int vec_dup(const char *s, const char **out)
 {
-    j->status = RAGD_ERR;
-    snprintf(j->error, sizeof j->error, "sqlite: %s", sqlite3_errmsg(db));
+    *out = s ? strdup(s) : NULL;
+    return s && !*out ? -1 : 0;
 }
 
-/* Copy column i into *out: NULL for SQL NULL.  Returns 0, or -1 when out of
- * memory. */
-static int vec_dup_column(sqlite3_stmt *st, int i, const char **out)
-{
-    const char *s = (const char *)sqlite3_column_text(st, i);
-
-    *out = NULL;
-    if (!s)
-        return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : -1;
-    return (*out = strdup(s)) ? 0 : -1;
-}
-
-/* Keep the looked-up row as a hit unless its document already has a
+/* Keep the looked-up chunk as a hit unless its document already has a
  * (better) one.  Returns 0, or -1 when out of memory. */
-static int vec_take_row(vec_job *j, sqlite3_stmt *st, float score)
+static int vec_take_hit(vec_job *j, const store_hit *sh, float score)
 {
-    const char *doc = (const char *)sqlite3_column_text(st, 0);
     ragd_hit *h = &j->hits[j->nhits];
 
-    if (!doc)
-        return sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : -1;
     for (size_t i = 0; i < j->nhits; i++)
-        if (strcmp(j->hits[i].id, doc) == 0)
+        if (strcmp(j->hits[i].id, sh->doc_id) == 0)
             return 0;
     j->nhits++;
     h->score = score;
-    if (vec_dup_column(st, 0, &h->id) || vec_dup_column(st, 1, &h->title) ||
-        vec_dup_column(st, 2, &h->url) || vec_dup_column(st, 3, &h->text))
-        return -1;
-    if (!h->text && !(h->text = strdup("")))
+    if (vec_dup(sh->doc_id, &h->id) || vec_dup(sh->title, &h->title) ||
+        vec_dup(sh->url, &h->url) || vec_dup(sh->text, &h->text))
         return -1;
     return 0;
 }
@@ -485,20 +655,21 @@ static int vec_take_row(vec_job *j, sqlite3_stmt *st, float score)
 static void vec_lookup(vec_job *j, vec_conn *c, size_t ncands)
 {
     for (size_t i = 0; i < ncands && j->nhits < (size_t)j->k; i++) {
-        int rc = sqlite3_bind_int64(c->st, 1, j->snap->ids[j->cands[i].row]);
+        store_hit sh;
+        int rc = store_chunk_get(c->db, j->cands[i].id, &sh);
 
-        if (rc == SQLITE_OK && (rc = sqlite3_step(c->st)) == SQLITE_ROW &&
-            vec_take_row(j, c->st, j->cands[i].score) != 0) {
+        if (rc < 0) {
+            j->status = RAGD_ERR;
+            snprintf(j->error, sizeof j->error, "sqlite: %s", store_errmsg(c->db));
+            return;
+        }
+        if (rc == 0) {
+            j->vanished++;
+        } else if (vec_take_hit(j, &sh, j->cands[i].score) != 0) {
             j->status = RAGD_ENOMEM;
             snprintf(j->error, sizeof j->error, "out of memory");
-        } else if (rc == SQLITE_DONE) {
-            j->vanished++;
-        } else if (rc != SQLITE_OK && rc != SQLITE_ROW) {
-            vec_fail_sqlite(j, c->db);
-        }
-        sqlite3_reset(c->st);
-        if (j->status != RAGD_OK)
             return;
+        }
     }
 }
 
@@ -668,18 +839,21 @@ static void vec_note_skipped(vec *v, size_t skipped)
     v->skipped = skipped;
 }
 
-/* The refresh work function, on a worker: touches only r and the loading
- * connection, which no one else uses while a refresh is in flight. */
+/* The refresh work function, on a worker: touches only r, the snapshot r
+ * holds (read-only) and the loading handle, which no one else uses while
+ * a refresh is in flight.  Leaves r->snap NULL when nothing changed. */
 static void vec_refresh_work(void *arg, unsigned worker)
 {
     vec_refresh *r = arg;
+    int64_t last;
 
     (void)worker;
-    if (vec_data_version(r->v, &r->version, r->error, sizeof r->error) != 0)
+    if (store_last_seq(r->v->load_db, &last) != 0) {
+        snprintf(r->error, sizeof r->error, "sqlite: %s", store_errmsg(r->v->load_db));
         r->status = RAGD_ERR;
-    else if (r->version != r->old_version &&
-             vec_load(r->v, r->v->load_db, &r->snap, &r->skipped, r->error, sizeof r->error) != 0)
-        r->status = RAGD_ERR;
+    } else if (last != r->old->seq) {
+        vec_apply(r, last);
+    }
 }
 
 static void vec_free(vec *v);
@@ -693,21 +867,29 @@ static void vec_refresh_done(void *arg)
     vec *v = r->v;
 
     v->refreshing = 0;
+    vec_snap_unref(r->old);
     if (v->dying) {
         vec_snap_unref(r->snap);
         vec_free(v);
     } else if (r->status != RAGD_OK) {
         if (!v->refresh_failed)
             v->host->log(v->host, RAGD_LOG_WARN, "reload failed, still serving %zu vectors: %s",
-                         v->snap->n, r->error);
+                         v->snap->nrows - v->snap->ndead, r->error);
         v->refresh_failed = 1;
     } else if (r->snap) {
+        assert(r->snap->dims == v->dims);
         vec_snap_unref(v->snap);
         v->snap = r->snap;
-        v->version = r->version;
         v->refresh_failed = 0;
-        vec_note_skipped(v, r->skipped);
-        v->host->log(v->host, RAGD_LOG_INFO, "reloaded %zu vectors", v->snap->n);
+        if (r->full) {
+            vec_note_skipped(v, r->skipped);
+            v->host->log(v->host, RAGD_LOG_INFO, "reloaded %zu vectors", v->snap->nrows);
+        } else {
+            if (r->skipped)
+                vec_note_skipped(v, r->skipped);
+            v->host->log(v->host, RAGD_LOG_INFO, "applied %zu changed documents: %zu vectors",
+                         r->changed, v->snap->nrows - v->snap->ndead);
+        }
     }
     free(r);
 }
@@ -727,10 +909,12 @@ static void vec_timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     r->v = v;
-    r->old_version = v->version;
+    r->old = v->snap;
+    r->old->refs++;
     v->refreshing = 1;
     if (v->host->work_submit(v->host, vec_refresh_work, vec_refresh_done, r) != RAGD_OK) {
         v->refreshing = 0;
+        vec_snap_unref(r->old);
         free(r);
         v->host->log(v->host, RAGD_LOG_WARN, "reload skipped: cannot queue it");
     }
@@ -743,12 +927,9 @@ static void vec_free(vec *v)
 {
     if (v->timer)
         event_free(v->timer);
-    for (unsigned i = 0; i < v->nconns; i++) {
-        sqlite3_finalize(v->conns[i].st);
-        sqlite3_close(v->conns[i].db);
-    }
-    sqlite3_finalize(v->version_st);
-    sqlite3_close(v->load_db);
+    for (unsigned i = 0; i < v->nconns; i++)
+        store_close(&v->conns[i].db);
+    store_close(&v->load_db);
     vec_snap_unref(v->snap);
     free(v->conns);
     free(v->embedder);
@@ -772,38 +953,13 @@ static void vec_destroy(void *self)
         vec_free(v);
 }
 
-/* Check the store and load the first snapshot on the loading connection.
- * Returns 0, or -1 with a message naming the file. */
+/* Open the loading handle and load the first snapshot.  Returns 0, or -1
+ * with a message naming the file. */
 static int vec_open_store(vec *v, char *err, size_t errlen)
 {
-    char version[16];
-    sqlite3_stmt *st = NULL;
     size_t skipped;
-    int found;
 
-    if (vec_open(v->path, v->path, &v->load_db, err, errlen) != 0)
-        return -1;
-    found = vec_meta_get(v->load_db, "schema_version", version, sizeof version, err, errlen);
-    if (found <= 0) {
-        snprintf(err, errlen, "%s: not a ragd database (%s)", v->path,
-                 found < 0 ? sqlite3_errmsg(v->load_db) : "no schema_version in meta");
-        return -1;
-    }
-    if (strcmp(version, VEC_SCHEMA_VERSION) != 0) {
-        snprintf(err, errlen, "%s: ragd schema version %s, the vector source reads %s", v->path,
-                 version, VEC_SCHEMA_VERSION);
-        return -1;
-    }
-    /* Compiling the lookup proves chunks and docs are there. */
-    if (sqlite3_prepare_v2(v->load_db, VEC_LOOKUP_SQL, -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v3(v->load_db, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
-                           &v->version_st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: not a ragd database (%s)", v->path, sqlite3_errmsg(v->load_db));
-        sqlite3_finalize(st);
-        return -1;
-    }
-    sqlite3_finalize(st);
-    if (vec_data_version(v, &v->version, err, errlen) != 0 ||
+    if (store_open(v->path, 0, &v->load_db, err, errlen) != 0 ||
         vec_load(v, v->load_db, &v->snap, &skipped, err, errlen) != 0)
         return -1;
     vec_note_skipped(v, skipped);
@@ -855,7 +1011,7 @@ static int vec_create(const ragd_host *host, const char *name, json_t *config, v
     if (vec_open_store(v, err, errlen) != 0 ||
         (refresh_ms > 0 && vec_start_timer(v, refresh_ms, err, errlen) != 0))
         goto fail;
-    host->log(host, RAGD_LOG_INFO, "%zu vectors of %zu dimensions loaded from %s", v->snap->n,
+    host->log(host, RAGD_LOG_INFO, "%zu vectors of %zu dimensions loaded from %s", v->snap->nrows,
               v->dims, v->path);
     *self = v;
     return RAGD_OK;
