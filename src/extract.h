@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "context.h"
+#include "ctx.h"
 
 /* Longest sentence quoted whole, in bytes; longer ones are cut. */
 #define EXTRACT_MAX_SENTENCE 400

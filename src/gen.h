@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "context.h"
+#include "ctx.h"
 #include "fuse.h"
 #include "httpc.h"
 #include "llm.h"

@@ -44,7 +44,7 @@ struct pool {
     worker *workers;
 };
 
-static void joblist_push(joblist *l, job *j)
+static void pool_joblist_push(joblist *l, job *j)
 {
     j->next = NULL;
     if (l->tail)
@@ -54,14 +54,14 @@ static void joblist_push(joblist *l, job *j)
     l->tail = j;
 }
 
-static job *joblist_take_all(joblist *l)
+static job *pool_joblist_take_all(joblist *l)
 {
     job *head = l->head;
     l->head = l->tail = NULL;
     return head;
 }
 
-static job *joblist_pop(joblist *l)
+static job *pool_joblist_pop(joblist *l)
 {
     job *j = l->head;
     if (j) {
@@ -82,13 +82,13 @@ static void *pool_worker_main(void *arg)
         job *j;
         while (!p->todo.head && !p->stopping)
             pthread_cond_wait(&p->cond, &p->lock);
-        j = joblist_pop(&p->todo);
+        j = pool_joblist_pop(&p->todo);
         if (!j)
             break; /* stopping and nothing left to do */
         pthread_mutex_unlock(&p->lock);
         j->work(j->arg, w->index);
         pthread_mutex_lock(&p->lock);
-        joblist_push(&p->finished, j);
+        pool_joblist_push(&p->finished, j);
         event_active(p->wake, EV_READ, 0);
     }
     pthread_mutex_unlock(&p->lock);
@@ -101,7 +101,7 @@ static void pool_drain(pool *p)
     job *j;
 
     pthread_mutex_lock(&p->lock);
-    j = joblist_take_all(&p->finished);
+    j = pool_joblist_take_all(&p->finished);
     pthread_mutex_unlock(&p->lock);
     while (j) {
         job *next = j->next;
@@ -168,7 +168,7 @@ int pool_submit(pool *p, void (*work)(void *, unsigned), void (*done)(void *), v
     j->done = done;
     j->arg = arg;
     pthread_mutex_lock(&p->lock);
-    joblist_push(&p->todo, j);
+    pool_joblist_push(&p->todo, j);
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     p->pending++;

@@ -1,6 +1,7 @@
 /*
- * sreq -- a /search request: parsed from a JSON body (POST) or a query
- * string (GET) and validated, with an error that names the field.
+ * sreq -- a search request: a /search request parsed from a JSON body
+ * (POST) or a query string (GET) and validated, with an error that names
+ * the field.  The chat API (chat.c) reads its query into one too.
  *
  * Pure: knows nothing of sockets or sources beyond a list of valid names, so
  * every rule is unit-tested on its own.

@@ -468,6 +468,14 @@ static int store_upgrade(const char *path, char *err, size_t errlen)
     return -1;
 }
 
+void store_process_init(void)
+{
+    /* SQLite's memory statistics take one process-wide mutex on every
+     * allocation; with several workers querying at once it was the most
+     * contended lock in the server.  ragd never reads those statistics. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, int writable, store **out, char *err, size_t errlen)
 {
     struct stat sb;

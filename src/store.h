@@ -38,6 +38,10 @@ typedef struct store store;
 
 /* ------------------------------------------------------------ opening -- */
 
+/* Once per process, before any store is opened and before other threads
+ * start: the storage library's process-wide settings. */
+void store_process_init(void);
+
 /* Open the store at path.  Writable: create the file when missing and
  * upgrade a store written by an older ragd in place.  Read-only: fail when
  * the file is missing or not a ragd store; an older store is upgraded in

@@ -43,15 +43,15 @@
 
 enum { HJ_ID, HJ_TITLE, HJ_TEXT, HJ_URL, HJ_SCORE, HJ_NFIELDS };
 
-static const char *const hj_field_names[HJ_NFIELDS] = {"id", "title", "text", "url", "score"};
+static const char *const httpjson_field_names[HJ_NFIELDS] = {"id", "title", "text", "url", "score"};
 
 /* A dot path split once at create.  text is the path as configured (for
  * messages); seg[0..n) are its segments.  All in one allocation. */
-typedef struct hj_path {
+typedef struct httpjson_path {
     const char *text;
     size_t n;
     char *seg[];
-} hj_path;
+} httpjson_path;
 
 typedef struct hj {
     const ragd_host *host;
@@ -61,41 +61,41 @@ typedef struct hj {
     char **headers;               /* NULL-terminated "Name: value" lines;
                                    * may hold secrets: never logged */
     size_t nconf;                 /* headers[0..nconf) are the configured ones */
-    hj_path *results;
-    hj_path *field[HJ_NFIELDS];   /* NULL: not mapped */
+    httpjson_path *results;
+    httpjson_path *field[HJ_NFIELDS];   /* NULL: not mapped */
     size_t max_response;
 } hj;
 
 /* One query in flight; the op handle given to ragd.  Freed once its
  * callback has run. */
-typedef struct hj_search {
+typedef struct httpjson_search {
     hj *h;
     int k;
     ragd_search_cb cb;
     void *arg;
     ragd_http_xfer *xfer;
-} hj_search;
+} httpjson_search;
 
 /* Hits mapped from one response.  Strings are borrowed from the parsed
  * response, except joined texts and numeric ids: those are own[2i] (id) and
  * own[2i + 1] (text) for hit i. */
-typedef struct hj_hits {
+typedef struct httpjson_hits {
     ragd_hit *v;
     char **own;
     size_t n, skipped;
-} hj_hits;
+} httpjson_hits;
 
 /* ------------------------------------------------------------ config -- */
 
 /* The value of key in cfg, with JSON null read as absent (as the host's
  * cfg_* readers do). */
-static json_t *hj_get(json_t *cfg, const char *key)
+static json_t *httpjson_get(json_t *cfg, const char *key)
 {
     json_t *v = json_object_get(cfg, key);
     return json_is_null(v) ? NULL : v;
 }
 
-static int hj_check_keys(json_t *cfg, char *err, size_t errlen)
+static int httpjson_check_keys(json_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {
         "name", "type", "enabled", "weight", "timeout_ms", "db", /* ragd's */
@@ -118,11 +118,11 @@ static int hj_check_keys(json_t *cfg, char *err, size_t errlen)
 }
 
 /* Split path into *out; where names the config key in messages. */
-static int hj_path_parse(const char *where, const char *path, hj_path **out, char *err,
+static int httpjson_path_parse(const char *where, const char *path, httpjson_path **out, char *err,
                          size_t errlen)
 {
     size_t len = strlen(path), n = len ? 1 : 0;
-    hj_path *p;
+    httpjson_path *p;
     char *s;
 
     for (const char *c = path; *c; c++)
@@ -149,7 +149,7 @@ static int hj_path_parse(const char *where, const char *path, hj_path **out, cha
 }
 
 /* Is t, or any string inside it, using the {query} placeholder? */
-static int hj_mentions_query(json_t *t)
+static int httpjson_mentions_query(json_t *t)
 {
     const char *key;
     json_t *v;
@@ -158,10 +158,10 @@ static int hj_mentions_query(json_t *t)
     if (json_is_string(t))
         return strstr(json_string_value(t), "{query}") != NULL;
     json_object_foreach(t, key, v)
-        if (hj_mentions_query(v))
+        if (httpjson_mentions_query(v))
             return 1;
     json_array_foreach(t, i, v)
-        if (hj_mentions_query(v))
+        if (httpjson_mentions_query(v))
             return 1;
     return 0;
 }
@@ -169,7 +169,7 @@ static int hj_mentions_query(json_t *t)
 /* The URL template must be http(s), hold no raw space or control byte
  * (those are percent-encoded on the wire), and use only known placeholders:
  * a typo such as {querry} would otherwise be sent literally. */
-static int hj_check_url(const char *url, char *err, size_t errlen)
+static int httpjson_check_url(const char *url, char *err, size_t errlen)
 {
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
         snprintf(err, errlen, "url: expected an http:// or https:// URL");
@@ -191,11 +191,11 @@ static int hj_check_url(const char *url, char *err, size_t errlen)
 }
 
 /* url, method, body and max_response_bytes. */
-static int hj_request_config(hj *h, json_t *cfg, char *err, size_t errlen)
+static int httpjson_request_config(hj *h, json_t *cfg, char *err, size_t errlen)
 {
     const ragd_host *host = h->host;
     const char *url, *method;
-    json_t *body = hj_get(cfg, "body");
+    json_t *body = httpjson_get(cfg, "body");
     long long maxr;
 
     if (host->cfg_string(cfg, "url", NULL, &url, err, errlen) ||
@@ -217,9 +217,9 @@ static int hj_request_config(hj *h, json_t *cfg, char *err, size_t errlen)
                                       : "body: only sent with method POST");
         return RAGD_EINVAL;
     }
-    if (hj_check_url(url, err, errlen) != RAGD_OK)
+    if (httpjson_check_url(url, err, errlen) != RAGD_OK)
         return RAGD_EINVAL;
-    if (!strstr(url, "{query}") && !(body && hj_mentions_query(body))) {
+    if (!strstr(url, "{query}") && !(body && httpjson_mentions_query(body))) {
         snprintf(err, errlen, "%s: no {query} placeholder%s: the query would not be sent",
                  h->post ? "body" : "url", h->post ? " in body or url" : "");
         return RAGD_EINVAL;
@@ -234,7 +234,7 @@ static int hj_request_config(hj *h, json_t *cfg, char *err, size_t errlen)
 /* One configured header as a malloc'd "Name: value" line in *line.  An
  * "env:VAR" value is read from the environment; messages name the
  * variable, never its value. */
-static int hj_header_line(const char *name, json_t *v, char **line, char *err, size_t errlen)
+static int httpjson_header_line(const char *name, json_t *v, char **line, char *err, size_t errlen)
 {
     static const char tchar[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                 "0123456789!#$%&'*+-.^_`|~";
@@ -276,7 +276,7 @@ static int hj_header_line(const char *name, json_t *v, char **line, char *err, s
     return RAGD_OK;
 }
 
-static int hj_has_header(json_t *headers, const char *name)
+static int httpjson_has_header(json_t *headers, const char *name)
 {
     const char *key;
     json_t *v;
@@ -289,9 +289,9 @@ static int hj_has_header(json_t *headers, const char *name)
 
 /* The configured headers, then Accept (and Content-Type for POST) unless
  * configured: an API may want its own media type. */
-static int hj_headers(hj *h, json_t *cfg, char *err, size_t errlen)
+static int httpjson_headers(hj *h, json_t *cfg, char *err, size_t errlen)
 {
-    json_t *obj = hj_get(cfg, "headers"), *v;
+    json_t *obj = httpjson_get(cfg, "headers"), *v;
     const char *name;
     size_t n = 0;
     int rc;
@@ -304,37 +304,37 @@ static int hj_headers(hj *h, json_t *cfg, char *err, size_t errlen)
     if (!(h->headers = calloc(json_object_size(obj) + 3, sizeof *h->headers)))
         return RAGD_ENOMEM;
     json_object_foreach(obj, name, v) {
-        if ((rc = hj_header_line(name, v, &h->headers[n], err, errlen)) != RAGD_OK)
+        if ((rc = httpjson_header_line(name, v, &h->headers[n], err, errlen)) != RAGD_OK)
             return rc;
         n++;
     }
     h->nconf = n;
-    if (!hj_has_header(obj, "Accept") && !(h->headers[n++] = strdup("Accept: application/json")))
+    if (!httpjson_has_header(obj, "Accept") && !(h->headers[n++] = strdup("Accept: application/json")))
         return RAGD_ENOMEM;
-    if (h->post && !hj_has_header(obj, "Content-Type") &&
+    if (h->post && !httpjson_has_header(obj, "Content-Type") &&
         !(h->headers[n++] = strdup("Content-Type: application/json")))
         return RAGD_ENOMEM;
     return RAGD_OK;
 }
 
 /* results and fields. */
-static int hj_mapping(hj *h, json_t *cfg, char *err, size_t errlen)
+static int httpjson_mapping(hj *h, json_t *cfg, char *err, size_t errlen)
 {
-    json_t *fields = hj_get(cfg, "fields"), *v;
+    json_t *fields = httpjson_get(cfg, "fields"), *v;
     const char *results, *key;
     char where[64];
     int rc, i;
 
     if (h->host->cfg_string(cfg, "results", "", &results, err, errlen))
         return RAGD_EINVAL;
-    if ((rc = hj_path_parse("results", results, &h->results, err, errlen)) != RAGD_OK)
+    if ((rc = httpjson_path_parse("results", results, &h->results, err, errlen)) != RAGD_OK)
         return rc;
     if (!json_is_object(fields)) {
         snprintf(err, errlen, fields ? "fields: expected an object" : "fields.text: required");
         return RAGD_EINVAL;
     }
     json_object_foreach(fields, key, v) {
-        for (i = 0; i < HJ_NFIELDS && strcmp(key, hj_field_names[i]) != 0; i++)
+        for (i = 0; i < HJ_NFIELDS && strcmp(key, httpjson_field_names[i]) != 0; i++)
             ;
         if (i == HJ_NFIELDS) {
             snprintf(err, errlen, "fields.%s: unknown field (known: id, title, text, url, score)",
@@ -346,7 +346,7 @@ static int hj_mapping(hj *h, json_t *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "%s: expected a string (a dot path)", where);
             return RAGD_EINVAL;
         }
-        if ((rc = hj_path_parse(where, json_string_value(v), &h->field[i], err, errlen)) != RAGD_OK)
+        if ((rc = httpjson_path_parse(where, json_string_value(v), &h->field[i], err, errlen)) != RAGD_OK)
             return rc;
     }
     if (!h->field[HJ_TEXT]) {
@@ -360,7 +360,7 @@ static int hj_mapping(hj *h, json_t *cfg, char *err, size_t errlen)
     return RAGD_OK;
 }
 
-static void hj_destroy(void *self)
+static void httpjson_destroy(void *self)
 {
     hj *h = self;
 
@@ -376,23 +376,23 @@ static void hj_destroy(void *self)
     free(h);
 }
 
-static int hj_create(const ragd_host *host, const char *name, json_t *config, void **self,
+static int httpjson_create(const ragd_host *host, const char *name, json_t *config, void **self,
                      char *err, size_t errlen)
 {
     hj *h;
     int rc;
 
     (void)name;
-    if ((rc = hj_check_keys(config, err, errlen)) != RAGD_OK)
+    if ((rc = httpjson_check_keys(config, err, errlen)) != RAGD_OK)
         return rc;
     if (!(h = calloc(1, sizeof *h))) {
         rc = RAGD_ENOMEM;
         goto fail;
     }
     h->host = host;
-    if ((rc = hj_request_config(h, config, err, errlen)) != RAGD_OK ||
-        (rc = hj_headers(h, config, err, errlen)) != RAGD_OK ||
-        (rc = hj_mapping(h, config, err, errlen)) != RAGD_OK)
+    if ((rc = httpjson_request_config(h, config, err, errlen)) != RAGD_OK ||
+        (rc = httpjson_headers(h, config, err, errlen)) != RAGD_OK ||
+        (rc = httpjson_mapping(h, config, err, errlen)) != RAGD_OK)
         goto fail;
     *self = h;
     return RAGD_OK;
@@ -401,14 +401,14 @@ fail:
     if (rc == RAGD_ENOMEM)
         snprintf(err, errlen, "out of memory");
     if (h)
-        hj_destroy(h);
+        httpjson_destroy(h);
     return rc;
 }
 
 /* ----------------------------------------------------------- request -- */
 
 /* Percent-encode s (everything but RFC 3986 unreserved bytes); malloc'd. */
-static char *hj_escape(const char *s)
+static char *httpjson_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -433,7 +433,7 @@ static char *hj_escape(const char *s)
 
 /* Write t[0..len) with {query} replaced by q and {k} by kstr into out (when
  * not NULL); returns the length written. */
-static size_t hj_expand_into(char *out, const char *t, size_t len, const char *q, const char *kstr)
+static size_t httpjson_expand_into(char *out, const char *t, size_t len, const char *q, const char *kstr)
 {
     size_t n = 0, i = 0;
 
@@ -453,25 +453,25 @@ static size_t hj_expand_into(char *out, const char *t, size_t len, const char *q
 }
 
 /* t[0..len) expanded, malloc'd and NUL-terminated, its length in *outlen. */
-static char *hj_expand(const char *t, size_t len, const char *q, const char *kstr, size_t *outlen)
+static char *httpjson_expand(const char *t, size_t len, const char *q, const char *kstr, size_t *outlen)
 {
-    size_t n = hj_expand_into(NULL, t, len, q, kstr);
+    size_t n = httpjson_expand_into(NULL, t, len, q, kstr);
     char *out = malloc(n + 1);
 
     if (!out)
         return NULL;
-    hj_expand_into(out, t, len, q, kstr);
+    httpjson_expand_into(out, t, len, q, kstr);
     out[n] = '\0';
     *outlen = n;
     return out;
 }
 
-static json_t *hj_fill(json_t *t, const char *q, const char *kstr, int k);
+static json_t *httpjson_fill(json_t *t, const char *q, const char *kstr, int k);
 
 /* A template string filled in: exactly "{query}" or "{k}" become the query
  * string or the number k; otherwise both are replaced in the text.  jansson
  * escapes the result when the body is dumped, so any query is safe. */
-static json_t *hj_fill_string(json_t *t, const char *q, const char *kstr, int k)
+static json_t *httpjson_fill_string(json_t *t, const char *q, const char *kstr, int k)
 {
     const char *s = json_string_value(t);
     size_t len = json_string_length(t), n;
@@ -484,7 +484,7 @@ static json_t *hj_fill_string(json_t *t, const char *q, const char *kstr, int k)
         return json_integer(k);
     if (!memchr(s, '{', len))
         return json_incref(t);
-    if (!(x = hj_expand(s, len, q, kstr, &n)))
+    if (!(x = httpjson_expand(s, len, q, kstr, &n)))
         return NULL;
     v = json_stringn(x, n);
     free(x);
@@ -493,7 +493,7 @@ static json_t *hj_fill_string(json_t *t, const char *q, const char *kstr, int k)
 
 /* A new value: template t with its placeholders filled, or NULL when out
  * of memory (the query is UTF-8, so jansson refuses nothing else). */
-static json_t *hj_fill(json_t *t, const char *q, const char *kstr, int k)
+static json_t *httpjson_fill(json_t *t, const char *q, const char *kstr, int k)
 {
     json_t *out, *v;
     const char *key;
@@ -501,19 +501,19 @@ static json_t *hj_fill(json_t *t, const char *q, const char *kstr, int k)
 
     switch (json_typeof(t)) {
     case JSON_STRING:
-        return hj_fill_string(t, q, kstr, k);
+        return httpjson_fill_string(t, q, kstr, k);
     case JSON_OBJECT:
         if (!(out = json_object()))
             return NULL;
         json_object_foreach(t, key, v)
-            if (json_object_set_new_nocheck(out, key, hj_fill(v, q, kstr, k)) != 0)
+            if (json_object_set_new_nocheck(out, key, httpjson_fill(v, q, kstr, k)) != 0)
                 goto fail;
         return out;
     case JSON_ARRAY:
         if (!(out = json_array()))
             return NULL;
         json_array_foreach(t, i, v)
-            if (json_array_append_new(out, hj_fill(v, q, kstr, k)) != 0)
+            if (json_array_append_new(out, httpjson_fill(v, q, kstr, k)) != 0)
                 goto fail;
         return out;
     default:
@@ -526,22 +526,22 @@ fail:
 
 /* The request URL and (for POST) body for q, malloc'd into *url and *body;
  * the caller frees both, whatever this returns. */
-static int hj_build(const hj *h, const ragd_query *q, char **url, char **body)
+static int httpjson_build(const hj *h, const ragd_query *q, char **url, char **body)
 {
-    char kstr[16], *enc = hj_escape(q->text);
+    char kstr[16], *enc = httpjson_escape(q->text);
     json_t *b;
     size_t n;
 
     if (!enc)
         return RAGD_ENOMEM;
     snprintf(kstr, sizeof kstr, "%d", q->k);
-    *url = hj_expand(h->url, strlen(h->url), enc, kstr, &n);
+    *url = httpjson_expand(h->url, strlen(h->url), enc, kstr, &n);
     free(enc);
     if (!*url)
         return RAGD_ENOMEM;
     if (!h->body)
         return RAGD_OK;
-    b = hj_fill(h->body, q->text, kstr, q->k);
+    b = httpjson_fill(h->body, q->text, kstr, q->k);
     *body = b ? json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(b);
     return *body ? RAGD_OK : RAGD_ENOMEM;
@@ -551,7 +551,7 @@ static int hj_build(const hj *h, const ragd_query *q, char **url, char **body)
 
 /* The value at p inside v, or NULL.  A segment indexes an array when the
  * value there is an array and the segment is all digits. */
-static json_t *hj_path_get(const hj_path *p, json_t *v)
+static json_t *httpjson_path_get(const httpjson_path *p, json_t *v)
 {
     for (size_t i = 0; i < p->n && v; i++) {
         const char *s = p->seg[i];
@@ -565,12 +565,12 @@ static json_t *hj_path_get(const hj_path *p, json_t *v)
     return v;
 }
 
-static json_t *hj_field(const hj *h, int f, json_t *item)
+static json_t *httpjson_field(const hj *h, int f, json_t *item)
 {
-    return h->field[f] ? hj_path_get(h->field[f], item) : NULL;
+    return h->field[f] ? httpjson_path_get(h->field[f], item) : NULL;
 }
 
-static const char *hj_kind(const json_t *v)
+static const char *httpjson_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -583,26 +583,26 @@ static const char *hj_kind(const json_t *v)
 }
 
 /* The results array in root, or NULL with a message naming the path. */
-static json_t *hj_results(const hj *h, json_t *root, char *why, size_t len)
+static json_t *httpjson_results(const hj *h, json_t *root, char *why, size_t len)
 {
-    json_t *list = hj_path_get(h->results, root);
+    json_t *list = httpjson_path_get(h->results, root);
 
     if (json_is_array(list))
         return list;
     if (h->results->n == 0)
         snprintf(why, len, "results: the upstream response is %s, not an array (set results to "
-                 "the path of its results array)", hj_kind(root));
+                 "the path of its results array)", httpjson_kind(root));
     else if (!list)
         snprintf(why, len, "results: no \"%s\" in the upstream response", h->results->text);
     else
         snprintf(why, len, "results: \"%s\" in the upstream response is %s, not an array",
-                 h->results->text, hj_kind(list));
+                 h->results->text, httpjson_kind(list));
     return NULL;
 }
 
 /* The strings of array a joined with " ", malloc'd into *own.  0, 1 when
  * there is no text, -1 when out of memory. */
-static int hj_join(json_t *a, char **own)
+static int httpjson_join(json_t *a, char **own)
 {
     size_t i, n = 0, len;
     json_t *v;
@@ -628,7 +628,7 @@ static int hj_join(json_t *a, char **own)
 /* A hit's text: a non-empty string, or an array of strings joined (search
  * engines return highlight fragments that way).  0, 1 when there is none,
  * -1 when out of memory. */
-static int hj_text(json_t *v, char **own, const char **text)
+static int httpjson_text(json_t *v, char **own, const char **text)
 {
     int rc;
 
@@ -638,7 +638,7 @@ static int hj_text(json_t *v, char **own, const char **text)
     }
     if (!json_is_array(v))
         return 1;
-    if ((rc = hj_join(v, own)) == 0)
+    if ((rc = httpjson_join(v, own)) == 0)
         *text = *own;
     return rc;
 }
@@ -646,7 +646,7 @@ static int hj_text(json_t *v, char **own, const char **text)
 /* A hit's id: a non-empty string, or a number written as a string (many
  * engines use numeric document ids).  0, 1 when there is none, -1 when out
  * of memory. */
-static int hj_id(json_t *v, char **own, const char **id)
+static int httpjson_id(json_t *v, char **own, const char **id)
 {
     if (json_string_length(v) > 0) {
         *id = json_string_value(v);
@@ -667,17 +667,17 @@ static int hj_id(json_t *v, char **own, const char **id)
 
 /* Append item, the rank-th upstream result, to out unless it lacks a text
  * or an id.  0, or -1 when out of memory. */
-static int hj_add(const hj *h, json_t *item, size_t rank, hj_hits *out)
+static int httpjson_add(const hj *h, json_t *item, size_t rank, httpjson_hits *out)
 {
     ragd_hit *hit = &out->v[out->n];
     char **own = &out->own[2 * out->n];
-    json_t *id = h->field[HJ_ID] ? hj_field(h, HJ_ID, item) : hj_field(h, HJ_URL, item);
-    json_t *score = hj_field(h, HJ_SCORE, item);
+    json_t *id = h->field[HJ_ID] ? httpjson_field(h, HJ_ID, item) : httpjson_field(h, HJ_URL, item);
+    json_t *score = httpjson_field(h, HJ_SCORE, item);
     const char *s;
     int rc;
 
-    if ((rc = hj_id(id, &own[0], &hit->id)) != 0 ||
-        (rc = hj_text(hj_field(h, HJ_TEXT, item), &own[1], &hit->text)) != 0) {
+    if ((rc = httpjson_id(id, &own[0], &hit->id)) != 0 ||
+        (rc = httpjson_text(httpjson_field(h, HJ_TEXT, item), &own[1], &hit->text)) != 0) {
         /* skipped: the slots are reused by the next result */
         free(own[0]);
         free(own[1]);
@@ -685,9 +685,9 @@ static int hj_add(const hj *h, json_t *item, size_t rank, hj_hits *out)
         out->skipped += rc > 0;
         return rc > 0 ? 0 : -1;
     }
-    s = json_string_value(hj_field(h, HJ_TITLE, item));
+    s = json_string_value(httpjson_field(h, HJ_TITLE, item));
     hit->title = s ? s : "";
-    s = json_string_value(hj_field(h, HJ_URL, item));
+    s = json_string_value(httpjson_field(h, HJ_URL, item));
     hit->url = s && *s ? s : NULL;
     hit->score = json_is_number(score) ? json_number_value(score) : 1.0 / (double)(rank + 1);
     out->n++;
@@ -695,7 +695,7 @@ static int hj_add(const hj *h, json_t *item, size_t rank, hj_hits *out)
 }
 
 /* Map the first results of list to at most k hits, in upstream order. */
-static int hj_collect(const hj *h, json_t *list, int k, hj_hits *out)
+static int httpjson_collect(const hj *h, json_t *list, int k, httpjson_hits *out)
 {
     size_t i;
     json_t *item;
@@ -706,13 +706,13 @@ static int hj_collect(const hj *h, json_t *list, int k, hj_hits *out)
     json_array_foreach(list, i, item) {
         if (out->n == (size_t)k)
             break;
-        if (hj_add(h, item, i, out) != 0)
+        if (httpjson_add(h, item, i, out) != 0)
             return -1;
     }
     return 0;
 }
 
-static void hj_hits_release(hj_hits *hits, int k)
+static void httpjson_hits_release(httpjson_hits *hits, int k)
 {
     if (hits->own)
         for (size_t i = 0; i < 2 * (size_t)k; i++)
@@ -722,21 +722,21 @@ static void hj_hits_release(hj_hits *hits, int k)
 }
 
 /* A 200 response: parse, map and complete the search. */
-static void hj_answer(hj_search *s, const char *body, size_t len)
+static void httpjson_answer(httpjson_search *s, const char *body, size_t len)
 {
     const hj *h = s->h;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr), *list;
-    hj_hits hits = {0};
+    httpjson_hits hits = {0};
     char why[HJ_ERR_MAX];
 
     if (!root) {
         snprintf(why, sizeof why, "malformed JSON from upstream: %s (byte %d)", jerr.text,
                  jerr.position);
         s->cb(s->arg, RAGD_ERR, NULL, 0, why);
-    } else if (!(list = hj_results(h, root, why, sizeof why))) {
+    } else if (!(list = httpjson_results(h, root, why, sizeof why))) {
         s->cb(s->arg, RAGD_ERR, NULL, 0, why);
-    } else if (hj_collect(h, list, s->k, &hits) != 0) {
+    } else if (httpjson_collect(h, list, s->k, &hits) != 0) {
         s->cb(s->arg, RAGD_ENOMEM, NULL, 0, "out of memory");
     } else {
         /* a mapping that matches nothing looks like "no results": say so */
@@ -745,14 +745,14 @@ static void hj_answer(hj_search *s, const char *body, size_t len)
                          hits.skipped);
         s->cb(s->arg, RAGD_OK, hits.v, hits.n, NULL);
     }
-    hj_hits_release(&hits, s->k);
+    httpjson_hits_release(&hits, s->k);
     json_decref(root);
 }
 
 /* The start of an error body, on one line, for the debug log: upstreams
  * explain a 4xx there (a bad index name, a malformed query).  Not when the
  * body holds a configured header value: an upstream may echo a credential. */
-static void hj_log_error_body(const hj *h, long http_status, const char *body, size_t len)
+static void httpjson_log_error_body(const hj *h, long http_status, const char *body, size_t len)
 {
     char line[201];
     size_t n = len < sizeof line - 1 ? len : sizeof line - 1;
@@ -771,37 +771,37 @@ static void hj_log_error_body(const hj *h, long http_status, const char *body, s
     h->host->log(h->host, RAGD_LOG_DEBUG, "HTTP %ld: %s", http_status, line);
 }
 
-static void hj_http_done(void *arg, int status, long http_status, const char *body, size_t len,
+static void httpjson_http_done(void *arg, int status, long http_status, const char *body, size_t len,
                          const char *error)
 {
-    hj_search *s = arg;
+    httpjson_search *s = arg;
     char why[HJ_ERR_MAX];
 
     if (status != RAGD_OK) {
         s->cb(s->arg, status, NULL, 0, error ? error : "request failed");
     } else if (http_status != 200) {
-        hj_log_error_body(s->h, http_status, body, len);
+        httpjson_log_error_body(s->h, http_status, body, len);
         snprintf(why, sizeof why, "upstream answered HTTP %ld", http_status);
         s->cb(s->arg, RAGD_ERR, NULL, 0, why);
     } else {
-        hj_answer(s, body, len);
+        httpjson_answer(s, body, len);
     }
     free(s);
 }
 
 /* ------------------------------------------------------------ search -- */
 
-static int hj_search_start(void *self, const ragd_query *q, ragd_search_cb cb, void *arg,
+static int httpjson_search_start(void *self, const ragd_query *q, ragd_search_cb cb, void *arg,
                            ragd_op **op)
 {
     hj *h = self;
-    hj_search *s = calloc(1, sizeof *s);
+    httpjson_search *s = calloc(1, sizeof *s);
     ragd_http_request req = {0};
     int64_t left = q->deadline_ms - h->host->now_ms(h->host);
     char *url = NULL, *body = NULL;
     int rc = RAGD_ENOMEM;
 
-    if (!s || (rc = hj_build(h, q, &url, &body)) != RAGD_OK)
+    if (!s || (rc = httpjson_build(h, q, &url, &body)) != RAGD_OK)
         goto done;
     s->h = h;
     s->k = q->k;
@@ -816,7 +816,7 @@ static int hj_search_start(void *self, const ragd_query *q, ragd_search_cb cb, v
      * only a backstop, set later so it never wins that race. */
     req.timeout_ms = (left > 1 ? (long)left : 1) + HJ_TIMEOUT_SLACK_MS;
     req.max_response = h->max_response;
-    rc = h->host->http_request(h->host, &req, hj_http_done, s, &s->xfer);
+    rc = h->host->http_request(h->host, &req, httpjson_http_done, s, &s->xfer);
 done:
     free(url);
     free(body);
@@ -830,20 +830,20 @@ done:
 
 /* The transfer's callback still runs, with RAGD_ECANCELED, and completes
  * the search. */
-static void hj_cancel(void *self, ragd_op *op)
+static void httpjson_cancel(void *self, ragd_op *op)
 {
     hj *h = self;
 
-    h->host->http_cancel(h->host, ((hj_search *)op)->xfer);
+    h->host->http_cancel(h->host, ((httpjson_search *)op)->xfer);
 }
 
-static const ragd_source_type hj_type = {
-    RAGD_SOURCE_ABI_VERSION, "httpjson", hj_create, hj_search_start, hj_cancel, hj_destroy,
+static const ragd_source_type httpjson_type = {
+    RAGD_SOURCE_ABI_VERSION, "httpjson", httpjson_create, httpjson_search_start, httpjson_cancel, httpjson_destroy,
 };
 
 const ragd_source_type *ragd_source_entry(void);
 
 const ragd_source_type *ragd_source_entry(void)
 {
-    return &hj_type;
+    return &httpjson_type;
 }

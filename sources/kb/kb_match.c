@@ -38,7 +38,7 @@ typedef struct kb_words {
     size_t n;
 } kb_words;
 
-static int kb_is_stopword(const char *w, size_t len)
+static int kb_match_is_stopword(const char *w, size_t len)
 {
     for (size_t i = 0; i < sizeof kb_stopwords / sizeof *kb_stopwords; i++)
         if (strlen(kb_stopwords[i]) == len && memcmp(kb_stopwords[i], w, len) == 0)
@@ -46,7 +46,7 @@ static int kb_is_stopword(const char *w, size_t len)
     return 0;
 }
 
-static int kb_is_ascii_alnum(unsigned char c)
+static int kb_match_is_ascii_alnum(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -54,12 +54,12 @@ static int kb_is_ascii_alnum(unsigned char c)
 /* Copy the word starting at *pp (before end, the query's NUL) into out,
  * lowercased and without invalid UTF-8; advance *pp past the word.  Returns
  * the bytes written (0 when the word was nothing but invalid bytes). */
-static size_t kb_take_word(const unsigned char **pp, const unsigned char *end, char *out)
+static size_t kb_match_take_word(const unsigned char **pp, const unsigned char *end, char *out)
 {
     const unsigned char *p = *pp;
     size_t len = 0;
 
-    while (*p >= 0x80 || kb_is_ascii_alnum(*p)) {
+    while (*p >= 0x80 || kb_match_is_ascii_alnum(*p)) {
         if (*p < 0x80) {
             out[len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
             p++;
@@ -80,7 +80,7 @@ static size_t kb_take_word(const unsigned char **pp, const unsigned char *end, c
 }
 
 /* Add w to ws unless it is already there or ws is full. */
-static void kb_words_add(kb_words *ws, const char *w, size_t len)
+static void kb_match_words_add(kb_words *ws, const char *w, size_t len)
 {
     if (ws->n == KB_MATCH_MAX_WORDS)
         return;
@@ -93,7 +93,7 @@ static void kb_words_add(kb_words *ws, const char *w, size_t len)
 }
 
 /* Join ws as `"w1" OR "w2" ...` into a malloc'd string, or NULL. */
-static char *kb_words_join(const kb_words *ws)
+static char *kb_match_words_join(const kb_words *ws)
 {
     size_t size = 1, off = 0;
     char *out;
@@ -131,16 +131,16 @@ char *kb_match_expr(const char *query)
         char *w = buf + used;
         size_t len;
 
-        if (*p < 0x80 && !kb_is_ascii_alnum(*p)) {
+        if (*p < 0x80 && !kb_match_is_ascii_alnum(*p)) {
             p++;
             continue;
         }
-        if ((len = kb_take_word(&p, end, w)) == 0)
+        if ((len = kb_match_take_word(&p, end, w)) == 0)
             continue;
         used += len;
-        kb_words_add(kb_is_stopword(w, len) ? stops : words, w, len);
+        kb_match_words_add(kb_match_is_stopword(w, len) ? stops : words, w, len);
     }
-    out = kb_words_join(words->n ? words : stops);
+    out = kb_match_words_join(words->n ? words : stops);
 done:
     free(words);
     free(stops);

@@ -45,7 +45,7 @@
  * document names[doc[i]], whose hash is keys[i].  refs counts the
  * snapshots holding it; atomic because a refresh takes references on a
  * worker while the loop drops others. */
-typedef struct vec_seg {
+typedef struct vector_seg {
     atomic_uint refs;
     size_t n, cap, dims;
     float *mat;
@@ -55,7 +55,7 @@ typedef struct vec_seg {
     char **names;
     size_t nnames, namecap;
     int oom; /* a row could not be added while loading */
-} vec_seg;
+} vector_seg;
 
 /* A snapshot: the rows of segs[0..nseg) in order, numbered across them
  * (0..nrows), less those whose bit is set in dead (ndead of them); it
@@ -67,19 +67,19 @@ typedef struct vec_seg {
  * done callback, the refresh timer and done callback and destroy, all on
  * the loop -- so it needs no atomics; workers only read a snapshot their
  * job holds.  Freed at refs 0. */
-typedef struct vec_snap {
+typedef struct vector_snap {
     unsigned refs;
     size_t dims, nseg, nrows, ndead;
-    vec_seg **segs;
+    vector_seg **segs;
     unsigned char *dead;
     int64_t seq;
-} vec_snap;
+} vector_snap;
 
 /* A worker's lookup handle, NULL until that worker first looks up (or
  * after a failed open). */
-typedef struct vec_conn {
+typedef struct vector_conn {
     store *db;
-} vec_conn;
+} vector_conn;
 
 /* One vector instance.  Owns everything it points to except host.
  *  - path, embedder, dims: fixed at create; workers may read them.
@@ -93,26 +93,26 @@ typedef struct vec_conn {
  *  - timer: the refresh timer on host->base, NULL when refresh is off.
  *  - dying: destroy came while a refresh was in flight; that refresh's done
  *    callback frees the instance. */
-typedef struct vec {
+typedef struct vector {
     const ragd_host *host;
     char *path;
     char *embedder;
     size_t dims;
-    vec_snap *snap;
+    vector_snap *snap;
     store *load_db;
     size_t skipped;      /* bad rows in the last load, to warn once */
     int refresh_failed;  /* the last refresh failed, to warn once */
     unsigned nconns;
-    vec_conn *conns;
+    vector_conn *conns;
     struct event *timer;
     int refreshing, dying;
-} vec;
+} vector;
 
 /* A candidate row of the scan: its score and chunk id. */
-typedef struct vec_cand {
+typedef struct vector_cand {
     float score;
     int64_t id;
-} vec_cand;
+} vector_cand;
 
 /* One search, from search() until its callback has run; it is also the
  * ragd_op the host may cancel.  The loop thread owns it except while the
@@ -121,47 +121,47 @@ typedef struct vec_cand {
  * (dims floats, VEC_ALIGN-aligned); cands has room for ncap candidates.
  * hits[0..nhits) own their strings (const only because ragd_hit is the
  * host's type): at most k, one per document, best first.  Freed by
- * vec_finish right after the callback. */
-typedef struct vec_job {
-    vec *v;
+ * vector_finish right after the callback. */
+typedef struct vector_job {
+    vector *v;
     int k;
     ragd_search_cb cb;
     void *arg;
     atomic_int cancelled;
-    vec_snap *snap;
+    vector_snap *snap;
     float *q;
-    vec_cand *cands;
+    vector_cand *cands;
     size_t ncap;
     int status;
     char error[256];
     ragd_hit *hits;
     size_t nhits;
     size_t vanished;   /* candidates whose chunk is gone: the snapshot is stale */
-} vec_job;
+} vector_job;
 
 /* One refresh, from the timer's submit to its done callback.  old is the
  * instance's snapshot at submit (a held reference); the worker fills the
  * rest: the new snapshot (refs 1) when the store changed, how it was made
  * (full: from the whole store), or status and error. */
-typedef struct vec_refresh {
-    vec *v;
-    vec_snap *old;
-    vec_snap *snap;
+typedef struct vector_refresh {
+    vector *v;
+    vector_snap *old;
+    vector_snap *snap;
     int full;
     size_t changed, skipped;
     int status;
     char error[256];
-} vec_refresh;
+} vector_refresh;
 
 /* ----------------------------------------------------------- segments -- */
 
-static void *vec_aligned_alloc(size_t bytes)
+static void *vector_aligned_alloc(size_t bytes)
 {
     return aligned_alloc(VEC_ALIGN, (bytes + VEC_ALIGN - 1) / VEC_ALIGN * VEC_ALIGN);
 }
 
 /* FNV-1a: a cheap first test before comparing document ids. */
-static uint64_t vec_key(const char *s)
+static uint64_t vector_key(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
 
@@ -170,9 +170,9 @@ static uint64_t vec_key(const char *s)
     return h;
 }
 
-static vec_seg *vec_seg_new(size_t dims)
+static vector_seg *vector_seg_new(size_t dims)
 {
-    vec_seg *g = calloc(1, sizeof *g);
+    vector_seg *g = calloc(1, sizeof *g);
 
     if (!g)
         return NULL;
@@ -181,7 +181,7 @@ static vec_seg *vec_seg_new(size_t dims)
     return g;
 }
 
-static void vec_seg_unref(vec_seg *g)
+static void vector_seg_unref(vector_seg *g)
 {
     if (!g)
         return;
@@ -199,7 +199,7 @@ static void vec_seg_unref(vec_seg *g)
 }
 
 /* Make room for cap rows.  Returns 0, or -1 when out of memory. */
-static int vec_seg_reserve(vec_seg *g, size_t cap)
+static int vector_seg_reserve(vector_seg *g, size_t cap)
 {
     float *mat;
     int64_t *ids;
@@ -209,7 +209,7 @@ static int vec_seg_reserve(vec_seg *g, size_t cap)
     if (cap <= g->cap)
         return 0;
     if (cap > (SIZE_MAX - VEC_ALIGN) / sizeof(float) / (g->dims ? g->dims : 1) ||
-        !(mat = vec_aligned_alloc(cap * g->dims * sizeof *mat)))
+        !(mat = vector_aligned_alloc(cap * g->dims * sizeof *mat)))
         return -1;
     if (g->n)
         memcpy(mat, g->mat, g->n * g->dims * sizeof *mat);
@@ -231,11 +231,11 @@ static int vec_seg_reserve(vec_seg *g, size_t cap)
 /* The store's callback while loading: append one row to the segment, a
  * document's rows arriving one after another so its name is kept once.
  * Returns 0, or 1 to stop when out of memory, with g->oom set. */
-static int vec_seg_add(void *arg, int64_t chunk_id, const char *doc_id, const float *vec)
+static int vector_seg_add(void *arg, int64_t chunk_id, const char *doc_id, const float *vec)
 {
-    vec_seg *g = arg;
+    vector_seg *g = arg;
 
-    if (g->n == g->cap && vec_seg_reserve(g, g->cap ? 2 * g->cap : 64) != 0)
+    if (g->n == g->cap && vector_seg_reserve(g, g->cap ? 2 * g->cap : 64) != 0)
         return g->oom = 1;
     if (!g->nnames || strcmp(g->names[g->nnames - 1], doc_id) != 0) {
         if (g->nnames == g->namecap) {
@@ -254,7 +254,7 @@ static int vec_seg_add(void *arg, int64_t chunk_id, const char *doc_id, const fl
     memcpy(g->mat + g->n * g->dims, vec, g->dims * sizeof *vec);
     g->ids[g->n] = chunk_id;
     g->doc[g->n] = (uint32_t)(g->nnames - 1);
-    g->keys[g->n] = vec_key(doc_id);
+    g->keys[g->n] = vector_key(doc_id);
     g->n++;
     return 0;
 }
@@ -263,9 +263,9 @@ static int vec_seg_add(void *arg, int64_t chunk_id, const char *doc_id, const fl
 
 /* An empty snapshot with room for nseg segments and nrows rows' bits, or
  * NULL when out of memory. */
-static vec_snap *vec_snap_new(size_t dims, size_t nseg, size_t nrows)
+static vector_snap *vector_snap_new(size_t dims, size_t nseg, size_t nrows)
 {
-    vec_snap *s = calloc(1, sizeof *s);
+    vector_snap *s = calloc(1, sizeof *s);
 
     if (!s)
         return NULL;
@@ -281,7 +281,7 @@ static vec_snap *vec_snap_new(size_t dims, size_t nseg, size_t nrows)
 }
 
 /* Drop one reference; frees s at the last.  s may be NULL.  Loop only. */
-static void vec_snap_unref(vec_snap *s)
+static void vector_snap_unref(vector_snap *s)
 {
     if (!s)
         return;
@@ -289,27 +289,27 @@ static void vec_snap_unref(vec_snap *s)
     if (--s->refs > 0)
         return;
     for (size_t i = 0; i < s->nseg; i++)
-        vec_seg_unref(s->segs[i]);
+        vector_seg_unref(s->segs[i]);
     free(s->segs);
     free(s->dead);
     free(s);
 }
 
 /* Add segment g (s takes the caller's reference) after s's rows. */
-static void vec_snap_push(vec_snap *s, vec_seg *g)
+static void vector_snap_push(vector_snap *s, vector_seg *g)
 {
     s->segs[s->nseg++] = g;
     s->nrows += g->n;
 }
 
-static int vec_is_dead(const vec_snap *s, size_t row)
+static int vector_is_dead(const vector_snap *s, size_t row)
 {
     return s->dead[row / 8] >> (row % 8) & 1;
 }
 
-static void vec_kill(vec_snap *s, size_t row)
+static void vector_kill(vector_snap *s, size_t row)
 {
-    assert(row < s->nrows && !vec_is_dead(s, row));
+    assert(row < s->nrows && !vector_is_dead(s, row));
     s->dead[row / 8] |= (unsigned char)(1u << (row % 8));
     s->ndead++;
 }
@@ -320,11 +320,11 @@ static void vec_kill(vec_snap *s, size_t row)
  * transaction so the rows and the sequence number agree.  Runs on the loop
  * at create and on a worker at refresh.  Returns 0 with *out (refs 1) and
  * *skipped, or -1 with a message in err. */
-static int vec_load(const vec *v, store *db, vec_snap **out, size_t *skipped, char *err,
+static int vector_load(const vector *v, store *db, vector_snap **out, size_t *skipped, char *err,
                     size_t errlen)
 {
-    vec_snap *s = NULL;
-    vec_seg *g = NULL;
+    vector_snap *s = NULL;
+    vector_seg *g = NULL;
     size_t n;
 
     if (store_begin(db) != 0) {
@@ -335,12 +335,12 @@ static int vec_load(const vec *v, store *db, vec_snap **out, size_t *skipped, ch
         goto fail;
     if (store_vector_count(db, &n) != 0)
         goto fail_store;
-    if (!(g = vec_seg_new(v->dims)) || vec_seg_reserve(g, n) != 0 ||
-        !(s = vec_snap_new(v->dims, 1, n))) {
+    if (!(g = vector_seg_new(v->dims)) || vector_seg_reserve(g, n) != 0 ||
+        !(s = vector_snap_new(v->dims, 1, n))) {
         snprintf(err, errlen, "out of memory for %zu vectors of %zu dims", n, v->dims);
         goto fail;
     }
-    if (store_vectors(db, NULL, v->dims, vec_seg_add, g, skipped) != 0 ||
+    if (store_vectors(db, NULL, v->dims, vector_seg_add, g, skipped) != 0 ||
         store_last_seq(db, &s->seq) != 0)
         goto fail_store;
     if (g->oom) {
@@ -349,35 +349,35 @@ static int vec_load(const vec *v, store *db, vec_snap **out, size_t *skipped, ch
     }
     if (store_commit(db) != 0)
         goto fail_store;
-    vec_snap_push(s, g);
+    vector_snap_push(s, g);
     *out = s;
     return 0;
 fail_store:
     snprintf(err, errlen, "sqlite: %s", store_errmsg(db));
 fail:
     store_rollback(db);
-    vec_seg_unref(g);
-    vec_snap_unref(s);
+    vector_seg_unref(g);
+    vector_snap_unref(s);
     return -1;
 }
 
 /* The documents changed after a snapshot: their ids, sorted by key. */
-typedef struct vec_changed {
-    struct vec_name { uint64_t key; char *id; } *v;
+typedef struct vector_changed {
+    struct vector_name { uint64_t key; char *id; } *v;
     size_t n, cap;
     int64_t seq; /* the last change seen */
     int oom;     /* a change could not be kept */
-} vec_changed;
+} vector_changed;
 
-static int vec_changed_add(void *arg, int64_t seq, const char *doc_id, store_op op)
+static int vector_changed_add(void *arg, int64_t seq, const char *doc_id, store_op op)
 {
-    vec_changed *c = arg;
+    vector_changed *c = arg;
 
     (void)op;
     c->seq = seq;
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 64;
-        struct vec_name *p = realloc(c->v, cap * sizeof *p);
+        struct vector_name *p = realloc(c->v, cap * sizeof *p);
         if (!p)
             return c->oom = 1;
         c->v = p;
@@ -385,13 +385,13 @@ static int vec_changed_add(void *arg, int64_t seq, const char *doc_id, store_op 
     }
     if (!(c->v[c->n].id = strdup(doc_id)))
         return c->oom = 1;
-    c->v[c->n++].key = vec_key(doc_id);
+    c->v[c->n++].key = vector_key(doc_id);
     return 0;
 }
 
-static int vec_name_cmp(const void *a, const void *b)
+static int vector_name_cmp(const void *a, const void *b)
 {
-    const struct vec_name *x = a, *y = b;
+    const struct vector_name *x = a, *y = b;
 
     if (x->key != y->key)
         return x->key < y->key ? -1 : 1;
@@ -399,13 +399,13 @@ static int vec_name_cmp(const void *a, const void *b)
 }
 
 /* Sort and drop repeated ids (a document changed twice is read once). */
-static void vec_changed_unique(vec_changed *c)
+static void vector_changed_unique(vector_changed *c)
 {
     size_t m = 0;
 
-    qsort(c->v, c->n, sizeof *c->v, vec_name_cmp);
+    qsort(c->v, c->n, sizeof *c->v, vector_name_cmp);
     for (size_t i = 0; i < c->n; i++) {
-        if (m && vec_name_cmp(&c->v[m - 1], &c->v[i]) == 0)
+        if (m && vector_name_cmp(&c->v[m - 1], &c->v[i]) == 0)
             free(c->v[i].id);
         else
             c->v[m++] = c->v[i];
@@ -413,14 +413,14 @@ static void vec_changed_unique(vec_changed *c)
     c->n = m;
 }
 
-static int vec_changed_has(const vec_changed *c, uint64_t key, const char *id)
+static int vector_changed_has(const vector_changed *c, uint64_t key, const char *id)
 {
-    struct vec_name k = {key, (char *)id};
+    struct vector_name k = {key, (char *)id};
 
-    return bsearch(&k, c->v, c->n, sizeof *c->v, vec_name_cmp) != NULL;
+    return bsearch(&k, c->v, c->n, sizeof *c->v, vector_name_cmp) != NULL;
 }
 
-static void vec_changed_release(vec_changed *c)
+static void vector_changed_release(vector_changed *c)
 {
     for (size_t i = 0; i < c->n; i++)
         free(c->v[i].id);
@@ -430,9 +430,9 @@ static void vec_changed_release(vec_changed *c)
 /* The next snapshot: old's segments and tombstones, the rows of changed
  * documents tombstoned, and g (when it has rows) appended.  Returns it
  * (refs 1; it holds its own references on the segments) or NULL. */
-static vec_snap *vec_snap_next(const vec_snap *old, const vec_changed *c, vec_seg *g)
+static vector_snap *vector_snap_next(const vector_snap *old, const vector_changed *c, vector_seg *g)
 {
-    vec_snap *s = vec_snap_new(old->dims, old->nseg + 1, old->nrows + g->n);
+    vector_snap *s = vector_snap_new(old->dims, old->nseg + 1, old->nrows + g->n);
     size_t row = 0;
 
     if (!s)
@@ -441,16 +441,16 @@ static vec_snap *vec_snap_next(const vec_snap *old, const vec_changed *c, vec_se
     s->ndead = old->ndead;
     s->seq = c->seq;
     for (size_t i = 0; i < old->nseg; i++) {
-        const vec_seg *o = old->segs[i];
+        const vector_seg *o = old->segs[i];
         atomic_fetch_add(&old->segs[i]->refs, 1);
-        vec_snap_push(s, old->segs[i]);
+        vector_snap_push(s, old->segs[i]);
         for (size_t r = 0; r < o->n; r++, row++)
-            if (!vec_is_dead(s, row) && vec_changed_has(c, o->keys[r], o->names[o->doc[r]]))
-                vec_kill(s, row);
+            if (!vector_is_dead(s, row) && vector_changed_has(c, o->keys[r], o->names[o->doc[r]]))
+                vector_kill(s, row);
     }
     if (g->n) {
         atomic_fetch_add(&g->refs, 1);
-        vec_snap_push(s, g);
+        vector_snap_push(s, g);
     }
     return s;
 }
@@ -458,8 +458,8 @@ static vec_snap *vec_snap_next(const vec_snap *old, const vec_changed *c, vec_se
 /* Read the changes after old's sequence number and every changed
  * document's vectors as they are now, in one read transaction, into c and
  * g.  Returns 0, or -1 with err. */
-static int vec_read_changes(const vec *v, store *db, const vec_snap *old, vec_changed *c,
-                            vec_seg *g, size_t *skipped, char *err, size_t errlen)
+static int vector_read_changes(const vector *v, store *db, const vector_snap *old, vector_changed *c,
+                            vector_seg *g, size_t *skipped, char *err, size_t errlen)
 {
     size_t bad;
 
@@ -469,11 +469,11 @@ static int vec_read_changes(const vec *v, store *db, const vec_snap *old, vec_ch
         goto fail_store;
     if (store_embedder_match(db, v->embedder, v->dims, err, errlen) != 0)
         goto fail;
-    if (store_changes(db, old->seq, vec_changed_add, c) != 0)
+    if (store_changes(db, old->seq, vector_changed_add, c) != 0)
         goto fail_store;
-    vec_changed_unique(c);
+    vector_changed_unique(c);
     for (size_t i = 0; i < c->n && !c->oom && !g->oom; i++) {
-        if (store_vectors(db, c->v[i].id, v->dims, vec_seg_add, g, &bad) != 0)
+        if (store_vectors(db, c->v[i].id, v->dims, vector_seg_add, g, &bad) != 0)
             goto fail_store;
         *skipped += bad;
     }
@@ -495,39 +495,39 @@ fail:
  * it from the whole store when the log cannot be applied (the store was
  * replaced by one with fewer changes) or tombstones would pass their
  * share.  Runs on a worker with the loading handle. */
-static void vec_apply(vec_refresh *r, int64_t last)
+static void vector_apply(vector_refresh *r, int64_t last)
 {
-    vec_changed c = {0};
-    vec_seg *g = NULL;
-    vec *v = r->v;
+    vector_changed c = {0};
+    vector_seg *g = NULL;
+    vector *v = r->v;
 
     if (last > r->old->seq && r->old->nseg < VEC_MAX_SEGS) {
-        if (!(g = vec_seg_new(v->dims))) {
+        if (!(g = vector_seg_new(v->dims))) {
             snprintf(r->error, sizeof r->error, "out of memory");
             r->status = RAGD_ENOMEM;
             return;
         }
-        if (vec_read_changes(v, v->load_db, r->old, &c, g, &r->skipped, r->error,
+        if (vector_read_changes(v, v->load_db, r->old, &c, g, &r->skipped, r->error,
                              sizeof r->error) != 0)
             r->status = RAGD_ERR;
-        else if (!(r->snap = vec_snap_next(r->old, &c, g)))
+        else if (!(r->snap = vector_snap_next(r->old, &c, g)))
             r->status = RAGD_ENOMEM;
         r->changed = c.n;
-        vec_changed_release(&c);
-        vec_seg_unref(g);
+        vector_changed_release(&c);
+        vector_seg_unref(g);
         if (r->status != RAGD_OK || r->snap->ndead <= r->snap->nrows / VEC_COMPACT_AT)
             return;
-        vec_snap_unref(r->snap);
+        vector_snap_unref(r->snap);
         r->snap = NULL;
     }
     r->full = 1;
-    if (vec_load(v, v->load_db, &r->snap, &r->skipped, r->error, sizeof r->error) != 0)
+    if (vector_load(v, v->load_db, &r->snap, &r->skipped, r->error, sizeof r->error) != 0)
         r->status = RAGD_ERR;
 }
 
 /* Open worker connection c.  Returns 0, or -1 with a message in err and c
  * left empty so a later search retries. */
-static int vec_conn_open(const vec *v, vec_conn *c, char *err, size_t errlen)
+static int vector_conn_open(const vector *v, vector_conn *c, char *err, size_t errlen)
 {
     char why[512];
 
@@ -544,7 +544,7 @@ static int vec_conn_open(const vec *v, vec_conn *c, char *err, size_t errlen)
  * may not reorder one running float sum (that would change its rounding)
  * and so would not vectorise it without -ffast-math, but it turns these
  * eight into SIMD lanes, at -O2 as well as -O3. */
-static float vec_dot(const float *restrict a, const float *restrict b, size_t n)
+static float vector_dot(const float *restrict a, const float *restrict b, size_t n)
 {
     float s[8] = {0};
     size_t i = 0;
@@ -557,15 +557,15 @@ static float vec_dot(const float *restrict a, const float *restrict b, size_t n)
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
-static void vec_cand_swap(vec_cand *a, vec_cand *b)
+static void vector_cand_swap(vector_cand *a, vector_cand *b)
 {
-    vec_cand t = *a;
+    vector_cand t = *a;
     *a = *b;
     *b = t;
 }
 
 /* Restore the min-heap h[0..n) below i. */
-static void vec_sift_down(vec_cand *h, size_t n, size_t i)
+static void vector_sift_down(vector_cand *h, size_t n, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -575,16 +575,16 @@ static void vec_sift_down(vec_cand *h, size_t n, size_t i)
             m = r;
         if (m == i)
             return;
-        vec_cand_swap(&h[i], &h[m]);
+        vector_cand_swap(&h[i], &h[m]);
         i = m;
     }
 }
 
 /* Restore the min-heap h[0..i] after appending h[i]. */
-static void vec_sift_up(vec_cand *h, size_t i)
+static void vector_sift_up(vector_cand *h, size_t i)
 {
     while (i > 0 && h[(i - 1) / 2].score > h[i].score) {
-        vec_cand_swap(&h[i], &h[(i - 1) / 2]);
+        vector_cand_swap(&h[i], &h[(i - 1) / 2]);
         i = (i - 1) / 2;
     }
 }
@@ -592,33 +592,33 @@ static void vec_sift_up(vec_cand *h, size_t i)
 /* Score every live row of s against q and keep the best cap in h, a
  * min-heap whose root is the worst kept, so most rows cost one comparison.
  * Returns how many were kept, sorted best first. */
-static size_t vec_scan(const vec_snap *s, const float *q, vec_cand *h, size_t cap)
+static size_t vector_scan(const vector_snap *s, const float *q, vector_cand *h, size_t cap)
 {
     size_t n = 0, row = 0;
 
     for (size_t i = 0; i < s->nseg; i++) {
-        const vec_seg *g = s->segs[i];
+        const vector_seg *g = s->segs[i];
         for (size_t r = 0; r < g->n; r++, row++) {
             float score;
-            if (s->ndead && vec_is_dead(s, row))
+            if (s->ndead && vector_is_dead(s, row))
                 continue;
-            score = vec_dot(q, g->mat + r * s->dims, s->dims);
+            score = vector_dot(q, g->mat + r * s->dims, s->dims);
             if (n < cap) {
                 h[n].score = score;
                 h[n].id = g->ids[r];
-                vec_sift_up(h, n++);
+                vector_sift_up(h, n++);
             } else if (score > h[0].score) {
                 h[0].score = score;
                 h[0].id = g->ids[r];
-                vec_sift_down(h, n, 0);
+                vector_sift_down(h, n, 0);
             }
         }
     }
     assert(row == s->nrows);
     /* Heap sort: moving the worst to the end each time leaves h best first. */
     for (size_t i = n; i > 1; i--) {
-        vec_cand_swap(&h[0], &h[i - 1]);
-        vec_sift_down(h, i - 1, 0);
+        vector_cand_swap(&h[0], &h[i - 1]);
+        vector_sift_down(h, i - 1, 0);
     }
     return n;
 }
@@ -626,7 +626,7 @@ static size_t vec_scan(const vec_snap *s, const float *q, vec_cand *h, size_t ca
 /* ------------------------------------------------------------ lookup -- */
 
 /* Copy s into *out: NULL for NULL.  Returns 0, or -1 when out of memory. */
-static int vec_dup(const char *s, const char **out)
+static int vector_dup(const char *s, const char **out)
 {
     *out = s ? strdup(s) : NULL;
     return s && !*out ? -1 : 0;
@@ -634,7 +634,7 @@ static int vec_dup(const char *s, const char **out)
 
 /* Keep the looked-up chunk as a hit unless its document already has a
  * (better) one.  Returns 0, or -1 when out of memory. */
-static int vec_take_hit(vec_job *j, const store_hit *sh, float score)
+static int vector_take_hit(vector_job *j, const store_hit *sh, float score)
 {
     ragd_hit *h = &j->hits[j->nhits];
 
@@ -643,8 +643,8 @@ static int vec_take_hit(vec_job *j, const store_hit *sh, float score)
             return 0;
     j->nhits++;
     h->score = score;
-    if (vec_dup(sh->doc_id, &h->id) || vec_dup(sh->title, &h->title) ||
-        vec_dup(sh->url, &h->url) || vec_dup(sh->text, &h->text))
+    if (vector_dup(sh->doc_id, &h->id) || vector_dup(sh->title, &h->title) ||
+        vector_dup(sh->url, &h->url) || vector_dup(sh->text, &h->text))
         return -1;
     return 0;
 }
@@ -652,7 +652,7 @@ static int vec_take_hit(vec_job *j, const store_hit *sh, float score)
 /* Turn the candidates (best first) into at most k hits, one per document,
  * reading each chunk on c.  A chunk deleted since the snapshot was loaded
  * is skipped. */
-static void vec_lookup(vec_job *j, vec_conn *c, size_t ncands)
+static void vector_lookup(vector_job *j, vector_conn *c, size_t ncands)
 {
     for (size_t i = 0; i < ncands && j->nhits < (size_t)j->k; i++) {
         store_hit sh;
@@ -665,7 +665,7 @@ static void vec_lookup(vec_job *j, vec_conn *c, size_t ncands)
         }
         if (rc == 0) {
             j->vanished++;
-        } else if (vec_take_hit(j, &sh, j->cands[i].score) != 0) {
+        } else if (vector_take_hit(j, &sh, j->cands[i].score) != 0) {
             j->status = RAGD_ENOMEM;
             snprintf(j->error, sizeof j->error, "out of memory");
             return;
@@ -675,10 +675,10 @@ static void vec_lookup(vec_job *j, vec_conn *c, size_t ncands)
 
 /* The scan job's work function, on worker `worker`: touches only j, the
  * snapshot j holds (read-only) and that worker's connection slot. */
-static void vec_scan_work(void *arg, unsigned worker)
+static void vector_scan_work(void *arg, unsigned worker)
 {
-    vec_job *j = arg;
-    vec_conn *c;
+    vector_job *j = arg;
+    vector_conn *c;
     size_t n;
 
     if (atomic_load(&j->cancelled))
@@ -689,20 +689,20 @@ static void vec_scan_work(void *arg, unsigned worker)
                  j->v->nconns);
         return;
     }
-    n = vec_scan(j->snap, j->q, j->cands, j->ncap);
+    n = vector_scan(j->snap, j->q, j->cands, j->ncap);
     if (n == 0 || atomic_load(&j->cancelled))
         return;
     c = &j->v->conns[worker];
-    if (!c->db && vec_conn_open(j->v, c, j->error, sizeof j->error) != 0) {
+    if (!c->db && vector_conn_open(j->v, c, j->error, sizeof j->error) != 0) {
         j->status = RAGD_ERR;
         return;
     }
-    vec_lookup(j, c, n);
+    vector_lookup(j, c, n);
 }
 
 /* ------------------------------------------------------------ search -- */
 
-static void vec_job_free(vec_job *j)
+static void vector_job_free(vector_job *j)
 {
     hits_release(j->hits, j->nhits);
     free(j->cands);
@@ -712,7 +712,7 @@ static void vec_job_free(vec_job *j)
 
 /* Answer the host and free j: the end of every search that started.  A
  * cancelled search answers RAGD_ECANCELED whatever it had.  Loop only. */
-static void vec_finish(vec_job *j, int status, const char *error)
+static void vector_finish(vector_job *j, int status, const char *error)
 {
     if (atomic_load(&j->cancelled))
         j->cb(j->arg, RAGD_ECANCELED, NULL, 0, "cancelled");
@@ -720,23 +720,23 @@ static void vec_finish(vec_job *j, int status, const char *error)
         j->cb(j->arg, status, NULL, 0, error);
     else
         j->cb(j->arg, RAGD_OK, j->hits, j->nhits, NULL);
-    vec_job_free(j);
+    vector_job_free(j);
 }
 
-static void vec_scan_done(void *arg)
+static void vector_scan_done(void *arg)
 {
-    vec_job *j = arg;
+    vector_job *j = arg;
 
     /* Chunks that vanished mean the store changed under this snapshot (a
      * re-ingest): refresh now rather than at the next tick. */
     if (j->vanished && j->v->timer)
         event_active(j->v->timer, EV_TIMEOUT, 0);
-    vec_snap_unref(j->snap);
+    vector_snap_unref(j->snap);
     j->snap = NULL;
-    vec_finish(j, j->status, j->error);
+    vector_finish(j, j->status, j->error);
 }
 
-static int vec_is_zero(const float *x, size_t n)
+static int vector_is_zero(const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (x[i] != 0.0f)
@@ -746,51 +746,51 @@ static int vec_is_zero(const float *x, size_t n)
 
 /* The query embedding arrived (loop thread): start the scan on the current
  * snapshot, or finish now -- this is already later than search(). */
-static void vec_embedded(void *arg, int status, const float *x, size_t dims, const char *error)
+static void vector_embedded(void *arg, int status, const float *x, size_t dims, const char *error)
 {
-    vec_job *j = arg;
-    vec *v = j->v;
+    vector_job *j = arg;
+    vector *v = j->v;
     char why[sizeof j->error];
     int rc;
 
     if (status != RAGD_OK) {
         snprintf(why, sizeof why, "embed: %s", error ? error : "failed");
-        vec_finish(j, status, why);
+        vector_finish(j, status, why);
         return;
     }
     if (atomic_load(&j->cancelled)) {
-        vec_finish(j, RAGD_ECANCELED, "cancelled");
+        vector_finish(j, RAGD_ECANCELED, "cancelled");
         return;
     }
     if (dims != v->dims) {
         snprintf(why, sizeof why, "embed: the embedder gave %zu dimensions, the store has %zu",
                  dims, v->dims);
-        vec_finish(j, RAGD_ERR, why);
+        vector_finish(j, RAGD_ERR, why);
         return;
     }
     /* No words, no direction: every cosine would be 0. */
-    if (vec_is_zero(x, dims)) {
-        vec_finish(j, RAGD_OK, NULL);
+    if (vector_is_zero(x, dims)) {
+        vector_finish(j, RAGD_OK, NULL);
         return;
     }
-    if (!(j->q = vec_aligned_alloc(dims * sizeof *j->q))) {
-        vec_finish(j, RAGD_ENOMEM, "out of memory");
+    if (!(j->q = vector_aligned_alloc(dims * sizeof *j->q))) {
+        vector_finish(j, RAGD_ENOMEM, "out of memory");
         return;
     }
     memcpy(j->q, x, dims * sizeof *j->q);
     j->snap = v->snap;
     j->snap->refs++;
-    if ((rc = v->host->work_submit(v->host, vec_scan_work, vec_scan_done, j)) != RAGD_OK) {
-        vec_snap_unref(j->snap);
+    if ((rc = v->host->work_submit(v->host, vector_scan_work, vector_scan_done, j)) != RAGD_OK) {
+        vector_snap_unref(j->snap);
         j->snap = NULL;
-        vec_finish(j, rc < 0 ? rc : RAGD_ERR, "cannot queue the scan");
+        vector_finish(j, rc < 0 ? rc : RAGD_ERR, "cannot queue the scan");
     }
 }
 
-static int vec_search(void *self, const ragd_query *q, ragd_search_cb cb, void *arg, ragd_op **op)
+static int vector_search(void *self, const ragd_query *q, ragd_search_cb cb, void *arg, ragd_op **op)
 {
-    vec *v = self;
-    vec_job *j;
+    vector *v = self;
+    vector_job *j;
     int rc;
 
     if (q->k < 1)
@@ -807,11 +807,11 @@ static int vec_search(void *self, const ragd_query *q, ragd_search_cb cb, void *
     j->ncap = 4 * (size_t)q->k + 16;
     if (!(j->hits = calloc((size_t)q->k, sizeof *j->hits)) ||
         !(j->cands = calloc(j->ncap, sizeof *j->cands))) {
-        vec_job_free(j);
+        vector_job_free(j);
         return RAGD_ENOMEM;
     }
-    if ((rc = v->host->embed(v->host, q->text, q->deadline_ms, vec_embedded, j)) != RAGD_OK) {
-        vec_job_free(j);
+    if ((rc = v->host->embed(v->host, q->text, q->deadline_ms, vector_embedded, j)) != RAGD_OK) {
+        vector_job_free(j);
         return rc < 0 ? rc : RAGD_ERR;
     }
     *op = (ragd_op *)j;
@@ -821,16 +821,16 @@ static int vec_search(void *self, const ragd_query *q, ragd_search_cb cb, void *
 /* Takes effect when the embedding arrives or before the scan starts; a
  * running scan finishes (it takes milliseconds) and then answers
  * RAGD_ECANCELED. */
-static void vec_cancel(void *self, ragd_op *op)
+static void vector_cancel(void *self, ragd_op *op)
 {
     (void)self;
-    atomic_store(&((vec_job *)op)->cancelled, 1);
+    atomic_store(&((vector_job *)op)->cancelled, 1);
 }
 
 /* ----------------------------------------------------------- refresh -- */
 
 /* Warn about skipped rows once per distinct count, not at every reload. */
-static void vec_note_skipped(vec *v, size_t skipped)
+static void vector_note_skipped(vector *v, size_t skipped)
 {
     if (skipped && skipped != v->skipped)
         v->host->log(v->host, RAGD_LOG_WARN,
@@ -842,9 +842,9 @@ static void vec_note_skipped(vec *v, size_t skipped)
 /* The refresh work function, on a worker: touches only r, the snapshot r
  * holds (read-only) and the loading handle, which no one else uses while
  * a refresh is in flight.  Leaves r->snap NULL when nothing changed. */
-static void vec_refresh_work(void *arg, unsigned worker)
+static void vector_refresh_work(void *arg, unsigned worker)
 {
-    vec_refresh *r = arg;
+    vector_refresh *r = arg;
     int64_t last;
 
     (void)worker;
@@ -852,25 +852,25 @@ static void vec_refresh_work(void *arg, unsigned worker)
         snprintf(r->error, sizeof r->error, "sqlite: %s", store_errmsg(r->v->load_db));
         r->status = RAGD_ERR;
     } else if (last != r->old->seq) {
-        vec_apply(r, last);
+        vector_apply(r, last);
     }
 }
 
-static void vec_free(vec *v);
+static void vector_free(vector *v);
 
 /* The refresh done callback, on the loop: swap the new snapshot in (running
  * scans keep the old one until they finish), or report the failure once
  * and keep serving the old snapshot. */
-static void vec_refresh_done(void *arg)
+static void vector_refresh_done(void *arg)
 {
-    vec_refresh *r = arg;
-    vec *v = r->v;
+    vector_refresh *r = arg;
+    vector *v = r->v;
 
     v->refreshing = 0;
-    vec_snap_unref(r->old);
+    vector_snap_unref(r->old);
     if (v->dying) {
-        vec_snap_unref(r->snap);
-        vec_free(v);
+        vector_snap_unref(r->snap);
+        vector_free(v);
     } else if (r->status != RAGD_OK) {
         if (!v->refresh_failed)
             v->host->log(v->host, RAGD_LOG_WARN, "reload failed, still serving %zu vectors: %s",
@@ -878,15 +878,15 @@ static void vec_refresh_done(void *arg)
         v->refresh_failed = 1;
     } else if (r->snap) {
         assert(r->snap->dims == v->dims);
-        vec_snap_unref(v->snap);
+        vector_snap_unref(v->snap);
         v->snap = r->snap;
         v->refresh_failed = 0;
         if (r->full) {
-            vec_note_skipped(v, r->skipped);
+            vector_note_skipped(v, r->skipped);
             v->host->log(v->host, RAGD_LOG_INFO, "reloaded %zu vectors", v->snap->nrows);
         } else {
             if (r->skipped)
-                vec_note_skipped(v, r->skipped);
+                vector_note_skipped(v, r->skipped);
             v->host->log(v->host, RAGD_LOG_INFO, "applied %zu changed documents: %zu vectors",
                          r->changed, v->snap->nrows - v->snap->ndead);
         }
@@ -895,10 +895,10 @@ static void vec_refresh_done(void *arg)
 }
 
 /* The refresh timer (loop thread): start a refresh unless one runs. */
-static void vec_timer_cb(evutil_socket_t fd, short what, void *arg)
+static void vector_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-    vec *v = arg;
-    vec_refresh *r;
+    vector *v = arg;
+    vector_refresh *r;
 
     (void)fd;
     (void)what;
@@ -912,9 +912,9 @@ static void vec_timer_cb(evutil_socket_t fd, short what, void *arg)
     r->old = v->snap;
     r->old->refs++;
     v->refreshing = 1;
-    if (v->host->work_submit(v->host, vec_refresh_work, vec_refresh_done, r) != RAGD_OK) {
+    if (v->host->work_submit(v->host, vector_refresh_work, vector_refresh_done, r) != RAGD_OK) {
         v->refreshing = 0;
-        vec_snap_unref(r->old);
+        vector_snap_unref(r->old);
         free(r);
         v->host->log(v->host, RAGD_LOG_WARN, "reload skipped: cannot queue it");
     }
@@ -923,14 +923,14 @@ static void vec_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* ---------------------------------------------------------- lifetime -- */
 
 /* Free v and all it owns.  Loop only, with no scan or refresh in flight. */
-static void vec_free(vec *v)
+static void vector_free(vector *v)
 {
     if (v->timer)
         event_free(v->timer);
     for (unsigned i = 0; i < v->nconns; i++)
         store_close(&v->conns[i].db);
     store_close(&v->load_db);
-    vec_snap_unref(v->snap);
+    vector_snap_unref(v->snap);
     free(v->conns);
     free(v->embedder);
     free(v->path);
@@ -939,9 +939,9 @@ static void vec_free(vec *v)
 
 /* A refresh may still be running on a worker with the loading connection:
  * then stop the timer now and let the refresh's done callback free v. */
-static void vec_destroy(void *self)
+static void vector_destroy(void *self)
 {
-    vec *v = self;
+    vector *v = self;
 
     if (v->timer) {
         event_free(v->timer);
@@ -950,28 +950,28 @@ static void vec_destroy(void *self)
     if (v->refreshing)
         v->dying = 1;
     else
-        vec_free(v);
+        vector_free(v);
 }
 
 /* Open the loading handle and load the first snapshot.  Returns 0, or -1
  * with a message naming the file. */
-static int vec_open_store(vec *v, char *err, size_t errlen)
+static int vector_open_store(vector *v, char *err, size_t errlen)
 {
     size_t skipped;
 
     if (store_open(v->path, 0, &v->load_db, err, errlen) != 0 ||
-        vec_load(v, v->load_db, &v->snap, &skipped, err, errlen) != 0)
+        vector_load(v, v->load_db, &v->snap, &skipped, err, errlen) != 0)
         return -1;
-    vec_note_skipped(v, skipped);
+    vector_note_skipped(v, skipped);
     return 0;
 }
 
 /* Start the refresh timer, firing every ms milliseconds. */
-static int vec_start_timer(vec *v, long long ms, char *err, size_t errlen)
+static int vector_start_timer(vector *v, long long ms, char *err, size_t errlen)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
 
-    if (!(v->timer = event_new(v->host->base, -1, EV_PERSIST, vec_timer_cb, v)) ||
+    if (!(v->timer = event_new(v->host->base, -1, EV_PERSIST, vector_timer_cb, v)) ||
         event_add(v->timer, &tv) != 0) {
         snprintf(err, errlen, "cannot start the refresh timer");
         return -1;
@@ -979,12 +979,12 @@ static int vec_start_timer(vec *v, long long ms, char *err, size_t errlen)
     return 0;
 }
 
-static int vec_create(const ragd_host *host, const char *name, json_t *config, void **self,
+static int vector_create(const ragd_host *host, const char *name, json_t *config, void **self,
                       char *err, size_t errlen)
 {
     const char *path;
     long long refresh_ms;
-    vec *v;
+    vector *v;
 
     (void)name;
     if (host->cfg_string(config, "db", NULL, &path, err, errlen) ||
@@ -1008,24 +1008,24 @@ static int vec_create(const ragd_host *host, const char *name, json_t *config, v
         goto fail;
     }
     v->nconns = host->nworkers;
-    if (vec_open_store(v, err, errlen) != 0 ||
-        (refresh_ms > 0 && vec_start_timer(v, refresh_ms, err, errlen) != 0))
+    if (vector_open_store(v, err, errlen) != 0 ||
+        (refresh_ms > 0 && vector_start_timer(v, refresh_ms, err, errlen) != 0))
         goto fail;
     host->log(host, RAGD_LOG_INFO, "%zu vectors of %zu dimensions loaded from %s", v->snap->nrows,
               v->dims, v->path);
     *self = v;
     return RAGD_OK;
 fail:
-    vec_free(v);
+    vector_free(v);
     return RAGD_ERR;
 }
 
-static const ragd_source_type vec_type = {
-    RAGD_SOURCE_ABI_VERSION, "vector", vec_create, vec_search, vec_cancel, vec_destroy,
+static const ragd_source_type vector_type = {
+    RAGD_SOURCE_ABI_VERSION, "vector", vector_create, vector_search, vector_cancel, vector_destroy,
 };
 
 /* The vector source type, for ragd's registry of built-in sources. */
 const ragd_source_type *ragd_source_vector(void)
 {
-    return &vec_type;
+    return &vector_type;
 }

@@ -56,7 +56,7 @@ static int web_create(const ragd_host *host, const char *name, json_t *config, v
     }
     if (!(w = calloc(1, sizeof *w)))
         return RAGD_ENOMEM;
-    if (!(w->provider = web_provider_find(provider))) {
+    if (!(w->provider = web_map_provider_find(provider))) {
         snprintf(err, errlen, "provider: unknown provider \"%s\" (known: searxng)", provider);
         free(w);
         return RAGD_EINVAL;
@@ -88,7 +88,7 @@ static void web_http_done(void *arg, int status, long http_status, const char *b
         ws->cb(ws->arg, RAGD_ERR, NULL, 0, why);
     } else {
         ws->cb(ws->arg, RAGD_OK, hits.v, hits.n, NULL);
-        web_hits_release(&hits);
+        web_map_hits_release(&hits);
     }
     free(ws);
 }

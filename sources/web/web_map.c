@@ -15,7 +15,7 @@
 #include "hits.h"
 #include "web_map.h"
 
-char *web_escape(const char *s)
+char *web_map_escape(const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     char *out = malloc(strlen(s) * 3 + 1), *p = out;
@@ -38,7 +38,7 @@ char *web_escape(const char *s)
 
 /* Lower-case u's host in place.  A URL without one (file:///x) has none to
  * lower; an IPv6 zone id ("%25eth0") is kept, as setting the host drops it. */
-static CURLUcode web_lower_host(CURLU *u)
+static CURLUcode web_map_lower_host(CURLU *u)
 {
     char *host = NULL, *zone = NULL;
     CURLUcode rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
@@ -60,8 +60,8 @@ done:
     return rc;
 }
 
-/* u as an id, malloc'd, into *out: the rules of web_normalize_url. */
-static CURLUcode web_id(CURLU *u, char **out)
+/* u as an id, malloc'd, into *out: the rules of web_map_normalize_url. */
+static CURLUcode web_map_id(CURLU *u, char **out)
 {
     char *url = NULL, *auth;
     size_t n, keep;
@@ -69,7 +69,7 @@ static CURLUcode web_id(CURLU *u, char **out)
 
     *out = NULL;
     /* libcurl lower-cases the scheme itself. */
-    if ((rc = web_lower_host(u)) != CURLUE_OK
+    if ((rc = web_map_lower_host(u)) != CURLUE_OK
         || (rc = curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0)) != CURLUE_OK
         || (rc = curl_url_get(u, CURLUPART_URL, &url, CURLU_NO_DEFAULT_PORT)) != CURLUE_OK)
         return rc;
@@ -85,7 +85,7 @@ static CURLUcode web_id(CURLU *u, char **out)
     return *out ? CURLUE_OK : CURLUE_OUT_OF_MEMORY;
 }
 
-char *web_normalize_url(const char *url)
+char *web_map_normalize_url(const char *url)
 {
     CURLU *u = curl_url();
     char *id = NULL;
@@ -97,23 +97,23 @@ char *web_normalize_url(const char *url)
      * and dot segments are left alone: both would change ids otherwise. */
     rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
     if (rc == CURLUE_OK)
-        rc = web_id(u, &id);
+        rc = web_map_id(u, &id);
     curl_url_cleanup(u);
     if (rc == CURLUE_OUT_OF_MEMORY)
         return NULL;
     return rc == CURLUE_OK ? id : strdup(url);
 }
 
-void web_hits_release(web_hits *h)
+void web_map_hits_release(web_hits *h)
 {
     hits_release(h->v, h->n);
     h->v = NULL;
     h->n = 0;
 }
 
-static char *searxng_url(const char *base, const char *query)
+static char *web_map_searxng_url(const char *base, const char *query)
 {
-    char *q = web_escape(query), *url = NULL;
+    char *q = web_map_escape(query), *url = NULL;
     size_t n = strlen(base);
 
     if (!q)
@@ -127,7 +127,7 @@ static char *searxng_url(const char *base, const char *query)
 }
 
 /* Append one SearxNG result; results without a URL are skipped. */
-static int searxng_add(json_t *item, size_t rank, web_hits *out)
+static int web_map_searxng_add(json_t *item, size_t rank, web_hits *out)
 {
     const char *url = json_string_value(json_object_get(item, "url"));
     const char *title = json_string_value(json_object_get(item, "title"));
@@ -136,7 +136,7 @@ static int searxng_add(json_t *item, size_t rank, web_hits *out)
 
     if (!url || !*url)
         return 0;
-    h->id = web_normalize_url(url);
+    h->id = web_map_normalize_url(url);
     h->url = strdup(url);
     h->title = strdup(title ? title : "");
     h->text = strdup(content ? content : "");
@@ -145,7 +145,7 @@ static int searxng_add(json_t *item, size_t rank, web_hits *out)
     return (h->id && h->url && h->title && h->text) ? 0 : -1;
 }
 
-static int searxng_parse(const char *body, size_t len, int k, web_hits *out, char *err,
+static int web_map_searxng_parse(const char *body, size_t len, int k, web_hits *out, char *err,
                          size_t errlen)
 {
     json_error_t jerr;
@@ -171,7 +171,7 @@ static int searxng_parse(const char *body, size_t len, int k, web_hits *out, cha
     json_array_foreach(results, i, item) {
         if ((int)out->n >= k)
             break;
-        if (json_is_object(item) && searxng_add(item, i, out) != 0) {
+        if (json_is_object(item) && web_map_searxng_add(item, i, out) != 0) {
             snprintf(err, errlen, "out of memory");
             goto done;
         }
@@ -179,16 +179,16 @@ static int searxng_parse(const char *body, size_t len, int k, web_hits *out, cha
     rc = 0;
 done:
     if (rc != 0)
-        web_hits_release(out);
+        web_map_hits_release(out);
     json_decref(root);
     return rc;
 }
 
 static const web_provider web_providers[] = {
-    {"searxng", searxng_url, searxng_parse},
+    {"searxng", web_map_searxng_url, web_map_searxng_parse},
 };
 
-const web_provider *web_provider_find(const char *name)
+const web_provider *web_map_provider_find(const char *name)
 {
     for (size_t i = 0; i < sizeof web_providers / sizeof *web_providers; i++)
         if (strcmp(web_providers[i].name, name) == 0)

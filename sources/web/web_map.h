@@ -27,10 +27,10 @@ typedef struct web_provider {
 } web_provider;
 
 /* The provider called name ("searxng"), or NULL. */
-const web_provider *web_provider_find(const char *name);
+const web_provider *web_map_provider_find(const char *name);
 
 /* Percent-encode s for a URL query component; malloc'd, NULL on ENOMEM. */
-char *web_escape(const char *s);
+char *web_map_escape(const char *s);
 
 /* Normalise a URL so the same page found twice gets one id: lower-case
  * scheme and host, no fragment, no default port (nor an empty one), no
@@ -39,9 +39,9 @@ char *web_escape(const char *s);
  * colons in the path or query are taken as a client takes them; the path,
  * query and userinfo are otherwise kept byte for byte.  A URL libcurl
  * refuses is its own id, as given.  Malloc'd, NULL on ENOMEM. */
-char *web_normalize_url(const char *url);
+char *web_map_normalize_url(const char *url);
 
 /* Free the hits and their strings. */
-void web_hits_release(web_hits *h);
+void web_map_hits_release(web_hits *h);
 
 #endif /* RAGD_WEB_MAP_H */

@@ -18,26 +18,26 @@
 #define EVAL_DS_NAME_MAX 5
 
 /* One qrels line. */
-typedef struct eval_ds_row {
+typedef struct eval_dataset_row {
     char *qid, *doc;
     int rel;
     size_t line;
-} eval_ds_row;
+} eval_dataset_row;
 
-typedef struct eval_ds_rows {
-    eval_ds_row *v;
+typedef struct eval_dataset_rows {
+    eval_dataset_row *v;
     size_t n, cap;
-} eval_ds_rows;
+} eval_dataset_rows;
 
 /* A line reader that counts lines and strips the line end. */
-typedef struct eval_ds_file {
+typedef struct eval_dataset_file {
     FILE *f;
     const char *path;
     char *line;
     size_t cap, lineno;
-} eval_ds_file;
+} eval_dataset_file;
 
-static int eval_ds_open(eval_ds_file *r, const char *path)
+static int eval_dataset_open(eval_dataset_file *r, const char *path)
 {
     struct stat st;
 
@@ -57,7 +57,7 @@ static int eval_ds_open(eval_ds_file *r, const char *path)
 }
 
 /* The next line without its line end; NULL at the end or on error. */
-static char *eval_ds_next(eval_ds_file *r)
+static char *eval_dataset_next(eval_dataset_file *r)
 {
     ssize_t n = getline(&r->line, &r->cap, r->f);
 
@@ -70,7 +70,7 @@ static char *eval_ds_next(eval_ds_file *r)
 }
 
 /* Close; -1 when the stream had a read error. */
-static int eval_ds_close(eval_ds_file *r)
+static int eval_dataset_close(eval_dataset_file *r)
 {
     int bad = r->f && ferror(r->f);
 
@@ -83,12 +83,12 @@ static int eval_ds_close(eval_ds_file *r)
     return bad ? -1 : 0;
 }
 
-static int eval_ds_blank(const char *s)
+static int eval_dataset_blank(const char *s)
 {
     return s[strspn(s, " \t")] == '\0';
 }
 
-static char *eval_ds_path(const char *dir, const char *a, const char *b)
+static char *eval_dataset_path(const char *dir, const char *a, const char *b)
 {
     size_t n = strlen(dir) + strlen(a) + (b ? strlen(b) : 0) + 2;
     char *p = malloc(n);
@@ -102,7 +102,7 @@ static char *eval_ds_path(const char *dir, const char *a, const char *b)
 }
 
 /* Parse "qid doc score" (tabs or spaces); 0 ok, -1 malformed. */
-static int eval_ds_split_qrel(char *line, char **f)
+static int eval_dataset_split_qrel(char *line, char **f)
 {
     char *save = NULL, *end;
     int n = 0;
@@ -119,13 +119,13 @@ static int eval_ds_split_qrel(char *line, char **f)
     return 0;
 }
 
-static int eval_ds_push_row(eval_ds_rows *rows, char **f, size_t line)
+static int eval_dataset_push_row(eval_dataset_rows *rows, char **f, size_t line)
 {
-    eval_ds_row *r;
+    eval_dataset_row *r;
 
     if (rows->n == rows->cap) {
         size_t cap = rows->cap ? rows->cap * 2 : 256;
-        eval_ds_row *v = realloc(rows->v, cap * sizeof *v);
+        eval_dataset_row *v = realloc(rows->v, cap * sizeof *v);
         if (!v)
             return -1;
         rows->v = v;
@@ -145,7 +145,7 @@ static int eval_ds_push_row(eval_ds_rows *rows, char **f, size_t line)
     return 0;
 }
 
-static void eval_ds_rows_free(eval_ds_rows *rows)
+static void eval_dataset_rows_free(eval_dataset_rows *rows)
 {
     for (size_t i = 0; i < rows->n; i++) {
         free(rows->v[i].qid);
@@ -157,20 +157,20 @@ static void eval_ds_rows_free(eval_ds_rows *rows)
 
 /* Read every judgment line.  The first line is the header unless its score
  * field is a number (a headerless file loses nothing). */
-static int eval_ds_read_qrels(const char *path, eval_ds_rows *rows)
+static int eval_dataset_read_qrels(const char *path, eval_dataset_rows *rows)
 {
-    eval_ds_file r;
+    eval_dataset_file r;
     char *line, *f[3];
 
-    if (eval_ds_open(&r, path) < 0)
+    if (eval_dataset_open(&r, path) < 0)
         return -1;
-    while ((line = eval_ds_next(&r))) {
-        if (eval_ds_blank(line))
+    while ((line = eval_dataset_next(&r))) {
+        if (eval_dataset_blank(line))
             continue;
         char *copy = strdup(line);
         if (!copy)
             goto oom;
-        int bad = eval_ds_split_qrel(copy, f);
+        int bad = eval_dataset_split_qrel(copy, f);
         if (bad && r.lineno == 1) {
             free(copy);
             continue;
@@ -182,12 +182,12 @@ static int eval_ds_read_qrels(const char *path, eval_ds_rows *rows)
             free(copy);
             goto fail;
         }
-        int pushed = eval_ds_push_row(rows, f, r.lineno);
+        int pushed = eval_dataset_push_row(rows, f, r.lineno);
         free(copy);
         if (pushed < 0)
             goto oom;
     }
-    if (eval_ds_close(&r) < 0)
+    if (eval_dataset_close(&r) < 0)
         return -1;
     if (rows->n == 0) {
         fprintf(stderr, "rag-eval: %s: no judgments\n", path);
@@ -197,13 +197,13 @@ static int eval_ds_read_qrels(const char *path, eval_ds_rows *rows)
 oom:
     fprintf(stderr, "rag-eval: out of memory\n");
 fail:
-    eval_ds_close(&r);
+    eval_dataset_close(&r);
     return -1;
 }
 
-static int eval_ds_cmp_row(const void *a, const void *b)
+static int eval_dataset_cmp_row(const void *a, const void *b)
 {
-    const eval_ds_row *x = a, *y = b;
+    const eval_dataset_row *x = a, *y = b;
     int c = strcmp(x->qid, y->qid);
 
     if (!c)
@@ -215,7 +215,7 @@ static int eval_ds_cmp_row(const void *a, const void *b)
 
 /* Move the judgments of rows[from..to) (one query, sorted by doc) into q,
  * keeping the last line of a doc judged twice. */
-static int eval_ds_make_query(eval_ds_rows *rows, size_t from, size_t to,
+static int eval_dataset_make_query(eval_dataset_rows *rows, size_t from, size_t to,
                               eval_query *q)
 {
     memset(q, 0, sizeof *q);
@@ -226,7 +226,7 @@ static int eval_ds_make_query(eval_ds_rows *rows, size_t from, size_t to,
     q->id = rows->v[from].qid;
     rows->v[from].qid = NULL;
     for (size_t i = from; i < to; i++) {
-        eval_ds_row *r = &rows->v[i];
+        eval_dataset_row *r = &rows->v[i];
         if (r->line < q->first_line)
             q->first_line = r->line;
         if (i + 1 < to && strcmp(r->doc, rows->v[i + 1].doc) == 0)
@@ -239,32 +239,32 @@ static int eval_ds_make_query(eval_ds_rows *rows, size_t from, size_t to,
 }
 
 /* Group the sorted rows into queries, sorted by id. */
-static int eval_ds_group(eval_ds_rows *rows, eval_dataset *ds)
+static int eval_dataset_group(eval_dataset_rows *rows, eval_dataset *ds)
 {
     size_t n = 0;
 
-    qsort(rows->v, rows->n, sizeof *rows->v, eval_ds_cmp_row);
+    qsort(rows->v, rows->n, sizeof *rows->v, eval_dataset_cmp_row);
     ds->queries = calloc(rows->n, sizeof *ds->queries);
     if (!ds->queries)
         return -1;
     for (size_t i = 0, j; i < rows->n; i = j) {
         for (j = i + 1; j < rows->n && strcmp(rows->v[j].qid, rows->v[i].qid) == 0; j++)
             ;
-        if (eval_ds_make_query(rows, i, j, &ds->queries[n]) < 0)
+        if (eval_dataset_make_query(rows, i, j, &ds->queries[n]) < 0)
             return -1;
         ds->nqueries = ++n;
     }
     return 0;
 }
 
-static int eval_ds_cmp_qid(const void *key, const void *elem)
+static int eval_dataset_cmp_qid(const void *key, const void *elem)
 {
     return strcmp(key, ((const eval_query *)elem)->id);
 }
 
 /* The string member name of a parsed line, or an error at file:line. */
-static const char *eval_ds_member(json_t *o, const char *name,
-                                  const eval_ds_file *r)
+static const char *eval_dataset_member(json_t *o, const char *name,
+                                  const eval_dataset_file *r)
 {
     json_t *v = json_object_get(o, name);
 
@@ -277,7 +277,7 @@ static const char *eval_ds_member(json_t *o, const char *name,
 }
 
 /* Parse one JSON-lines object; NULL after naming file:line. */
-static json_t *eval_ds_parse(const char *line, const eval_ds_file *r)
+static json_t *eval_dataset_parse(const char *line, const eval_dataset_file *r)
 {
     json_error_t err;
     json_t *o = json_loads(line, 0, &err);
@@ -292,25 +292,25 @@ static json_t *eval_ds_parse(const char *line, const eval_ds_file *r)
 }
 
 /* Take the text of every query of the split from queries.jsonl. */
-static int eval_ds_read_queries(const char *path, eval_dataset *ds)
+static int eval_dataset_read_queries(const char *path, eval_dataset *ds)
 {
-    eval_ds_file r;
+    eval_dataset_file r;
     char *line;
 
-    if (eval_ds_open(&r, path) < 0)
+    if (eval_dataset_open(&r, path) < 0)
         return -1;
-    while ((line = eval_ds_next(&r))) {
-        if (eval_ds_blank(line))
+    while ((line = eval_dataset_next(&r))) {
+        if (eval_dataset_blank(line))
             continue;
-        json_t *o = eval_ds_parse(line, &r);
-        const char *id = o ? eval_ds_member(o, "_id", &r) : NULL;
-        const char *text = id ? eval_ds_member(o, "text", &r) : NULL;
+        json_t *o = eval_dataset_parse(line, &r);
+        const char *id = o ? eval_dataset_member(o, "_id", &r) : NULL;
+        const char *text = id ? eval_dataset_member(o, "text", &r) : NULL;
         if (!text) {
             json_decref(o);
             goto fail;
         }
         eval_query *q = bsearch(id, ds->queries, ds->nqueries,
-                                sizeof *q, eval_ds_cmp_qid);
+                                sizeof *q, eval_dataset_cmp_qid);
         if (q && !q->text && !(q->text = strdup(text))) {
             json_decref(o);
             fprintf(stderr, "rag-eval: out of memory\n");
@@ -318,14 +318,14 @@ static int eval_ds_read_queries(const char *path, eval_dataset *ds)
         }
         json_decref(o);
     }
-    return eval_ds_close(&r);
+    return eval_dataset_close(&r);
 fail:
-    eval_ds_close(&r);
+    eval_dataset_close(&r);
     return -1;
 }
 
 /* Name the first few of the n unknown ids. */
-static void eval_ds_name_unknown(const char *what, const char *path,
+static void eval_dataset_name_unknown(const char *what, const char *path,
                                  const char **ids, size_t n)
 {
     fprintf(stderr, "rag-eval: %s names %zu %s", path, n, what);
@@ -336,7 +336,7 @@ static void eval_ds_name_unknown(const char *what, const char *path,
     fprintf(stderr, "\n");
 }
 
-static int eval_ds_check_queries(const eval_dataset *ds, const char *qrels,
+static int eval_dataset_check_queries(const eval_dataset *ds, const char *qrels,
                                  const char *queries)
 {
     const char **ids = malloc(ds->nqueries * sizeof *ids);
@@ -352,31 +352,31 @@ static int eval_ds_check_queries(const eval_dataset *ds, const char *qrels,
             ids[n++] = ds->queries[i].id;
     snprintf(what, sizeof what, "query ids not in %s", queries);
     if (n)
-        eval_ds_name_unknown(what, qrels, ids, n);
+        eval_dataset_name_unknown(what, qrels, ids, n);
     free(ids);
     return n ? -1 : 0;
 }
 
 /* Judged doc ids, sorted and distinct, with a found flag each. */
-typedef struct eval_ds_doc {
+typedef struct eval_dataset_doc {
     const char *id;
     int found;
-} eval_ds_doc;
+} eval_dataset_doc;
 
-static int eval_ds_cmp_doc(const void *a, const void *b)
+static int eval_dataset_cmp_doc(const void *a, const void *b)
 {
-    return strcmp(((const eval_ds_doc *)a)->id, ((const eval_ds_doc *)b)->id);
+    return strcmp(((const eval_dataset_doc *)a)->id, ((const eval_dataset_doc *)b)->id);
 }
 
-static int eval_ds_cmp_doc_key(const void *key, const void *elem)
+static int eval_dataset_cmp_doc_key(const void *key, const void *elem)
 {
-    return strcmp(key, ((const eval_ds_doc *)elem)->id);
+    return strcmp(key, ((const eval_dataset_doc *)elem)->id);
 }
 
-static eval_ds_doc *eval_ds_judged_docs(const eval_dataset *ds, size_t *n)
+static eval_dataset_doc *eval_dataset_judged_docs(const eval_dataset *ds, size_t *n)
 {
     size_t total = 0, k = 0;
-    eval_ds_doc *d;
+    eval_dataset_doc *d;
 
     for (size_t i = 0; i < ds->nqueries; i++)
         total += ds->queries[i].njudg;
@@ -386,7 +386,7 @@ static eval_ds_doc *eval_ds_judged_docs(const eval_dataset *ds, size_t *n)
     for (size_t i = 0; i < ds->nqueries; i++)
         for (size_t j = 0; j < ds->queries[i].njudg; j++)
             d[k++].id = ds->queries[i].judg[j].doc;
-    qsort(d, total, sizeof *d, eval_ds_cmp_doc);
+    qsort(d, total, sizeof *d, eval_dataset_cmp_doc);
     *n = 0;
     for (size_t i = 0; i < total; i++)
         if (*n == 0 || strcmp(d[*n - 1].id, d[i].id))
@@ -395,36 +395,36 @@ static eval_ds_doc *eval_ds_judged_docs(const eval_dataset *ds, size_t *n)
 }
 
 /* Mark the judged docs that corpus.jsonl holds; -1 on a malformed line. */
-static int eval_ds_scan_corpus(const char *path, eval_ds_doc *docs, size_t n)
+static int eval_dataset_scan_corpus(const char *path, eval_dataset_doc *docs, size_t n)
 {
-    eval_ds_file r;
+    eval_dataset_file r;
     char *line;
 
-    if (eval_ds_open(&r, path) < 0)
+    if (eval_dataset_open(&r, path) < 0)
         return -1;
-    while ((line = eval_ds_next(&r))) {
-        if (eval_ds_blank(line))
+    while ((line = eval_dataset_next(&r))) {
+        if (eval_dataset_blank(line))
             continue;
-        json_t *o = eval_ds_parse(line, &r);
-        const char *id = o ? eval_ds_member(o, "_id", &r) : NULL;
+        json_t *o = eval_dataset_parse(line, &r);
+        const char *id = o ? eval_dataset_member(o, "_id", &r) : NULL;
         if (!id) {
             json_decref(o);
-            eval_ds_close(&r);
+            eval_dataset_close(&r);
             return -1;
         }
-        eval_ds_doc *d = bsearch(id, docs, n, sizeof *d, eval_ds_cmp_doc_key);
+        eval_dataset_doc *d = bsearch(id, docs, n, sizeof *d, eval_dataset_cmp_doc_key);
         if (d)
             d->found = 1;
         json_decref(o);
     }
-    return eval_ds_close(&r);
+    return eval_dataset_close(&r);
 }
 
-static int eval_ds_check_docs(const eval_dataset *ds, const char *qrels,
+static int eval_dataset_check_docs(const eval_dataset *ds, const char *qrels,
                               const char *corpus)
 {
     size_t n = 0, nmissing = 0;
-    eval_ds_doc *docs = eval_ds_judged_docs(ds, &n);
+    eval_dataset_doc *docs = eval_dataset_judged_docs(ds, &n);
     const char **missing = NULL;
     char what[64 + 4096];
     int rc = -1;
@@ -433,14 +433,14 @@ static int eval_ds_check_docs(const eval_dataset *ds, const char *qrels,
         fprintf(stderr, "rag-eval: out of memory\n");
         goto fail;
     }
-    if (eval_ds_scan_corpus(corpus, docs, n) < 0)
+    if (eval_dataset_scan_corpus(corpus, docs, n) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++)
         if (!docs[i].found)
             missing[nmissing++] = docs[i].id;
     snprintf(what, sizeof what, "document ids not in %s", corpus);
     if (nmissing)
-        eval_ds_name_unknown(what, qrels, missing, nmissing);
+        eval_dataset_name_unknown(what, qrels, missing, nmissing);
     else
         rc = 0;
 fail:
@@ -449,7 +449,7 @@ fail:
     return rc;
 }
 
-static int eval_ds_cmp_first_line(const void *a, const void *b)
+static int eval_dataset_cmp_first_line(const void *a, const void *b)
 {
     const eval_query *x = a, *y = b;
 
@@ -458,10 +458,10 @@ static int eval_ds_cmp_first_line(const void *a, const void *b)
 
 int eval_dataset_load(const char *dir, const char *split, eval_dataset *ds)
 {
-    eval_ds_rows rows = {0};
-    char *qrels = eval_ds_path(dir, "qrels/", split);
-    char *queries = eval_ds_path(dir, "queries.jsonl", NULL);
-    char *corpus = eval_ds_path(dir, "corpus.jsonl", NULL);
+    eval_dataset_rows rows = {0};
+    char *qrels = eval_dataset_path(dir, "qrels/", split);
+    char *queries = eval_dataset_path(dir, "queries.jsonl", NULL);
+    char *corpus = eval_dataset_path(dir, "corpus.jsonl", NULL);
     char *tsv = NULL;
     int rc = -1;
 
@@ -474,22 +474,22 @@ int eval_dataset_load(const char *dir, const char *split, eval_dataset *ds)
         goto fail;
     }
     sprintf(tsv, "%s.tsv", qrels);
-    if (eval_ds_read_qrels(tsv, &rows) < 0)
+    if (eval_dataset_read_qrels(tsv, &rows) < 0)
         goto fail;
-    if (eval_ds_group(&rows, ds) < 0) {
+    if (eval_dataset_group(&rows, ds) < 0) {
         fprintf(stderr, "rag-eval: out of memory\n");
         goto fail;
     }
-    if (eval_ds_read_queries(queries, ds) < 0
-        || eval_ds_check_queries(ds, tsv, queries) < 0
-        || eval_ds_check_docs(ds, tsv, corpus) < 0)
+    if (eval_dataset_read_queries(queries, ds) < 0
+        || eval_dataset_check_queries(ds, tsv, queries) < 0
+        || eval_dataset_check_docs(ds, tsv, corpus) < 0)
         goto fail;
-    qsort(ds->queries, ds->nqueries, sizeof *ds->queries, eval_ds_cmp_first_line);
+    qsort(ds->queries, ds->nqueries, sizeof *ds->queries, eval_dataset_cmp_first_line);
     rc = 0;
 fail:
     if (rc < 0)
         eval_dataset_free(ds);
-    eval_ds_rows_free(&rows);
+    eval_dataset_rows_free(&rows);
     free(tsv);
     free(qrels);
     free(queries);

@@ -65,7 +65,7 @@ static const char eval_compare_usage[] =
     "Exit status: 0 no metric dropped by more than X, 1 some did, 2 unusable input.\n";
 
 /* A whole-string integer in [lo, hi]; -1 after naming the option. */
-static int eval_parse_int(const char *opt, const char *s, long lo, long hi, long *v)
+static int eval_main_parse_int(const char *opt, const char *s, long lo, long hi, long *v)
 {
     char *end;
 
@@ -80,7 +80,7 @@ static int eval_parse_int(const char *opt, const char *s, long lo, long hi, long
 }
 
 /* Fill o from run's arguments; returns -1 (exit 2), 1 (--help, exit 0), 0. */
-static int eval_parse_run(int argc, char **argv, eval_opts *o)
+static int eval_main_parse_run(int argc, char **argv, eval_opts *o)
 {
     static const struct option opts[] = {
         {"dataset", required_argument, NULL, 'd'}, {"url", required_argument, NULL, 'u'},
@@ -105,12 +105,12 @@ static int eval_parse_run(int argc, char **argv, eval_opts *o)
         case 'r': o->ragd = optarg; break;
         case 'h': fputs(eval_run_usage, stdout); return 1;
         case 'k':
-            if (eval_parse_int("--k", optarg, 1, EVAL_CURVE_MAX, &v) < 0)
+            if (eval_main_parse_int("--k", optarg, 1, EVAL_CURVE_MAX, &v) < 0)
                 return -1;
             o->k = (int)v;
             break;
         case 'c':
-            if (eval_parse_int("--concurrency", optarg, 1, EVAL_MAX_CONCURRENCY, &v) < 0)
+            if (eval_main_parse_int("--concurrency", optarg, 1, EVAL_MAX_CONCURRENCY, &v) < 0)
                 return -1;
             o->concurrency = (size_t)v;
             break;
@@ -136,10 +136,10 @@ static int eval_parse_run(int argc, char **argv, eval_opts *o)
     return 0;
 }
 
-static int eval_cmd_run(int argc, char **argv)
+static int eval_main_cmd_run(int argc, char **argv)
 {
     eval_opts o;
-    int rc = eval_parse_run(argc, argv, &o);
+    int rc = eval_main_parse_run(argc, argv, &o);
 
     if (rc)
         return rc > 0 ? 0 : 2;
@@ -152,7 +152,7 @@ static int eval_cmd_run(int argc, char **argv)
     return rc;
 }
 
-static int eval_cmd_compare(int argc, char **argv)
+static int eval_main_cmd_compare(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"max-drop", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
@@ -195,9 +195,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "run"))
-        return eval_cmd_run(argc - 1, argv + 1);
+        return eval_main_cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "compare"))
-        return eval_cmd_compare(argc - 1, argv + 1);
+        return eval_main_cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "rag-eval: unknown command \"%s\"\n%s", argv[1], eval_usage);
     return 2;
 }

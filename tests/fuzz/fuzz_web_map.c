@@ -4,7 +4,7 @@
  * and the request URL.
  *
  * A response comes from a server ragd does not control, and each result's
- * URL goes through web_normalize_url to become the hit's id, so the whole
+ * URL goes through web_map_normalize_url to become the hit's id, so the whole
  * input is both parsed as a response and, as a string, used as a URL, a
  * base URL and a query.  Byte 0 also picks k.
  */
@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* web_escape's output holds only unreserved bytes and %XX triplets. */
+/* web_map_escape's output holds only unreserved bytes and %XX triplets. */
 static void fuzz_check_escaped(const char *s)
 {
     for (; *s; s++) {
@@ -34,17 +34,17 @@ static void fuzz_check_escaped(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const web_provider *searxng = web_provider_find("searxng");
+    const web_provider *searxng = web_map_provider_find("searxng");
     char *s = fuzz_strndup(data, size), *norm, *esc, *url, err[256] = "";
     web_hits hits;
     int k = size ? 1 + data[0] % 20 : 1;
 
     fuzz_check(searxng != NULL);
-    norm = web_normalize_url(s);
+    norm = web_map_normalize_url(s);
     fuzz_check(norm != NULL);
     free(norm);
 
-    esc = web_escape(s);
+    esc = web_map_escape(s);
     fuzz_check(esc != NULL);
     fuzz_check_escaped(esc);
     free(esc);
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(hits.n <= (size_t)k);
         for (size_t i = 0; i < hits.n; i++)
             fuzz_check(hits.v[i].id && hits.v[i].url && hits.v[i].title && hits.v[i].text);
-        web_hits_release(&hits);
+        web_map_hits_release(&hits);
         fuzz_check(hits.v == NULL && hits.n == 0);
     } else {
         fuzz_check(err[0] != '\0' && hits.v == NULL && hits.n == 0);

@@ -6,7 +6,7 @@
 
 #include <event2/event.h>
 
-#include "context.h"
+#include "ctx.h"
 #include "extract.h"
 #include "gen.h"
 #include "tap.h"

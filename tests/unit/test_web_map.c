@@ -7,12 +7,12 @@
 
 static void test_escape_and_urls(void)
 {
-    const web_provider *p = web_provider_find("searxng");
+    const web_provider *p = web_map_provider_find("searxng");
     char *s;
 
     ok(p != NULL, "searxng provider exists");
-    ok(web_provider_find("bing") == NULL, "unknown provider is NULL");
-    s = web_escape("a b&c=d/é");
+    ok(web_map_provider_find("bing") == NULL, "unknown provider is NULL");
+    s = web_map_escape("a b&c=d/é");
     is_str(s, "a%20b%26c%3Dd%2F%C3%A9", "query component escaped");
     free(s);
     s = p->url("http://h:8888/", "x y");
@@ -70,7 +70,7 @@ static const struct {
 static void test_normalize(void)
 {
     for (size_t i = 0; i < sizeof norm_cases / sizeof *norm_cases; i++) {
-        char *s = web_normalize_url(norm_cases[i].url);
+        char *s = web_map_normalize_url(norm_cases[i].url);
         is_str(s, norm_cases[i].id, "id of \"%s\"", norm_cases[i].url);
         free(s);
     }
@@ -78,7 +78,7 @@ static void test_normalize(void)
 
 static void test_parse(void)
 {
-    const web_provider *p = web_provider_find("searxng");
+    const web_provider *p = web_map_provider_find("searxng");
     const char *good = "{\"results\":[{\"url\":\"https://a.org/x/\",\"title\":\"A\",\"content\":\"ca\"},"
                        "{\"title\":\"no url\"},{\"url\":\"https://b.org\",\"content\":\"cb\"}]}";
     web_hits h;
@@ -90,10 +90,10 @@ static void test_parse(void)
     is_str(h.v[0].url, "https://a.org/x/", "url kept as given");
     is_str(h.v[1].title, "", "missing title becomes empty");
     ok(h.v[0].score > h.v[1].score, "scores decrease with rank");
-    web_hits_release(&h);
+    web_map_hits_release(&h);
 
     ok(p->parse(good, strlen(good), 1, &h, err, sizeof err) == 0 && h.n == 1, "k caps the hits");
-    web_hits_release(&h);
+    web_map_hits_release(&h);
     ok(p->parse("<html>", 6, 5, &h, err, sizeof err) == -1 && strstr(err, "malformed JSON"),
        "garbage is an error naming malformed JSON");
     ok(p->parse("{\"results\":[{\"url\":\"x\"", 22, 5, &h, err, sizeof err) == -1,

@@ -1,5 +1,5 @@
 /*
- * context -- the numbered context that answer generation works from.
+ * ctx -- the numbered context that answer generation works from.
  *
  * Takes the fused contexts of a search in fused order and decides which
  * passages are sent (near-duplicates are not sent twice; a token budget
@@ -7,8 +7,8 @@
  * prompt.  The extractive generator reads the same kept entries.  Pure: no
  * I/O, no loop.  Not for retrieval, fusion or talking to the LLM.
  */
-#ifndef RAGD_CONTEXT_H
-#define RAGD_CONTEXT_H
+#ifndef RAGD_CTX_H
+#define RAGD_CTX_H
 
 #include <stddef.h>
 
@@ -88,4 +88,4 @@ char *ctx_render(const ctx *c);
 /* Free what c owns and leave it empty.  c itself is not freed. */
 void ctx_release(ctx *c);
 
-#endif /* RAGD_CONTEXT_H */
+#endif /* RAGD_CTX_H */

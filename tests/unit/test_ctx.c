@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "context.h"
+#include "ctx.h"
 #include "prompt.h"
 #include "tap.h"
 #include "util.h"

@@ -1,5 +1,5 @@
 /*
- * context -- choosing, numbering and laying out the passages sent to the
+ * ctx -- choosing, numbering and laying out the passages sent to the
  * generator.
  *
  * Near-duplicate detection hashes word 3-shingles into sorted sets and
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
-#include "context.h"
+#include "ctx.h"
 #include "hash.h"
 #include "utf8.h"
 
