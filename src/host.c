@@ -18,6 +18,7 @@
 #include "host.h"
 #include "url.h"
 #include "log.h"
+#include "srccfg.h"
 #include "store.h"
 
 static int64_t host_now_ms(const ragd_host *h)
@@ -163,74 +164,6 @@ static int host_embed(const ragd_host *h, const char *text, int64_t deadline_ms,
 
 /* ------------------------------------------------------- cfg readers -- */
 
-static int host_cfg_string(const json_t *cfg, const char *key, const char *def, const char **out,
-                           char *err, size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_string(v)) {
-        snprintf(err, errlen, "%s: expected a string", key);
-        return RAGD_EINVAL;
-    }
-    *out = json_string_value(v);
-    return RAGD_OK;
-}
-
-static int host_cfg_int(const json_t *cfg, const char *key, long long def, long long min,
-                        long long max, long long *out, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        snprintf(err, errlen, "%s: expected an integer from %lld to %lld", key, min, max);
-        return RAGD_EINVAL;
-    }
-    *out = json_integer_value(v);
-    return RAGD_OK;
-}
-
-static int host_cfg_number(const json_t *cfg, const char *key, double def, double *out, char *err,
-                           size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_number(v)) {
-        snprintf(err, errlen, "%s: expected a number", key);
-        return RAGD_EINVAL;
-    }
-    *out = json_number_value(v);
-    return RAGD_OK;
-}
-
-static int host_cfg_bool(const json_t *cfg, const char *key, int def, int *out, char *err,
-                         size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_boolean(v)) {
-        snprintf(err, errlen, "%s: expected true or false", key);
-        return RAGD_EINVAL;
-    }
-    *out = json_is_true(v);
-    return RAGD_OK;
-}
-
 void host_init(ragd_host *h, host_ctx *ctx)
 {
     memset(h, 0, sizeof *h);
@@ -246,10 +179,10 @@ void host_init(ragd_host *h, host_ctx *ctx)
     h->http_cancel = host_http_cancel;
     h->work_submit = host_work_submit;
     h->embed = host_embed;
-    h->cfg_string = host_cfg_string;
-    h->cfg_int = host_cfg_int;
-    h->cfg_number = host_cfg_number;
-    h->cfg_bool = host_cfg_bool;
+    h->cfg_string = srccfg_string;
+    h->cfg_int = srccfg_int;
+    h->cfg_number = srccfg_number;
+    h->cfg_bool = srccfg_bool;
 }
 
 static int host_dup(char **slot, const char *s)

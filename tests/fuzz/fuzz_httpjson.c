@@ -24,6 +24,7 @@
 #include <ragd/source.h>
 
 #include "fuzz.h"
+#include "srccfg.h"
 
 const ragd_source_type *ragd_source_entry(void);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -91,74 +92,6 @@ static void fuzz_http_cancel(const ragd_host *h, ragd_http_xfer *xfer)
 }
 
 /* The config readers, with the contract of <ragd/source.h>. */
-static int fuzz_cfg_string(const json_t *cfg, const char *key, const char *def, const char **out,
-                           char *err, size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_string(v)) {
-        snprintf(err, errlen, "%s: expected a string", key);
-        return RAGD_EINVAL;
-    }
-    *out = json_string_value(v);
-    return RAGD_OK;
-}
-
-static int fuzz_cfg_int(const json_t *cfg, const char *key, long long def, long long min,
-                        long long max, long long *out, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        snprintf(err, errlen, "%s: expected an integer from %lld to %lld", key, min, max);
-        return RAGD_EINVAL;
-    }
-    *out = json_integer_value(v);
-    return RAGD_OK;
-}
-
-static int fuzz_cfg_number(const json_t *cfg, const char *key, double def, double *out,
-                           char *err, size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_number(v)) {
-        snprintf(err, errlen, "%s: expected a number", key);
-        return RAGD_EINVAL;
-    }
-    *out = json_number_value(v);
-    return RAGD_OK;
-}
-
-static int fuzz_cfg_bool(const json_t *cfg, const char *key, int def, int *out, char *err,
-                         size_t errlen)
-{
-    json_t *v = json_object_get(cfg, key);
-
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return RAGD_OK;
-    }
-    if (!json_is_boolean(v)) {
-        snprintf(err, errlen, "%s: expected true or false", key);
-        return RAGD_EINVAL;
-    }
-    *out = json_is_true(v);
-    return RAGD_OK;
-}
-
 static const ragd_host fuzz_host = {
     .abi_version = RAGD_SOURCE_ABI_VERSION,
     .embedder = "hash",
@@ -167,10 +100,10 @@ static const ragd_host fuzz_host = {
     .log = fuzz_log,
     .http_request = fuzz_http_request,
     .http_cancel = fuzz_http_cancel,
-    .cfg_string = fuzz_cfg_string,
-    .cfg_int = fuzz_cfg_int,
-    .cfg_number = fuzz_cfg_number,
-    .cfg_bool = fuzz_cfg_bool,
+    .cfg_string = srccfg_string,
+    .cfg_int = srccfg_int,
+    .cfg_number = srccfg_number,
+    .cfg_bool = srccfg_bool,
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
