@@ -202,7 +202,10 @@ static void search_generate(search *s)
 
 /* ------------------------------------------------------- retrieval -- */
 
-/* A source settled: a streaming writer says so at once. */
+/* A source settled: a streaming writer says so at once.  This may run inside
+ * fanout_start, before s->f is set, so nothing here may end the search:
+ * writing an event can only ask to pause a generation, and there is none
+ * yet. */
 static void search_settled(void *arg, const fanout_slot *sl)
 {
     search *s = arg;
