@@ -230,11 +230,11 @@ static void fakeup_serve_stats(struct evhttp_request *req)
 	                    s->by_path[N_ROUTES]);
 	for (i = 0; i < MODE_COUNT; i++)
 		evbuffer_add_printf(o, "%s\"%s\":%llu", i ? "," : "",
-		                    fakeup_mode_names[i], s->by_mode[i]);
+		                    fakeup_control_mode_names[i], s->by_mode[i]);
 	evbuffer_add_printf(o, "},\"faults\":%llu,\"by_fault\":{", s->faults);
 	for (i = 0; i < MODE_COUNT; i++)
 		evbuffer_add_printf(o, "%s\"%s\":%llu", i ? "," : "",
-		                    fakeup_mode_names[i], s->by_fault[i]);
+		                    fakeup_control_mode_names[i], s->by_fault[i]);
 	evbuffer_add_printf(o, "},\"streams_started\":%llu,"
 	                    "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
 	                    "\"streams_cut\":%llu,\"abandoned\":%llu,"

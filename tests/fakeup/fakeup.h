@@ -216,7 +216,7 @@ void fakeup_sse_start(struct evhttp_request *req, struct fakeup_pending *p,
 
 /* ---- fakeup_control.c: behaviour keys ----------------------------------- */
 
-extern const char *const fakeup_mode_names[MODE_COUNT];
+extern const char *const fakeup_control_mode_names[MODE_COUNT];
 
 /* Sets key=value given as text (flag, path segment, header). Returns false
  * with a message in err for an unknown key or a bad value. */

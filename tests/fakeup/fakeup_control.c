@@ -14,7 +14,7 @@
 
 #include <event2/keyvalq_struct.h>
 
-const char *const fakeup_mode_names[MODE_COUNT] = {
+const char *const fakeup_control_mode_names[MODE_COUNT] = {
 	"ok", "fail", "garbage", "truncate", "reset", "hang", "stream_close",
 	"split", "slow", "cut", "huge", "stall", "drop",
 };
@@ -42,7 +42,7 @@ static int fakeup_control_find_mode(const char *s, size_t n)
 	int m;
 
 	for (m = 0; m < MODE_COUNT; m++)
-		if (fakeup_text_key_eq(s, n, fakeup_mode_names[m]))
+		if (fakeup_text_key_eq(s, n, fakeup_control_mode_names[m]))
 			return m;
 	return -1;
 }
@@ -251,7 +251,8 @@ static void fakeup_control_put(struct evbuffer *o,
 	size_t k;
 	int m;
 
-	evbuffer_add_printf(o, "{\"mode\":\"%s\"", fakeup_mode_names[b->mode]);
+	evbuffer_add_printf(o, "{\"mode\":\"%s\"",
+	                    fakeup_control_mode_names[b->mode]);
 	for (k = 0; k < N_KNOBS; k++)
 		evbuffer_add_printf(o, ",\"%s\":%d", fakeup_control_knobs[k].key,
 		                    *(const int *)((const char *)b +
@@ -260,7 +261,8 @@ static void fakeup_control_put(struct evbuffer *o,
 	                    b->fault_rate / PPM, b->fault_rate % PPM);
 	for (m = 0; m < MODE_COUNT; m++)
 		if (b->fault_mix & MODE_BIT(m)) {
-			evbuffer_add_printf(o, "%s%s", sep, fakeup_mode_names[m]);
+			evbuffer_add_printf(o, "%s%s", sep,
+			                    fakeup_control_mode_names[m]);
 			sep = ",";
 		}
 	ADD_LIT(o, "\"}");
