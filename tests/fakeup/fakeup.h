@@ -67,6 +67,8 @@ struct fakeup_behaviour {
 	unsigned fault_mix;     /* MODE_BIT()s */
 };
 
+/* The counters GET /stats shows (see the top of fakeup.c); every file
+ * counts its own events, POST /_control {"reset_stats":true} zeroes them. */
 struct fakeup_stats {
 	unsigned long long requests;
 	unsigned long long by_path[N_ROUTES + 1]; /* last: "other" */
