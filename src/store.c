@@ -258,6 +258,14 @@ static int store_check_schema(sqlite3 *db, const char *path, int *state, char *e
     int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
                                 &st, NULL);
 
+    if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+        /* A store in WAL mode is read through its -shm file, which SQLite
+         * must be able to create beside it. */
+        store_errf(err, errlen, path, "cannot read it (a reader needs write access to the "
+                   "store's directory, for the -wal and -shm files beside it)",
+                   sqlite3_errmsg(db));
+        return -1;
+    }
     if (rc != SQLITE_OK) {
         /* No meta table: a brand-new file is fine for a writer, anything
          * else belongs to some other program. */
