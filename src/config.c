@@ -55,6 +55,7 @@ const char config_serve_usage[] =
     "  --max-output N        unread bytes of a stream before it pauses (262144)\n"
     "  --max-upstream-bytes N  largest upstream response body (8388608)\n"
     "  --max-sse-event N     largest upstream stream event or line (1048576)\n"
+    "  --max-batch-queries N queries in one /search/batch (1000)\n"
     "\n"
     "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint),\n"
     "RAGD_LLM_API_KEY (bearer key for the LLM API).  Keys are never logged.\n";
@@ -83,6 +84,7 @@ static const config_limit_spec config_limit_specs[] = {
     CONFIG_LIMIT(max_output, 1024, 1L << 30, 256L << 10),
     CONFIG_LIMIT(max_upstream_bytes, 1024, 1L << 30, 8L << 20),
     CONFIG_LIMIT(max_sse_event, 256, 64L << 20, 1L << 20),
+    CONFIG_LIMIT(max_batch_queries, 1, 100000, 1000),
 };
 #define CONFIG_NLIMITS (sizeof config_limit_specs / sizeof *config_limit_specs)
 
@@ -116,6 +118,7 @@ static const struct option config_opts[] = {
     {"max-output", required_argument, NULL, OPT_LIMIT + 7},
     {"max-upstream-bytes", required_argument, NULL, OPT_LIMIT + 8},
     {"max-sse-event", required_argument, NULL, OPT_LIMIT + 9},
+    {"max-batch-queries", required_argument, NULL, OPT_LIMIT + 10},
     {NULL, 0, NULL, 0},
 };
 

@@ -49,6 +49,7 @@ typedef struct config {
     long max_k;              /* largest k a request may ask for */
     long max_upstream_bytes; /* largest response body taken from an upstream */
     long max_sse_event;      /* largest event (and line) of an upstream stream */
+    long max_batch_queries;  /* most queries in one /search/batch */
 } config;
 
 /* Fill c from `ragd serve` arguments (argv[0] is "serve").  Returns 0 on

@@ -118,6 +118,16 @@ void reply_init(reply *r, struct event_base *base, struct evhttp_request *req, c
     }
 }
 
+void reply_init_collect(reply *r, struct event_base *base, reply_collect_cb collect, void *arg)
+{
+    *r = (reply){.base = base, .collect = collect, .collect_arg = arg};
+}
+
+int reply_open(const reply *r)
+{
+    return r->req != NULL || r->collect != NULL;
+}
+
 void reply_detach(reply *r)
 {
     if (r->conn)
@@ -135,8 +145,13 @@ void reply_release(reply *r)
 
 void reply_send_json(reply *r, int status, json_t *body)
 {
+    reply_collect_cb collect = r->collect;
+
     reply_detach(r);
-    if (r->req)
+    r->collect = NULL;
+    if (collect)
+        collect(r->collect_arg, status, body);
+    else if (r->req)
         reply_json(r->req, status, body);
     else
         json_decref(body);

@@ -47,8 +47,14 @@ typedef struct reply_hooks {
     void (*stalled)(void *arg, const char *msg);
 } reply_hooks;
 
+/* Where a collecting reply's document goes (body is a new reference the
+ * callee owns; NULL when it could not be built). */
+typedef void (*reply_collect_cb)(void *arg, int status, json_t *body);
+
 /* One request's reply.  Embedded in its owner, which calls reply_release
- * once the reply has ended or its client left. */
+ * once the reply has ended or its client left.  A reply either answers an
+ * HTTP request or, set up by reply_init_collect, collects the document for
+ * its owner instead (a batch item): the writers cannot tell the two apart. */
 typedef struct reply {
     struct evhttp_request *req;   /* NULL once the reply ended or the client left */
     conn *conn;                   /* watched until the reply ends; NULL if untracked */
@@ -59,12 +65,22 @@ typedef struct reply {
     void *arg;
     int paused;
     struct event *stall;          /* ends a reply whose client stays behind */
+    reply_collect_cb collect;     /* a collecting reply not yet ended, or NULL */
+    void *collect_arg;
 } reply;
 
 /* Set up r for req, which arrived on c (NULL when untracked), and watch c
  * so that a client leaving is noticed at once. */
 void reply_init(reply *r, struct event_base *base, struct evhttp_request *req, conn *c,
                 size_t max_output, long stall_ms, const reply_hooks *hooks, void *arg);
+
+/* Set up r to hand its whole reply to collect(arg, status, body), once,
+ * from inside the reply_send_json or reply_send_error that ends it.  It
+ * watches no connection and takes no stream. */
+void reply_init_collect(reply *r, struct event_base *base, reply_collect_cb collect, void *arg);
+
+/* Whether r can still be written: not ended, and its client still there. */
+int reply_open(const reply *r);
 
 /* Send the whole reply (body stolen) and end it. */
 void reply_send_json(reply *r, int status, json_t *body);

@@ -3,6 +3,9 @@
  *
  *   search_handle / search_handle_chat   parse into an sreq (a parsed search
  *                                        request) and pick the writer
+ *   search_start_item                    or take a parsed sreq, one item of a
+ *                                        batch (batch.c): writer_json into a
+ *                                        reply that collects the document
  *   search_begin                         fan out to the sources (fanout.c)
  *   search_settled                       each source, as it settles
  *   search_retrieved                     fuse (fuse.c): typed hits, best first
@@ -90,6 +93,8 @@ static void search_release(search *s)
     free(s->model);
     reply_release(&s->out);
     free(s);
+    if (env->freed)
+        env->freed(env->freed_arg);
 }
 
 /* End the search: stop retrieval and generation, then free when safe. */
@@ -165,7 +170,7 @@ static int search_token(void *arg, const char *piece, size_t len)
     search *s = arg;
     writer_data d;
 
-    if (!s->out.req)
+    if (!reply_open(&s->out))
         return 1;
     d = search_data(s);
     if (s->w->token)
@@ -270,8 +275,9 @@ static size_t search_select(const search_env *env, const sreq *q, instance **out
     return n;
 }
 
-/* Start retrieval for a parsed, linked search. */
-static void search_begin(search *s)
+/* Start retrieval for a parsed, linked search.  Returns 0, or -1 when the
+ * fan-out could not start (out of memory): nothing was sent. */
+static int search_begin(search *s)
 {
     search_env *env = s->env;
     instance **sel = calloc(env->sources->n + 1, sizeof *sel);
@@ -284,21 +290,18 @@ static void search_begin(search *s)
         s->f = fanout_start(env->base, sel, search_select(env, &s->q, sel), s->q.query, s->q.k,
                             clock_ms() + timeout, search_retrieved, search_settled, s);
     free(sel);
-    if (!s->f)
-        search_fail(s, 503, "overloaded", "out of memory starting the search");
+    return s->f ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ start -- */
 
-static sreq_limits search_limits(const search_env *env)
+sreq_limits search_limits(const search_env *env)
 {
     return (sreq_limits){env->cfg->max_query, CONFIG_MAX_TIMEOUT_MS, env->names,
                          env->sources->n, (int)env->cfg->max_k};
 }
 
-/* The request body in *body (NULL when empty) and *len; or -1 with the 413
- * answered. */
-static int search_body(const search_env *env, struct evhttp_request *req, const char **body,
+int search_body(const search_env *env, struct evhttp_request *req, const char **body,
                        size_t *len)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -362,7 +365,35 @@ static void search_start(search_env *env, struct evhttp_request *req, conn *c, s
     reply_init(&s->out, env->base, req, c, (size_t)env->cfg->max_output,
                env->cfg->idle_timeout_ms / 2, &search_hooks, s);
     search_link(s);
-    search_begin(s);
+    if (search_begin(s) != 0)
+        search_fail(s, 503, "overloaded", "out of memory starting the search");
+}
+
+search *search_start_item(search_env *env, sreq *q, search_item_cb done, void *arg)
+{
+    search *s = calloc(1, sizeof *s);
+
+    if (!s) {
+        sreq_release(q);
+        return NULL;
+    }
+    s->env = env;
+    s->q = *q;
+    s->q.stream = 0;
+    s->w = &writer_json;
+    s->t0_us = clock_us();
+    reply_init_collect(&s->out, env->base, done, arg);
+    search_link(s);
+    if (search_begin(s) == 0)
+        return s;
+    s->out.collect = NULL; /* nothing was written: the caller hears of it now */
+    search_end(s);
+    return NULL;
+}
+
+void search_cancel_item(search *s)
+{
+    search_end(s);
 }
 
 void search_handle(search_env *env, struct evhttp_request *req, conn *c)

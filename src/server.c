@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include "batch.h"
 #include "clock.h"
 #include "log.h"
 #include "reply.h"
@@ -66,6 +67,16 @@ static void server_search_cb(struct evhttp_request *req, void *arg)
         !server_admit(srv, req))
         return;
     search_handle(&srv->searches, req, c);
+}
+
+static void server_batch_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+    conn *c = conn_serve(srv->conns, req);
+
+    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") || !server_admit(srv, req))
+        return;
+    batch_handle(&srv->batches, req, c);
 }
 
 static void server_chat_cb(struct evhttp_request *req, void *arg)
@@ -157,7 +168,8 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
         srv->names[i] = sources->v[i]->name;
     if (gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
         return -1;
-    srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, 0};
+    srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, 0, NULL, NULL};
+    batch_env_init(&srv->batches, &srv->searches);
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                EVHTTP_REQ_PATCH);
@@ -165,6 +177,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_headers);
     evhttp_set_timeout_tv(srv->http, &idle);
     evhttp_set_cb(srv->http, "/search", server_search_cb, srv);
+    evhttp_set_cb(srv->http, "/search/batch", server_batch_cb, srv);
     evhttp_set_cb(srv->http, "/healthz", server_healthz_cb, srv);
     evhttp_set_cb(srv->http, "/v1/chat/completions", server_chat_cb, srv);
     evhttp_set_gencb(srv->http, server_notfound_cb, srv);
@@ -189,7 +202,7 @@ static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     server *srv = arg;
     size_t calls = instance_set_inflight(srv->sources), jobs = pool_pending(srv->svc->pool);
-    int idle = srv->searches.nlive == 0 && calls == 0 && jobs == 0;
+    int idle = srv->searches.nlive == 0 && srv->batches.nlive == 0 && calls == 0 && jobs == 0;
 
     (void)fd;
     (void)what;
@@ -198,6 +211,7 @@ static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
     if (!idle)
         log_msg(LOG_WARN, "shutdown: after the grace period, still waiting for %zu searches, "
                 "%zu source calls and %zu worker jobs; cancelling them", srv->searches.nlive, calls, jobs);
+    batch_cancel_all(&srv->batches);
     search_cancel_all(&srv->searches);
     event_del(srv->drain);
     event_base_loopexit(srv->base, NULL);
@@ -226,6 +240,7 @@ void server_release(server *srv)
 {
     /* A cancelled generation still calls back into its search, so run the
      * loop until every search is freed before freeing what they use. */
+    batch_cancel_all(&srv->batches);
     search_cancel_all(&srv->searches);
     for (int i = 0; i < 1000 && srv->searches.nlive; i++)
         event_base_loop(srv->base, EVLOOP_NONBLOCK | EVLOOP_ONCE);

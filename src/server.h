@@ -1,6 +1,7 @@
 /*
  * server -- the HTTP front: one evhttp on the loop, its connections
- * (conn.c), routes (/search, /v1/chat/completions, /healthz), admission,
+ * (conn.c), routes (/search, /search/batch, /v1/chat/completions,
+ * /healthz), admission,
  * and graceful shutdown.
  *
  * The server owns the search_env its searches share (src/search.c), so it
@@ -13,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "batch.h"
 #include "config.h"
 #include "conn.h"
 #include "gen.h"
@@ -30,6 +32,7 @@ typedef struct server {
     host_services *svc;
     const char **names;       /* instance names, for request validation */
     search_env searches;      /* the live searches and what they share */
+    batch_env batches;        /* the live batches, whose items are searches */
     struct event *drain;      /* polls for the end of a graceful shutdown */
     int64_t drain_deadline_ms;
     char address[300];        /* "HOST:PORT" actually bound */

@@ -192,27 +192,35 @@ int sreq_load_body(const char *body, size_t len, json_t **root, sreq_error *e)
     return 0;
 }
 
+int sreq_from_object(sreq *r, json_t *obj, const sreq_limits *lim, sreq_error *e)
+{
+    json_t *v;
+    const char *key;
+
+    sreq_init(r, lim);
+    json_object_foreach(obj, key, v)
+        if (sreq_json_field(r, key, v, lim, e) != 0)
+            goto fail;
+    if (!r->query) {
+        sreq_fail(e, 400, "missing_field", "query: required");
+        goto fail;
+    }
+    return 0;
+fail:
+    sreq_release(r);
+    return -1;
+}
+
 int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim, sreq_error *e)
 {
-    json_t *root, *v;
-    const char *key;
-    int rc = -1;
+    json_t *root;
+    int rc;
 
     sreq_init(r, lim);
     if (sreq_load_body(body, len, &root, e) != 0)
         return -1;
-    json_object_foreach(root, key, v)
-        if (sreq_json_field(r, key, v, lim, e) != 0)
-            goto done;
-    if (!r->query) {
-        sreq_fail(e, 400, "missing_field", "query: required");
-        goto done;
-    }
-    rc = 0;
-done:
+    rc = sreq_from_object(r, root, lim, e);
     json_decref(root);
-    if (rc != 0)
-        sreq_release(r);
     return rc;
 }
 

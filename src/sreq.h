@@ -54,6 +54,11 @@ int sreq_load_body(const char *body, size_t len, json_t **root, sreq_error *e);
  * calls sreq_release(r). */
 int sreq_from_json(sreq *r, const char *body, size_t len, const sreq_limits *lim, sreq_error *e);
 
+/* Parse a request already read as the JSON object obj (borrowed), as
+ * sreq_from_json parses a body's object: one item of a batch.  Same
+ * contract as sreq_from_json. */
+int sreq_from_object(sreq *r, json_t *obj, const sreq_limits *lim, sreq_error *e);
+
 /* A request for the query q[0..n) with every other field at its default,
  * checked as sreq_from_json checks "query".  Same contract as
  * sreq_from_json. */
