@@ -37,6 +37,8 @@ const char config_serve_usage[] =
     "  --context-tokens N budget of the context given to the LLM (default 3000)\n"
     "  --prompt FILE      prompt template, JSON {\"system\": ..., \"user\": ...}\n"
     "  --plugin-dir DIR   where plugin source types are found (default " RAGD_PLUGIN_DIR ")\n"
+    "  --api-keys FILE    API keys and scopes, JSON {\"keys\": [{\"name\", \"key\",\n"
+    "                     \"scopes\"}]}; a private file (default: none)\n"
     "  --config FILE      JSON config (schemas/config.schema.json); flags override it\n"
     "  --log-level LEVEL  error, warn, info (default) or debug\n"
     "  --help             this text\n"
@@ -63,7 +65,7 @@ const char config_serve_usage[] =
 enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
        OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
-       OPT_MAX_BODY, OPT_MAX_QUERY, OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
+       OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
 
 /* The numeric limits, each a flag and a config file key. */
 typedef struct config_limit_spec {
@@ -108,6 +110,7 @@ static const struct option config_opts[] = {
     {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
     {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
     {"max-query-bytes", required_argument, NULL, OPT_MAX_QUERY},
+    {"api-keys", required_argument, NULL, OPT_API_KEYS},
     {"max-connections", required_argument, NULL, OPT_LIMIT + 0},
     {"max-inflight", required_argument, NULL, OPT_LIMIT + 1},
     {"max-headers", required_argument, NULL, OPT_LIMIT + 2},
@@ -219,6 +222,7 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
     if (!strcmp(key, "llm_model")) return config_file_str(v, key, &c->llm_model, err, errlen);
     if (!strcmp(key, "prompt_file")) return config_file_str(v, key, &c->prompt_file, err, errlen);
     if (!strcmp(key, "plugin_dir")) return config_file_str(v, key, &c->plugin_dir, err, errlen);
+    if (!strcmp(key, "api_keys_file")) return config_file_str(v, key, &c->api_keys_file, err, errlen);
     if (!strcmp(key, "timeout_ms")) {
         if (config_file_int(v, key, 1, CONFIG_MAX_TIMEOUT_MS, &n, err, errlen)) return -1;
         c->timeout_ms = (int)n;
@@ -326,6 +330,7 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
     case OPT_LLM_MODEL: return config_set_str(&c->llm_model, arg);
     case OPT_PROMPT: return config_set_str(&c->prompt_file, arg);
     case OPT_PLUGIN_DIR: return config_set_str(&c->plugin_dir, arg);
+    case OPT_API_KEYS: return config_set_str(&c->api_keys_file, arg);
     case OPT_LLM_TEMPERATURE: {
         char *end;
         double t = strtod(arg, &end);
@@ -468,5 +473,6 @@ void config_release(config *c)
     free(c->llm_model);
     free(c->prompt_file);
     free(c->plugin_dir);
+    free(c->api_keys_file);
     memset(c, 0, sizeof *c);
 }

@@ -2,8 +2,10 @@
  * config -- `ragd serve` settings from flags and an optional JSON file.
  *
  * The file is described by schemas/config.schema.json; every flag overrides
- * the file's value.  Secrets are not configuration: API keys come only from
- * environment variables, so a config file can be shared and logged.
+ * the file's value.  Secrets are not configuration: upstream API keys come
+ * only from environment variables and client API keys from their own
+ * private file (api_keys_file names it), so a config file can be shared and
+ * logged.
  */
 #ifndef RAGD_CONFIG_H
 #define RAGD_CONFIG_H
@@ -38,6 +40,7 @@ typedef struct config {
     int context_tokens; /* budget of the context sent to the LLM */
     char *prompt_file;  /* prompt template, or NULL for the built-in one */
     char *plugin_dir;   /* where source types that are not built in are found */
+    char *api_keys_file; /* API keys and their scopes (auth.h), or NULL: none */
     /* Limits on what clients and upstreams control (config_limit_specs). */
     long max_connections;    /* open at once; 0: derived from RLIMIT_NOFILE */
     long max_inflight;       /* searches at once; past it, 503 with Retry-After */

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include "auth.h"
 #include "batch.h"
 #include "clock.h"
 #include "log.h"
@@ -64,7 +65,7 @@ static void server_search_cb(struct evhttp_request *req, void *arg)
     conn *c = conn_serve(srv->conns, req);
 
     if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST") ||
-        !server_admit(srv, req))
+        auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
         return;
     search_handle(&srv->searches, req, c);
 }
@@ -74,7 +75,8 @@ static void server_batch_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     conn *c = conn_serve(srv->conns, req);
 
-    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") || !server_admit(srv, req))
+    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") ||
+        auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
         return;
     batch_handle(&srv->batches, req, c);
 }
@@ -84,7 +86,8 @@ static void server_chat_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     conn *c = conn_serve(srv->conns, req);
 
-    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") || !server_admit(srv, req))
+    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") ||
+        auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
         return;
     search_handle_chat(&srv->searches, req, c);
 }
@@ -132,6 +135,7 @@ static void server_bound_address(server *srv)
 
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return;
+    auth_set_listen(srv->auth, (struct sockaddr *)&ss);
     if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
@@ -166,7 +170,8 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     }
     for (size_t i = 0; i < sources->n; i++)
         srv->names[i] = sources->v[i]->name;
-    if (gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
+    if (auth_load(&srv->auth, cfg->api_keys_file, err, errlen) != 0 ||
+        gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
         return -1;
     srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, 0, NULL, NULL};
     batch_env_init(&srv->batches, &srv->searches);
@@ -254,6 +259,7 @@ void server_release(server *srv)
         evhttp_free(srv->http);
     conn_table_free(&srv->conns);
     free(srv->names);
+    auth_free(&srv->auth);
     gen_env_release(&srv->genv);
     memset(srv, 0, sizeof *srv);
 }

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "auth.h"
 #include "batch.h"
 #include "config.h"
 #include "conn.h"
@@ -31,6 +32,7 @@ typedef struct server {
     instance_set *sources;
     host_services *svc;
     const char **names;       /* instance names, for request validation */
+    auth *auth;               /* API keys and scopes (owned) */
     search_env searches;      /* the live searches and what they share */
     batch_env batches;        /* the live batches, whose items are searches */
     struct event *drain;      /* polls for the end of a graceful shutdown */
