@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -22,8 +23,9 @@
 #include "search.h"
 #include "server.h"
 
-/* libevent's own hard cap on a request body; bodies between the configured
- * max_body and this get our JSON 413, larger ones libevent's. */
+/* libevent's own hard cap on a request body, outside /documents; bodies
+ * between the configured max_body and this get our JSON 413, larger ones
+ * libevent's. */
 #define SERVER_HARD_MAX_BODY (16u << 20)
 
 static int server_method_ok(struct evhttp_request *req, int allowed, const char *allow)
@@ -98,12 +100,28 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
                                           (json_int_t)conn_count(srv->conns)));
 }
 
+/* Every endpoint that writes (documents and jobs) comes through here, so
+ * that one check can guard them all. */
+static void server_route_write(server *srv, struct evhttp_request *req, conn *c)
+{
+    if (srv->drain) {
+        reply_error(req, 503, "shutting_down", "the server is shutting down");
+        return;
+    }
+    docs_handle(&srv->docs, req, c);
+}
+
 static void server_notfound_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     char msg[160];
+    conn *c = conn_serve(srv->conns, req);
 
-    conn_serve(srv->conns, req);
+    if (path && docs_owns(path)) {
+        server_route_write(srv, req, c);
+        return;
+    }
     snprintf(msg, sizeof msg, "no such endpoint: %.100s (try /search or /healthz)",
              evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req))
                  ? evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) : "?");
@@ -158,6 +176,11 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     if (gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
         return -1;
     srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, 0};
+    if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s, err,
+                                             errlen)))
+        return -1;
+    srv->docs = (docs_env){base, svc->pool, srv->jobs, (size_t)cfg->max_documents_bytes,
+                           (size_t)cfg->max_output, cfg->read_timeout_ms, 0};
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                EVHTTP_REQ_PATCH);
@@ -214,6 +237,8 @@ void server_shutdown(server *srv, int grace_ms)
         evhttp_del_accept_socket(srv->http, srv->sock);
         srv->sock = NULL;
     }
+    if (srv->jobs)
+        job_env_stop(srv->jobs);
     srv->drain_deadline_ms = clock_ms() + grace_ms;
     srv->drain = event_new(srv->base, -1, EV_PERSIST, server_drain_cb, srv);
     if (srv->drain)
@@ -227,8 +252,14 @@ void server_release(server *srv)
     /* A cancelled generation still calls back into its search, so run the
      * loop until every search is freed before freeing what they use. */
     search_cancel_all(&srv->searches);
-    for (int i = 0; i < 1000 && srv->searches.nlive; i++)
+    if (srv->jobs)
+        job_env_stop(srv->jobs);
+    for (int i = 0; i < 1000 && (srv->searches.nlive || srv->docs.live ||
+                                 (srv->jobs && job_env_busy(srv->jobs))); i++) {
         event_base_loop(srv->base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+        if (srv->docs.live || (srv->jobs && job_env_busy(srv->jobs)))
+            usleep(1000);
+    }
     if (srv->searches.nlive)
         log_msg(LOG_WARN, "shutdown: %zu searches did not finish", srv->searches.nlive);
     if (srv->drain)
@@ -240,5 +271,6 @@ void server_release(server *srv)
     conn_table_free(&srv->conns);
     free(srv->names);
     gen_env_release(&srv->genv);
+    job_env_free(&srv->jobs);
     memset(srv, 0, sizeof *srv);
 }

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "docs.h"
 #include "gen.h"
 #include "host.h"
 #include "instance.h"
@@ -34,6 +35,8 @@ typedef struct server {
     int64_t drain_deadline_ms;
     char address[300];        /* "HOST:PORT" actually bound */
     gen_env genv;             /* what every generation shares */
+    job_env *jobs;            /* background jobs on cfg->db; NULL without a store */
+    docs_env docs;            /* the documents and jobs endpoints */
 } server;
 
 /* Bind cfg->listen and route requests.  Returns 0, or -1 with a message. */
