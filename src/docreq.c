@@ -140,9 +140,12 @@ static int docreq_parse_json(docreq *r, const char *body, size_t len, char *err,
     size_t i;
     int rc = -1;
 
+    if (!root) {
+        snprintf(err, errlen, "body: invalid JSON at line %d: %s", je.line, je.text);
+        return -2;
+    }
     if (!json_is_object(root)) {
-        snprintf(err, errlen, root ? "body: expected an object" : "body: invalid JSON at line %d: %s",
-                 je.line, je.text);
+        snprintf(err, errlen, "body: expected an object");
         goto done;
     }
     docs = json_object_get(root, "documents");
@@ -178,7 +181,7 @@ static int docreq_parse_ndjson(docreq *r, const char *body, size_t len, char *er
         if (q < eol) {
             if (!(item = json_loadb(p, (size_t)(eol - p), JSON_REJECT_DUPLICATES, &je))) {
                 snprintf(err, errlen, "documents[%zu]: invalid JSON: %s", i, je.text);
-                return -1;
+                return -2;
             }
             if (docreq_add(r, item, "documents", i, err, errlen) < 0) {
                 json_decref(item);

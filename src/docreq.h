@@ -29,8 +29,9 @@ typedef struct docreq {
 
 /* Parse body (len bytes, not necessarily NUL-terminated) as ndjson when
  * ndjson is set, else as JSON.  Returns 0 with *out (docreq_release it), or
- * -1 with a message naming the place ("documents[3].text: ..." or "line
- * 4: ...") in err and *out empty.  An empty list is refused. */
+ * -1 with a message naming the place ("documents[3].text: ...") in err
+ * and *out empty, or -2 likewise when the body (or an ndjson line) is not
+ * JSON at all.  An empty list is refused. */
 int docreq_parse(const char *body, size_t len, int ndjson, docreq *out, char *err,
                  size_t errlen);
 

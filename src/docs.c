@@ -97,7 +97,7 @@ static void docs_post_work(docs_op *op, store *s)
         docs_set_error(op, 500, "internal", "out of memory");
     else if (store_job_add(s, docreq_into_json(op->dr.into), (const char *const *)texts, n,
                            (int64_t)time(NULL), &op->job_id) < 0)
-        docs_set_error(op, 500, "store", store_errmsg(s));
+        docs_set_error(op, 500, "internal", store_errmsg(s));
     else {
         snprintf(msg, sizeof msg, "%lld", (long long)op->job_id);
         docs_set(op, 202, json_pack("{ss ss sI}", "job", msg, "status", "queued", "documents",
@@ -115,7 +115,7 @@ static void docs_get_work(docs_op *op, store *s)
     json_t *meta;
 
     if (rc < 0)
-        docs_set_error(op, 500, "store", store_errmsg(s));
+        docs_set_error(op, 500, "internal", store_errmsg(s));
     else if (rc == 0)
         docs_set_error(op, 404, "not_found", "no such document");
     else {
@@ -132,7 +132,7 @@ static void docs_delete_work(docs_op *op, store *s)
     int rc = store_delete(s, op->doc_id);
 
     if (rc < 0)
-        docs_set_error(op, 500, "store", store_errmsg(s));
+        docs_set_error(op, 500, "internal", store_errmsg(s));
     else if (rc == 0)
         docs_set_error(op, 404, "not_found", "no such document");
     else
@@ -153,7 +153,7 @@ static void docs_jobs_work(docs_op *op, store *s)
 
     if (op->kind == JOBS_LIST) {
         if (store_job_list(s, DOCS_MAX_LIST, docs_list_one, jobs) < 0)
-            docs_set_error(op, 500, "store", store_errmsg(s));
+            docs_set_error(op, 500, "internal", store_errmsg(s));
         else
             docs_set(op, 200, json_pack("{sO}", "jobs", jobs));
         json_decref(jobs);
@@ -163,7 +163,7 @@ static void docs_jobs_work(docs_op *op, store *s)
     /* A cancel and the runner's next commit are ordered by the store: the
      * runner checks the status inside its transaction. */
     if (op->kind == JOBS_CANCEL && store_begin(s) < 0) {
-        docs_set_error(op, 500, "store", store_errmsg(s));
+        docs_set_error(op, 500, "internal", store_errmsg(s));
         return;
     }
     rc = store_job_get(s, op->job_id, &j);
@@ -179,7 +179,7 @@ static void docs_jobs_work(docs_op *op, store *s)
         rc = -1;
     }
     if (rc < 0)
-        docs_set_error(op, 500, "store", store_errmsg(s));
+        docs_set_error(op, 500, "internal", store_errmsg(s));
     else if (rc == 0)
         docs_set_error(op, 404, "not_found", "no such job");
     else
@@ -194,7 +194,7 @@ static void docs_work(void *arg, unsigned worker)
     store *s = job_store(op->env->jobs, worker, op->err, sizeof op->err);
 
     if (!s) {
-        docs_set_error(op, 500, "store", op->err);
+        docs_set_error(op, 500, "internal", op->err);
         return;
     }
     switch (op->kind) {
@@ -282,17 +282,20 @@ static int docs_parse_post(docs_op *op, struct evhttp_request *req)
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
     char err[600], msg[128];
     const char *body;
+    int rc;
 
     if (len > op->env->max_body) {
         snprintf(msg, sizeof msg, "body: larger than %zu bytes (max_documents_bytes)",
                  op->env->max_body);
-        reply_error(req, 413, "too_large", msg);
+        reply_error(req, 413, "body_too_large", msg);
         return -1;
     }
     body = len ? (const char *)evbuffer_pullup(in, -1) : "";
-    if (docreq_parse(body, len, ct && !strncmp(ct, "application/x-ndjson", 20), &op->dr, err,
-                     sizeof err) < 0) {
-        reply_error(req, 400, "invalid_request", err);
+    rc = docreq_parse(body, len, ct && !strncmp(ct, "application/x-ndjson", 20), &op->dr, err,
+                      sizeof err);
+    if (rc < 0) {
+        reply_error(req, 400, rc == -2 ? "invalid_json" : strstr(err, "required") ?
+                    "missing_field" : "invalid_field", err);
         return -1;
     }
     return 0;
@@ -306,7 +309,7 @@ static char *docs_path_id(struct evhttp_request *req, const char *path, size_t p
 
     if (!id || n == 0 || n > DOCREQ_MAX_ID || strlen(id) != n) {
         free(id);
-        reply_error(req, 400, "invalid_request", "the id in the path: a non-empty "
+        reply_error(req, 400, "invalid_field", "the id in the path: a non-empty "
                     "percent-encoded document id");
         return NULL;
     }
