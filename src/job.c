@@ -4,7 +4,6 @@
  */
 #include "job.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
