@@ -58,6 +58,8 @@ const char config_serve_usage[] =
     "  --max-upstream-bytes N  largest upstream response body (8388608)\n"
     "  --max-sse-event N     largest upstream stream event or line (1048576)\n"
     "  --max-batch-queries N queries in one /search/batch (1000)\n"
+    "  --max-documents-bytes N  bytes of a POST /documents body (67108864)\n"
+    "  --job-retention-s N   seconds finished jobs are kept; 0 forever (604800)\n"
     "\n"
     "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint),\n"
     "RAGD_LLM_API_KEY (bearer key for the LLM API).  Keys are never logged.\n";
@@ -87,6 +89,8 @@ static const config_limit_spec config_limit_specs[] = {
     CONFIG_LIMIT(max_upstream_bytes, 1024, 1L << 30, 8L << 20),
     CONFIG_LIMIT(max_sse_event, 256, 64L << 20, 1L << 20),
     CONFIG_LIMIT(max_batch_queries, 1, 100000, 1000),
+    CONFIG_LIMIT(max_documents_bytes, 1024, 1L << 30, 64L << 20),
+    CONFIG_LIMIT(job_retention_s, 0, 10L * 365 * 86400, 7L * 86400),
 };
 #define CONFIG_NLIMITS (sizeof config_limit_specs / sizeof *config_limit_specs)
 
@@ -122,6 +126,8 @@ static const struct option config_opts[] = {
     {"max-upstream-bytes", required_argument, NULL, OPT_LIMIT + 8},
     {"max-sse-event", required_argument, NULL, OPT_LIMIT + 9},
     {"max-batch-queries", required_argument, NULL, OPT_LIMIT + 10},
+    {"max-documents-bytes", required_argument, NULL, OPT_LIMIT + 11},
+    {"job-retention-s", required_argument, NULL, OPT_LIMIT + 12},
     {NULL, 0, NULL, 0},
 };
 

@@ -53,6 +53,8 @@ typedef struct config {
     long max_upstream_bytes; /* largest response body taken from an upstream */
     long max_sse_event;      /* largest event (and line) of an upstream stream */
     long max_batch_queries;  /* most queries in one /search/batch */
+    long max_documents_bytes; /* largest POST /documents body */
+    long job_retention_s;    /* how long finished jobs and their payloads are kept */
 } config;
 
 /* Fill c from `ragd serve` arguments (argv[0] is "serve").  Returns 0 on

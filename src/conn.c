@@ -231,6 +231,29 @@ static void conn_arm_deadline(conn *c)
 
 /* Runs inside libevent's reads, so it never closes anything itself: it
  * arms the deadline, or activates the timer to close on the next turn. */
+/* Choose the body cap of the request whose line starts the input, before
+ * evhttp reads it.  libevent 2.1 has one body cap per server, so a route
+ * with large bodies would otherwise let every route buffer that much; its
+ * cap per connection is checked against Content-Length once the headers
+ * are in, before a byte of the body is kept.  evhttp takes a request line
+ * only when the whole line is in, and this callback runs as bytes are
+ * added, before evhttp's read callback: a new request's line is always at
+ * the start of the input here.  A request pipelined behind another in the
+ * same read keeps the cap of the one before; that is at most max_body once
+ * the first is served (conn_served_cb). */
+static void conn_route_body(conn *c, struct evbuffer *in)
+{
+    char line[64];
+    size_t n = c->t->lim.big_prefix ? strlen(c->t->lim.big_prefix) : 0;
+    ev_ssize_t got;
+
+    if (!n || !c->evcon || n > sizeof line)
+        return;
+    got = evbuffer_copyout(in, line, n);
+    if (got == (ev_ssize_t)n && !memcmp(line, c->t->lim.big_prefix, n))
+        evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->t->lim.big_body);
+}
+
 static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
     conn *c = arg;
@@ -240,6 +263,7 @@ static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *in
     if (!c->serving) {
         conn_set_idle(c, 0);
         conn_arm_deadline(c);
+        conn_route_body(c, in);
     } else if (evbuffer_get_length(in) > c->t->lim.max_pending_input) {
         snprintf(c->why, sizeof c->why, "the client sent more than %zu bytes while its request "
                  "was being served", c->t->lim.max_pending_input);
@@ -292,6 +316,7 @@ static void conn_adopt_cb(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_set_closecb(c->evcon, conn_closed_cb, c);
     bufferevent_decref(c->bev);
     conn_pace(c->t, 1); /* before c can be the one evicted */
+    conn_route_body(c, bufferevent_get_input(c->bev));
     if (evbuffer_get_length(bufferevent_get_input(c->bev)))
         conn_arm_deadline(c);
     else
@@ -332,6 +357,8 @@ static void conn_served_cb(struct evhttp_request *req, void *arg)
     (void)req;
     c->serving = 0;
     c->gone = NULL;
+    if (c->t->lim.big_prefix)
+        evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->t->lim.max_body);
     bufferevent_set_timeouts(c->bev, &c->t->idle, &c->t->idle);
     if (evbuffer_get_length(bufferevent_get_input(c->bev)))
         conn_arm_deadline(c); /* the next request has begun */

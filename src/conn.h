@@ -34,6 +34,13 @@ typedef struct conn_limits {
     int read_timeout_ms;        /* a whole request, headers and body */
     int idle_timeout_ms;        /* between bytes read or written */
     size_t max_pending_input;   /* bytes a client may send while served */
+    /* Request bodies: at most max_body bytes, except on requests whose
+     * request line starts with big_prefix (NULL: none), which may send
+     * big_body.  libevent refuses a larger Content-Length with 413 before
+     * reading the body. */
+    size_t max_body;
+    const char *big_prefix;
+    size_t big_body;
 } conn_limits;
 
 typedef struct conn_table conn_table;

@@ -1,6 +1,6 @@
 /*
- * main -- the ragd command: process-wide setup, then `ragd ingest` or
- * `ragd serve`.
+ * main -- the ragd command: process-wide setup, then `ragd ingest`,
+ * `ragd delete` or `ragd serve`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "delete.h"
 #include "ingest.h"
 #include "serve.h"
 #include "store.h"
@@ -21,6 +22,7 @@ static const char main_usage[] =
     "\n"
     "commands:\n"
     "  ingest   load documents into a store  (ragd ingest --help)\n"
+    "  delete   delete documents from a store (ragd delete --db FILE ID...)\n"
     "  serve    serve /search over HTTP      (ragd serve --help)\n"
     "\n"
     "  ragd --help      this text\n"
@@ -39,7 +41,7 @@ int main(int argc, char **argv)
         printf("ragd %s\n", PACKAGE_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "serve") && strcmp(argv[1], "ingest")) {
+    if (strcmp(argv[1], "serve") && strcmp(argv[1], "ingest") && strcmp(argv[1], "delete")) {
         fprintf(stderr, "ragd: unknown command \"%s\" (see 'ragd --help')\n", argv[1]);
         return 2;
     }
@@ -48,8 +50,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "ragd: cannot initialise libcurl or libevent threads\n");
         return 1;
     }
-    rc = !strcmp(argv[1], "serve") ? serve_main(argc - 1, argv + 1)
-                                   : ingest_main(argc - 1, argv + 1);
+    rc = !strcmp(argv[1], "serve")    ? serve_main(argc - 1, argv + 1)
+         : !strcmp(argv[1], "delete") ? delete_main(argc - 1, argv + 1)
+                                      : ingest_main(argc - 1, argv + 1);
     libevent_global_shutdown();
     curl_global_cleanup();
     return rc;

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "batch.h"
@@ -24,9 +25,16 @@
 #include "search.h"
 #include "server.h"
 
-/* libevent's own hard cap on a request body; bodies between the configured
- * max_body and this get our JSON 413, larger ones libevent's. */
+/* libevent's own hard cap on a request body, outside /documents; bodies
+ * between the configured max_body and this get our JSON 413, larger ones
+ * libevent's, refused on their Content-Length before the body is read.
+ * POST /documents alone may send max_documents_bytes: libevent 2.1's cap
+ * is per server, so conn.c raises it per connection for a request whose
+ * line starts SERVER_BIG_BODY_PREFIX and lowers it again once it is
+ * served.  A huge body sent to /search thus costs no more than this cap,
+ * whatever the documents limit. */
 #define SERVER_HARD_MAX_BODY (16u << 20)
+#define SERVER_BIG_BODY_PREFIX "POST /documents"
 
 static int server_method_ok(struct evhttp_request *req, int allowed, const char *allow)
 {
@@ -112,12 +120,30 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
                                           (json_int_t)conn_count(srv->conns)));
 }
 
+/* Every endpoint that writes (documents and jobs) comes through here, so
+ * that one check can guard them all. */
+static void server_route_write(server *srv, struct evhttp_request *req, conn *c)
+{
+    if (srv->drain) {
+        reply_error(req, 503, "shutting_down", "the server is shutting down");
+        return;
+    }
+    if (auth_check(srv->auth, req, AUTH_WRITE) != 0)
+        return;
+    docs_handle(&srv->docs, req, c);
+}
+
 static void server_notfound_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     char msg[160];
+    conn *c = conn_serve(srv->conns, req);
 
-    conn_serve(srv->conns, req);
+    if (path && docs_owns(path)) {
+        server_route_write(srv, req, c);
+        return;
+    }
     snprintf(msg, sizeof msg, "no such endpoint: %.100s (try /search or /healthz)",
              evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req))
                  ? evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)) : "?");
@@ -157,7 +183,8 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
     conn_limits lim = {cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max(),
                        (int)cfg->read_timeout_ms, (int)cfg->idle_timeout_ms,
-                       (size_t)cfg->max_pending_input};
+                       (size_t)cfg->max_pending_input, SERVER_HARD_MAX_BODY,
+                       SERVER_BIG_BODY_PREFIX, (size_t)cfg->max_documents_bytes};
 
     memset(srv, 0, sizeof *srv);
     srv->base = base;
@@ -175,6 +202,11 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
         return -1;
     srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, 0, NULL, NULL};
     batch_env_init(&srv->batches, &srv->searches);
+    if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s, err,
+                                             errlen)))
+        return -1;
+    srv->docs = (docs_env){base, svc->pool, srv->jobs, (size_t)cfg->max_documents_bytes,
+                           (size_t)cfg->max_output, cfg->read_timeout_ms, 0};
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                EVHTTP_REQ_PATCH);
@@ -233,6 +265,8 @@ void server_shutdown(server *srv, int grace_ms)
         evhttp_del_accept_socket(srv->http, srv->sock);
         srv->sock = NULL;
     }
+    if (srv->jobs)
+        job_env_stop(srv->jobs);
     srv->drain_deadline_ms = clock_ms() + grace_ms;
     srv->drain = event_new(srv->base, -1, EV_PERSIST, server_drain_cb, srv);
     if (srv->drain)
@@ -247,8 +281,14 @@ void server_release(server *srv)
      * loop until every search is freed before freeing what they use. */
     batch_cancel_all(&srv->batches);
     search_cancel_all(&srv->searches);
-    for (int i = 0; i < 1000 && srv->searches.nlive; i++)
+    if (srv->jobs)
+        job_env_stop(srv->jobs);
+    for (int i = 0; i < 1000 && (srv->searches.nlive || srv->docs.live ||
+                                 (srv->jobs && job_env_busy(srv->jobs))); i++) {
         event_base_loop(srv->base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+        if (srv->docs.live || (srv->jobs && job_env_busy(srv->jobs)))
+            usleep(1000);
+    }
     if (srv->searches.nlive)
         log_msg(LOG_WARN, "shutdown: %zu searches did not finish", srv->searches.nlive);
     if (srv->drain)
@@ -261,5 +301,6 @@ void server_release(server *srv)
     free(srv->names);
     auth_free(&srv->auth);
     gen_env_release(&srv->genv);
+    job_env_free(&srv->jobs);
     memset(srv, 0, sizeof *srv);
 }

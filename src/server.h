@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "config.h"
 #include "conn.h"
+#include "docs.h"
 #include "gen.h"
 #include "host.h"
 #include "instance.h"
@@ -39,6 +40,8 @@ typedef struct server {
     int64_t drain_deadline_ms;
     char address[300];        /* "HOST:PORT" actually bound */
     gen_env genv;             /* what every generation shares */
+    job_env *jobs;            /* background jobs on cfg->db; NULL without a store */
+    docs_env docs;            /* the documents and jobs endpoints */
 } server;
 
 /* Bind cfg->listen and route requests.  Returns 0, or -1 with a message. */

@@ -11,6 +11,7 @@
  * get rows back.
  */
 #include "store.h"
+#include "store_int.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -21,8 +22,8 @@
 
 #include <sqlite3.h>
 
-/* Version 2 added the change log. */
-#define STORE_SCHEMA_VERSION 2
+/* Version 2 added the change log, version 3 the jobs (store_job.c). */
+#define STORE_SCHEMA_VERSION 3
 
 /* One policy for every handle: long enough for a reader to wait out an
  * ingest batch's commit or a checkpoint, and for a writer to wait out
@@ -65,7 +66,8 @@ static const char store_seed_sql[] =
 enum {
     ST_META_GET, ST_META_SET, ST_CHUNK_IDS, ST_DEL_KB, ST_DEL_VEC, ST_DEL_CHUNKS,
     ST_DEL_DOC, ST_INS_DOC, ST_INS_CHUNK, ST_INS_VEC, ST_INS_KB, ST_LOG, ST_LAST_SEQ,
-    ST_CHANGES, ST_ANY_VEC, ST_VEC_COUNT, ST_VECS_ALL, ST_VECS_DOC, ST_CHUNK_GET, ST_COUNT
+    ST_CHANGES, ST_ANY_VEC, ST_VEC_COUNT, ST_VECS_ALL, ST_VECS_DOC, ST_CHUNK_GET, ST_DOC_GET,
+    ST_COUNT
 };
 
 static const char *const store_sql[ST_COUNT] = {
@@ -92,6 +94,8 @@ static const char *const store_sql[ST_COUNT] = {
                     " JOIN vectors v ON v.chunk_id = c.id WHERE c.doc_id = ?1 ORDER BY c.id",
     [ST_CHUNK_GET] = "SELECT c.doc_id, d.title, d.url, c.text FROM chunks c"
                      " JOIN docs d ON d.id = c.doc_id WHERE c.id = ?1",
+    [ST_DOC_GET] = "SELECT id, title, url, metadata,"
+                   " (SELECT count(*) FROM chunks WHERE doc_id = ?1) FROM docs WHERE id = ?1",
 };
 
 /* The kb search; the two numbers are the column weights, formatted in by
@@ -144,16 +148,21 @@ static void store_errf(char *err, size_t errlen, const char *path, const char *w
 }
 
 /* Keep SQLite's message for store_errmsg; returns -1 for the caller. */
-static int store_fail(store *s)
+int store_fail(store *s)
 {
     snprintf(s->err, sizeof s->err, "%s", sqlite3_errmsg(s->db));
     return -1;
 }
 
-static int store_fail_msg(store *s, const char *msg)
+int store_fail_msg(store *s, const char *msg)
 {
     snprintf(s->err, sizeof s->err, "%s", msg);
     return -1;
+}
+
+sqlite3 *store_sqlite(store *s)
+{
+    return s->db;
 }
 
 const char *store_errmsg(store *s)
@@ -180,7 +189,7 @@ static sqlite3_stmt *store_stmt(store *s, int i)
 }
 
 /* Step a bound statement to completion and reset it.  Returns 0 or -1. */
-static int store_step(store *s, sqlite3_stmt *st)
+int store_step(store *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
 
@@ -248,10 +257,10 @@ static int store_meta_set(store *s, const char *key, const char *value)
 /* ------------------------------------------------------------- opening -- */
 
 /* Classify the open file: OK when meta.schema_version is ours, OLD when it
- * is version 1, EMPTY when the file holds no tables at all (a new file),
+ * is an older version (*old says which), EMPTY when the file holds no tables at all (a new file),
  * BAD otherwise with the reason in err.  Returns -1 only when SQLite itself
  * fails, with its message in err. */
-static int store_check_schema(sqlite3 *db, const char *path, int *state, char *err,
+static int store_check_schema(sqlite3 *db, const char *path, int *state, int *old, char *err,
                               size_t errlen)
 {
     sqlite3_stmt *st = NULL;
@@ -288,9 +297,10 @@ static int store_check_schema(sqlite3 *db, const char *path, int *state, char *e
     if (rc == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
         int n = v ? atoi(v) : 0;
-        *state = n == STORE_SCHEMA_VERSION ? STORE_SCHEMA_OK
-               : n == 1                    ? STORE_SCHEMA_OLD
-                                           : STORE_SCHEMA_BAD;
+        *state = n == STORE_SCHEMA_VERSION      ? STORE_SCHEMA_OK
+               : n >= 1 && n < STORE_SCHEMA_VERSION ? STORE_SCHEMA_OLD
+                                                    : STORE_SCHEMA_BAD;
+        *old = n;
         if (*state == STORE_SCHEMA_BAD)
             snprintf(err, errlen, "%s: ragd schema version %s, this ragd needs %d "
                      "(ingest into a new file)", path, v ? v : "(null)", STORE_SCHEMA_VERSION);
@@ -345,23 +355,27 @@ static int store_exec_err(sqlite3 *db, const char *path, const char *sql, const 
     return 0;
 }
 
-/* Create what the schema lacks, upgrade a version 1 store and stamp the
+/* Create what the schema lacks, upgrade an older store and stamp the
  * version, all in one transaction: a crash never leaves a half-made store
  * that later opens would misjudge.  The version is read inside the
  * transaction so two processes never both upgrade. */
 static int store_setup(store *s, char *err, size_t errlen)
 {
     char ver[16];
-    int state;
+    int state, old = 0;
 
     if (store_exec_err(s->db, s->path, "BEGIN IMMEDIATE", "cannot start transaction", err,
                        errlen) < 0)
         return -1;
-    if (store_check_schema(s->db, s->path, &state, err, errlen) < 0 || state == STORE_SCHEMA_BAD)
+    if (store_check_schema(s->db, s->path, &state, &old, err, errlen) < 0 ||
+        state == STORE_SCHEMA_BAD)
         goto fail;
+    /* Versions 2 and 3 only add tables: creating what is missing upgrades. */
     if (store_exec_err(s->db, s->path, store_schema_sql, "cannot create schema", err,
                        errlen) < 0 ||
-        (state == STORE_SCHEMA_OLD &&
+        store_exec_err(s->db, s->path, store_job_schema_sql, "cannot create the jobs tables",
+                       err, errlen) < 0 ||
+        (state == STORE_SCHEMA_OLD && old == 1 &&
          store_exec_err(s->db, s->path, store_seed_sql, "cannot seed the change log", err,
                         errlen) < 0))
         goto fail;
@@ -393,13 +407,13 @@ static int store_open_rw(store *s, char *err, size_t errlen)
     return store_setup(s, err, errlen);
 }
 
-/* Returns 0, 1 when the store is version 1 and needs the upgrade, or -1. */
+/* Returns 0, 1 when the store is older and needs the upgrade, or -1. */
 static int store_open_ro(store *s, char *err, size_t errlen)
 {
-    int state;
+    int state, old = 0;
 
     if (store_exec_err(s->db, s->path, STORE_MMAP_SQL, "cannot open", err, errlen) < 0 ||
-        store_check_schema(s->db, s->path, &state, err, errlen) < 0)
+        store_check_schema(s->db, s->path, &state, &old, err, errlen) < 0)
         return -1;
     if (state == STORE_SCHEMA_EMPTY)
         store_errf(err, errlen, s->path, "not a ragd database (run 'ragd ingest' first)", NULL);
@@ -459,7 +473,7 @@ done:
     return rc;
 }
 
-/* Upgrade the version 1 store at path through a writable open, for a
+/* Upgrade the older store at path through a writable open, for a
  * reader that found it.  Returns 0, or -1 with the command that does it. */
 static int store_upgrade(const char *path, char *err, size_t errlen)
 {
@@ -470,7 +484,7 @@ static int store_upgrade(const char *path, char *err, size_t errlen)
         store_close(&s);
         return 0;
     }
-    snprintf(err, errlen, "%s: written by an older ragd (schema version 1, no change log) and "
+    snprintf(err, errlen, "%s: written by an older ragd (an older schema version) and "
              "cannot be upgraded here: %s; upgrade it with: " STORE_MIGRATE_CMD "%s",
              path, why, path);
     return -1;
@@ -992,4 +1006,31 @@ done:
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_doc_get(store *s, const char *id, store_docinfo *d)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_DOC_GET);
+    store_hit h;
+    int rc;
+
+    if (!st)
+        return -1;
+    if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_fail(s);
+    memset(d, 0, sizeof *d);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        /* The four text columns travel as a hit's; metadata is its text. */
+        int nometa = sqlite3_column_type(st, 3) == SQLITE_NULL;
+        size_t n = (size_t)sqlite3_column_int64(st, 4);
+        rc = store_take_row(s, st, &h) < 0 ? -1 : 1;
+        if (rc == 1)
+            *d = (store_docinfo){h.doc_id, h.title, h.url, nometa ? NULL : h.text, n};
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : store_fail(s);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
 }

@@ -181,4 +181,67 @@ int store_kb_prepare(store *s, double title_weight, double text_weight);
 typedef int (*store_hit_fn)(void *arg, const store_hit *h);
 int store_kb_search(store *s, const char *match, int limit, store_hit_fn fn, void *arg);
 
+/* ---------------------------------------------------------- documents -- */
+
+/* A document's fields as store_doc_get reads them; url and metadata may be
+ * NULL.  Valid until the next call on the same handle. */
+typedef struct store_docinfo {
+    const char *id, *title, *url, *metadata;
+    size_t nchunks;
+} store_docinfo;
+
+/* Look up document id.  Returns 1 with *d, 0 when there is none, or -1. */
+int store_doc_get(store *s, const char *id, store_docinfo *d);
+
+/* --------------------------------------------------------------- jobs -- */
+
+/* A background job (src/job.c) as the store records it, with its payload:
+ * total documents, each one JSON object, numbered from 0.  done counts the
+ * documents committed so far (the documents before index done, whether put
+ * or failed); a job resumes at that index.  errors is a JSON array text.
+ * Times are Unix seconds, 0 for not yet. */
+typedef struct store_job {
+    int64_t id;
+    char status[16]; /* "queued", "running", "done", "failed", "cancelled" */
+    char into[64];   /* JSON array text, e.g. ["kb","vector"] */
+    int64_t total, done, failed, chunks;
+    char *errors;    /* owned: store_job_release frees it */
+    int64_t created_at, started_at, finished_at;
+} store_job;
+
+/* Free what j owns (its errors) and zero it. */
+void store_job_release(store_job *j);
+
+/* Record a queued job with its n documents (JSON texts, borrowed) in one
+ * transaction.  Returns 0 with *id, or -1. */
+int store_job_add(store *s, const char *into, const char *const *docs, size_t n, int64_t now,
+                  int64_t *id);
+
+/* Read job id into *j (release it).  Returns 1, 0 when there is none, or
+ * -1. */
+int store_job_get(store *s, int64_t id, store_job *j);
+
+/* Call fn with the latest `limit` jobs, newest first, until it returns
+ * non-zero; j is valid during the call.  Returns 0 or -1. */
+typedef int (*store_job_fn)(void *arg, const store_job *j);
+int store_job_list(store *s, int limit, store_job_fn fn, void *arg);
+
+/* Write j's status, counters, errors and times (the job must exist).
+ * Inside store_begin it commits with the documents it counts.  Returns 0
+ * or -1. */
+int store_job_update(store *s, const store_job *j);
+
+/* Call fn with documents [from, from+n) of job id, in order, until it
+ * returns non-zero; doc is valid during the call.  Returns 0 or -1. */
+typedef int (*store_job_doc_fn)(void *arg, int64_t index, const char *doc);
+int store_job_docs(store *s, int64_t id, int64_t from, int64_t n, store_job_doc_fn fn,
+                   void *arg);
+
+/* The oldest job still running or queued.  Returns 1 with *id, 0, or -1. */
+int store_job_next(store *s, int64_t *id);
+
+/* Delete the finished jobs (and their payloads) that finished before
+ * `before`.  Returns 0 with *n deleted, or -1. */
+int store_job_expire(store *s, int64_t before, int64_t *n);
+
 #endif /* RAGD_STORE_H */

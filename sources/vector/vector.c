@@ -27,6 +27,7 @@
 #include <ragd/source.h>
 
 #include "hits.h"
+#include "notify.h"
 #include "store.h"
 
 /* Alignment of the snapshot matrix and the query: a cache line, and enough
@@ -105,7 +106,9 @@ typedef struct vector {
     unsigned nconns;
     vector_conn *conns;
     struct event *timer;
+    notify_sub *sub;     /* the store changed in this process: refresh now */
     int refreshing, dying;
+    int pending;         /* a change was told while a refresh ran */
 } vector;
 
 /* A candidate row of the scan: its score and chunk id. */
@@ -858,6 +861,8 @@ static void vector_refresh_work(void *arg, unsigned worker)
 
 static void vector_free(vector *v);
 
+static void vector_told(void *arg);
+
 /* The refresh done callback, on the loop: swap the new snapshot in (running
  * scans keep the old one until they finish), or report the failure once
  * and keep serving the old snapshot. */
@@ -892,6 +897,8 @@ static void vector_refresh_done(void *arg)
         }
     }
     free(r);
+    if (!v->dying && v->pending)
+        vector_told(v);
 }
 
 /* The refresh timer (loop thread): start a refresh unless one runs. */
@@ -920,11 +927,24 @@ static void vector_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The store was written in this process (notify.h): apply its change log
+ * now, or right after the refresh that runs, which may have begun before
+ * the change committed. */
+static void vector_told(void *arg)
+{
+    vector *v = arg;
+
+    v->pending = v->refreshing;
+    if (!v->refreshing)
+        vector_timer_cb(-1, 0, v);
+}
+
 /* ---------------------------------------------------------- lifetime -- */
 
 /* Free v and all it owns.  Loop only, with no scan or refresh in flight. */
 static void vector_free(vector *v)
 {
+    notify_unsubscribe(&v->sub);
     if (v->timer)
         event_free(v->timer);
     for (unsigned i = 0; i < v->nconns; i++)
@@ -943,6 +963,7 @@ static void vector_destroy(void *self)
 {
     vector *v = self;
 
+    notify_unsubscribe(&v->sub);
     if (v->timer) {
         event_free(v->timer);
         v->timer = NULL;
@@ -1011,6 +1032,10 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
     if (vector_open_store(v, err, errlen) != 0 ||
         (refresh_ms > 0 && vector_start_timer(v, refresh_ms, err, errlen) != 0))
         goto fail;
+    if (!(v->sub = notify_subscribe(v->path, vector_told, v))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     host->log(host, RAGD_LOG_INFO, "%zu vectors of %zu dimensions loaded from %s", v->snap->nrows,
               v->dims, v->path);
     *self = v;

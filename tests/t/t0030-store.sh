@@ -42,7 +42,7 @@ test_expect_success 'ragd serves a version 1 store, upgrading it in place' '
 	test "$(post_search "{\"query\":\"volcano magma\",\"sources\":[\"kb\",\"vector\"]}")" = 200 &&
 	test "$(jq -r ".sources.kb.status + .sources.vector.status" out.json)" = okok &&
 	test "$(jq -r ".contexts[0].id" out.json)" = d07 &&
-	test "$(q v1.db "SELECT value FROM meta WHERE key = '\''schema_version'\''")" = 2 &&
+	test "$(q v1.db "SELECT value FROM meta WHERE key = '\''schema_version'\''")" = 3 &&
 	test "$(q v1.db "SELECT count(*) FROM changes")" = "$(q v1.db "SELECT count(*) FROM docs")" &&
 	stop_ragd
 '
@@ -55,7 +55,7 @@ test_expect_success 'ingest appends to a version 1 store and logs the put' '
 '
 test_expect_success 'ingest --migrate upgrades a store and nothing else' '
 	"$RAGD" ingest --db v1c.db --migrate >out.txt && grep -q "up to date" out.txt &&
-	test "$(q v1c.db "SELECT value FROM meta WHERE key = '\''schema_version'\''")" = 2 &&
+	test "$(q v1c.db "SELECT value FROM meta WHERE key = '\''schema_version'\''")" = 3 &&
 	test "$(q v1c.db "SELECT count(*) FROM docs")" = 14 &&
 	{ "$RAGD" ingest --db v1c.db --migrate new.jsonl 2>err.txt; test $? -eq 2; } && grep -q -- --migrate err.txt &&
 	"$RAGD" ingest --help | grep -q -- --migrate

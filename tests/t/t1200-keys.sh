@@ -78,6 +78,28 @@ test_expect_success 'a key file readable by other users is refused at start, say
 	chmod 640 keys.json && serve_refused --api-keys keys.json && chmod 600 keys.json &&
 	! grep -F "$READ" refused.txt
 '
+WRITE=k-write-5ecret-0123456789
+DOC='{"documents": [{"id": "k1", "text": "Keys guard the documents API."}]}'
+test_expect_success 'write endpoints need a key with the write scope' '
+	cat >wkeys.json <<-EOK &&
+	{"keys": [{"name": "reader", "key": "$READ", "scopes": ["search"]},
+	          {"name": "writer", "key": "$WRITE", "scopes": ["write"]}]}
+	EOK
+	chmod 600 wkeys.json && start_ragd --db "$DB" --api-keys wkeys.json &&
+	test "$(req /documents "" "$DOC")" = 401 && grep -i "^WWW-Authenticate: Bearer" hdr.txt &&
+	test "$(req /documents "$READ" "$DOC")" = 403 &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $READ" "$RAGD_URL/jobs")" = 403 &&
+	test "$(req /documents "$WRITE" "$DOC")" = 202 && validate job-accepted out.json &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $WRITE" "$RAGD_URL/jobs")" = 200 &&
+	test "$(req /search "$WRITE")" = 403 && stop_ragd
+'
+test_expect_success 'without keys, write endpoints answer only on a loopback listen address' '
+	start_ragd --db "$DB" --listen 0.0.0.0:0 &&
+	test "$(req /documents "" "$DOC")" = 403 && grep -q "api-keys" out.json &&
+	test "$(req /search "")" = 200 && stop_ragd &&
+	start_ragd --db "$DB" &&
+	test "$(req /documents "" "$DOC")" = 202 && stop_ragd
+'
 test_expect_success 'a malformed key file is refused, naming the entry and field' '
 	echo "{\"keys\": [{\"name\": \"a\", \"key\": \"$READ\", \"scopes\": [\"search\"]}, {\"name\": \"b\", \"key\": \"x\", \"scopes\": [\"serch\"]}]}" >bad.json &&
 	chmod 600 bad.json && serve_refused --api-keys bad.json &&

@@ -259,7 +259,7 @@ static void test_migration(void)
     sqlite3_close(db);
     ok(rc == SQLITE_OK, "a version 1 store made");
     ok(store_open(path, 0, &s, err, sizeof err) == 0, "a reader opens it: %s", err);
-    is_int(q(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 2, "upgraded in place");
+    is_int(q(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 3, "upgraded in place");
     ok(store_last_seq(s, &seq) == 0 && seq == 2, "the log has one entry per document");
     is_str(changes(s, 0, &lt), "1:d1:put 2:d2:put", "changes after 0 reproduce the store");
     store_close(&s);
@@ -295,6 +295,64 @@ static void test_open_errors(void)
        "and writable: %s", err);
 }
 
+static int count_job(void *arg, const store_job *j)
+{
+    (void)j;
+    ++*(int *)arg;
+    return 0;
+}
+
+static int take_doc(void *arg, int64_t index, const char *doc)
+{
+    snprintf(arg, 64, "%lld:%s", (long long)index, doc);
+    return 0;
+}
+
+/* A version 2 store (no jobs tables) is upgraded by a writable open, and
+ * jobs then keep their payload and progress. */
+static void test_jobs(void)
+{
+    char p[256], err[512], last[64] = "";
+    const char *path = path_of("v2.db", p, sizeof p);
+    const char *docs[] = {"{\"id\":\"a\"}", "{\"id\":\"b\"}"};
+    store *s = NULL;
+    store_job j;
+    int64_t id = 0, next = 0, n = -1;
+    int seen = 0;
+
+    ok(store_open(path, 1, &s, err, sizeof err) == 0, "a new store: %s", err);
+    store_close(&s);
+    {
+        sqlite3 *db = NULL;
+        int rc = sqlite3_open(path, &db);
+        rc = rc ? rc : sqlite3_exec(db, "DROP TABLE jobs; DROP TABLE job_docs;"
+                                    "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+                                    NULL, NULL, NULL);
+        sqlite3_close(db);
+        ok(rc == SQLITE_OK, "made it a version 2 store");
+    }
+    ok(store_open(path, 1, &s, err, sizeof err) == 0, "a version 2 store opens: %s", err);
+    is_int(q(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 3, "upgraded to 3");
+    ok(store_job_add(s, "[\"kb\"]", docs, 2, 100, &id) == 0 && id > 0, "a job is added");
+    ok(store_job_get(s, id, &j) == 1 && !strcmp(j.status, "queued") && j.total == 2 &&
+       j.created_at == 100, "it reads back queued");
+    ok(store_job_next(s, &next) == 1 && next == id, "it is the next job");
+    j.done = 1;
+    snprintf(j.status, sizeof j.status, "done");
+    j.finished_at = 200;
+    ok(store_job_update(s, &j) == 0, "progress is written");
+    store_job_release(&j);
+    ok(store_job_docs(s, id, 1, 5, take_doc, last) == 0, "the payload reads from 1");
+    is_str(last, "1:{\"id\":\"b\"}", "its second document");
+    ok(store_job_next(s, &next) == 0, "a finished job is not next");
+    ok(store_job_list(s, 10, count_job, &seen) == 0 && seen == 1, "the list has it");
+    ok(store_job_expire(s, 150, &n) == 0 && n == 0, "not expired before it finished");
+    ok(store_job_expire(s, 201, &n) == 0 && n == 1, "expired after");
+    ok(store_job_get(s, id, &j) == 0, "gone");
+    is_int(q(path, "SELECT count(*) FROM job_docs"), 0, "with its payload");
+    store_close(&s);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -308,6 +366,7 @@ int main(void)
     test_embedder();
     test_migration();
     test_open_errors();
+    test_jobs();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         printf("# could not remove %s\n", dir);

@@ -1,0 +1,27 @@
+/*
+ * store_int -- what the files of the store module share among themselves
+ * (store.c, store_job.c).  Not for use outside them: the rest of ragd
+ * speaks to the store only through store.h.
+ */
+#ifndef RAGD_STORE_INT_H
+#define RAGD_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* The schema of the jobs tables (store_job.c), created by every writable
+ * open. */
+extern const char store_job_schema_sql[];
+
+/* s's connection, for the store's own files. */
+sqlite3 *store_sqlite(store *s);
+
+/* Record SQLite's message (or msg) as s's error; return -1. */
+int store_fail(store *s);
+int store_fail_msg(store *s, const char *msg);
+
+/* Step st to its end and reset it.  Returns 0, or -1 (store_fail). */
+int store_step(store *s, sqlite3_stmt *st);
+
+#endif /* RAGD_STORE_INT_H */
