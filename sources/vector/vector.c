@@ -1021,7 +1021,7 @@ fail:
 }
 
 static const ragd_source_type vector_type = {
-    RAGD_SOURCE_ABI_VERSION, "vector", vector_create, vector_search, vector_cancel, vector_destroy,
+    RAGD_SOURCE_ABI_VERSION, "vector", vector_create, vector_search, vector_cancel, vector_destroy, 0,
 };
 
 /* The vector source type, for ragd's registry of built-in sources. */
