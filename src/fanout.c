@@ -5,7 +5,7 @@
  * pieces of state, and fanout_slot_move is the only function that changes
  * any of them, asserting each change is allowed:
  *
- *   result (pub.state)  PENDING --settle--> OK | ERROR | TIMEOUT | DISABLED
+ *   result (pub.state)  PENDING --settle--> OK | ERROR | TIMEOUT | DISABLED | SKIPPED
  *   source (src)        IDLE --ask--> ASKED --cancel--> CANCELLED
  *                       IDLE --skip--> DONE    ASKED | CANCELLED --answer--> DONE
  *                                              ASKED --refuse--> DONE
@@ -44,7 +44,8 @@ typedef enum fanout_event {
     FANOUT_EV_ASK,     /* IDLE -> ASKED, just before search() */
     FANOUT_EV_STARTED, /* ASKED: search() returned 0 and named its op */
     FANOUT_EV_REFUSE,  /* ASKED -> DONE: search() returned an error */
-    FANOUT_EV_SKIP,    /* IDLE -> DONE: never asked (disabled, or no timer) */
+    FANOUT_EV_SKIP,    /* IDLE -> DONE: never asked (disabled, cannot filter, or
+                        * no timer) */
     FANOUT_EV_CANCEL,  /* ASKED -> CANCELLED */
     FANOUT_EV_ANSWER,  /* ASKED | CANCELLED -> DONE: its callback ran */
     FANOUT_EV_SETTLE,  /* PENDING -> a final state, while owned */
@@ -61,6 +62,7 @@ typedef struct fanout_entry {
     ragd_op *op;                  /* the source's name for the search, or NULL */
     struct event *timer;          /* the deadline; only while pending and owned */
     uintptr_t id;                 /* the callback's argument; 0 until asked */
+    filter *flt;                  /* a reference while the source may use it */
     struct fanout_entry *next_live;
 } fanout_entry;
 
@@ -132,7 +134,8 @@ static void fanout_live_remove(fanout_entry *e)
 
 const char *fanout_state_name(fanout_state s)
 {
-    static const char *const names[] = {"pending", "ok", "error", "timeout", "disabled"};
+    static const char *const names[] = {"pending", "ok", "error", "timeout", "disabled",
+                                        "skipped"};
     return names[s];
 }
 
@@ -199,6 +202,7 @@ static void fanout_entry_free(fanout_entry *e)
 {
     assert(e->src == FANOUT_SRC_DONE && (!e->f || e->f->destroying));
     instance_unref(e->pub.inst);
+    filter_free(&e->flt);
     fanout_stop_timer(e);
     hits_release(e->pub.hits, e->pub.nhits);
     free(e->pub.error);
@@ -318,9 +322,16 @@ static void fanout_finish_cb(evutil_socket_t fd, short what, void *arg)
         fanout_destroy(f);
 }
 
+/* Whether in's source applies filters itself: ABI 1 predates the flag. */
+static int fanout_can_filter(const instance *in)
+{
+    return in->type->abi_version >= 2 && (in->type->flags & RAGD_SOURCE_FILTERS);
+}
+
 /* Start one instance's search in slot e.  Settles e at once when the
- * instance is disabled or its search cannot start. */
-static int fanout_launch(fanout *f, fanout_entry *e, const char *query, int k,
+ * instance is disabled, cannot apply the filter flt, or its search cannot
+ * start. */
+static int fanout_launch(fanout *f, fanout_entry *e, const char *query, filter *flt, int k,
                          int64_t deadline_ms)
 {
     instance *in = e->pub.inst;
@@ -335,6 +346,11 @@ static int fanout_launch(fanout *f, fanout_entry *e, const char *query, int k,
     if (!in->enabled) {
         fanout_slot_move(e, FANOUT_EV_SKIP, FANOUT_PENDING, NULL);
         fanout_settle(e, FANOUT_DISABLED, NULL);
+        return 0;
+    }
+    if (flt && !fanout_can_filter(in)) {
+        fanout_slot_move(e, FANOUT_EV_SKIP, FANOUT_PENDING, NULL);
+        fanout_settle(e, FANOUT_SKIPPED, "cannot apply filter");
         return 0;
     }
     if (in->timeout_ms && now + in->timeout_ms < own)
@@ -352,6 +368,9 @@ static int fanout_launch(fanout *f, fanout_entry *e, const char *query, int k,
     q.text = query;
     q.k = k;
     q.deadline_ms = own;
+    q.filter = flt ? filter_json(flt) : NULL;
+    q.filter_ref = flt;
+    e->flt = flt ? filter_hold(flt) : NULL;
     fanout_slot_move(e, FANOUT_EV_ASK, FANOUT_PENDING, NULL);
     rc = in->type->search(in->self, &q, fanout_slot_cb, (void *)e->id, &op);
     if (e->src == FANOUT_SRC_DONE)
@@ -367,8 +386,8 @@ static int fanout_launch(fanout *f, fanout_entry *e, const char *query, int k,
 }
 
 fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
-                     const char *query, int k, int64_t deadline_ms, fanout_done_cb done,
-                     fanout_settle_cb on_settle, void *arg)
+                     const char *query, filter *flt, int k, int64_t deadline_ms,
+                     fanout_done_cb done, fanout_settle_cb on_settle, void *arg)
 {
     fanout *f = calloc(1, sizeof *f);
 
@@ -393,7 +412,7 @@ fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
         e->pub.inst = insts[i];
         instance_ref(e->pub.inst);
         f->slots[f->n++] = &e->pub;
-        if (fanout_launch(f, e, query, k, deadline_ms) != 0)
+        if (fanout_launch(f, e, query, flt, k, deadline_ms) != 0)
             goto fail;
     }
     if (n == 0)

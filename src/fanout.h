@@ -39,6 +39,7 @@
 
 #include <ragd/source.h>
 
+#include "filter.h"
 #include "instance.h"
 
 struct event_base;
@@ -48,7 +49,8 @@ typedef enum fanout_state {
     FANOUT_OK,
     FANOUT_ERROR,
     FANOUT_TIMEOUT,
-    FANOUT_DISABLED
+    FANOUT_DISABLED,
+    FANOUT_SKIPPED           /* the search has a filter the source cannot apply */
 } fanout_state;
 
 typedef struct fanout fanout;
@@ -63,7 +65,8 @@ typedef struct fanout_slot {
     int64_t start_us, end_us;
     ragd_hit *hits;          /* owned copies, best first (FANOUT_OK) */
     size_t nhits;
-    char *error;             /* owned; set for FANOUT_ERROR and FANOUT_TIMEOUT */
+    char *error;             /* owned; set for FANOUT_ERROR, FANOUT_TIMEOUT and
+                              * FANOUT_SKIPPED */
 } fanout_slot;
 
 /* Called once on the loop thread when every slot has settled (answered,
@@ -78,10 +81,14 @@ typedef void (*fanout_settle_cb)(void *arg, const fanout_slot *slot);
 
 /* Start searching query in each of insts[0..n) (n >= 0; disabled instances
  * are recorded as such), each until min(deadline_ms, its own timeout).
+ * flt is the search's metadata filter or NULL: an instance whose source
+ * type cannot apply filters is then not asked but recorded as skipped, and
+ * every instance asked holds a reference on flt until it has called back. 
  * Returns the fanout, whose done callback runs exactly once and never from
  * inside this call; or NULL (ENOMEM) and done never runs. */
 fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
-                     const char *query, int k, int64_t deadline_ms, fanout_done_cb done,
+                     const char *query, filter *flt, int k, int64_t deadline_ms,
+                     fanout_done_cb done,
                      fanout_settle_cb on_settle, void *arg);
 
 /* The slots, in the order the instances were given. */
@@ -96,7 +103,8 @@ int64_t fanout_elapsed_us(const fanout *f);
  * the fanout's own callbacks the free happens as that callback returns. */
 void fanout_free(fanout **fp);
 
-/* The response name of a state: "ok", "error", "timeout", "disabled". */
+/* The response name of a state: "ok", "error", "timeout", "disabled",
+ * "skipped". */
 const char *fanout_state_name(fanout_state s);
 
 /* What the fan-out has seen misbehave since the process started, and what

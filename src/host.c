@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "defer.h"
 #include "embed.h"
+#include "filter.h"
 #include "host.h"
 #include "url.h"
 #include "log.h"
@@ -183,6 +184,7 @@ void host_init(ragd_host *h, host_ctx *ctx)
     h->cfg_int = srccfg_int;
     h->cfg_number = srccfg_number;
     h->cfg_bool = srccfg_bool;
+    h->filter_match = filter_match;
 }
 
 static int host_dup(char **slot, const char *s)

@@ -287,7 +287,8 @@ static int search_begin(search *s)
     if (s->w->start)
         s->w->start(&s->out, &d); /* first: sources may settle inside fanout_start */
     if (sel)
-        s->f = fanout_start(env->base, sel, search_select(env, &s->q, sel), s->q.query, s->q.k,
+        s->f = fanout_start(env->base, sel, search_select(env, &s->q, sel), s->q.query,
+                            s->q.filter, s->q.k,
                             clock_ms() + timeout, search_retrieved, search_settled, s);
     free(sel);
     return s->f ? 0 : -1;

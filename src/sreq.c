@@ -37,6 +37,7 @@ void sreq_release(sreq *r)
     free(r->query);
     for (size_t i = 0; i < r->nsources; i++)
         free(r->sources[i]);
+    filter_free(&r->filter);
     memset(r, 0, sizeof *r);
 }
 
@@ -131,6 +132,17 @@ static int sreq_json_sources(sreq *r, json_t *v, const sreq_limits *lim, sreq_er
     return 0;
 }
 
+/* The "filter" field: its messages name the path inside it. */
+static int sreq_set_filter(sreq *r, json_t *v, sreq_error *e)
+{
+    char msg[sizeof e->message];
+
+    assert(r->filter == NULL);
+    if (filter_parse(v, &r->filter, msg, sizeof msg) != 0)
+        return sreq_fail(e, 400, "invalid_field", "%s", msg);
+    return 0;
+}
+
 static int sreq_json_field(sreq *r, const char *key, json_t *v, const sreq_limits *lim,
                            sreq_error *e)
 {
@@ -152,6 +164,8 @@ static int sreq_json_field(sreq *r, const char *key, json_t *v, const sreq_limit
     }
     if (!strcmp(key, "sources"))
         return sreq_json_sources(r, v, lim, e);
+    if (!strcmp(key, "filter"))
+        return sreq_set_filter(r, v, e);
     if (!strcmp(key, "generate") || !strcmp(key, "stream")) {
         if (!json_is_boolean(v))
             return sreq_fail(e, 400, "invalid_field", "%s: must be true or false", key);
@@ -258,6 +272,19 @@ static int sreq_query_sources(sreq *r, const char *list, const sreq_limits *lim,
     return 0;
 }
 
+/* filter=JSON in a query string. */
+static int sreq_query_filter(sreq *r, const char *val, sreq_error *e)
+{
+    json_t *v = json_loads(val, JSON_REJECT_DUPLICATES, NULL);
+    int rc;
+
+    if (!v)
+        return sreq_fail(e, 400, "invalid_field", "filter: not valid JSON");
+    rc = sreq_set_filter(r, v, e);
+    json_decref(v);
+    return rc;
+}
+
 static int sreq_query_field(sreq *r, const char *key, const char *val, const sreq_limits *lim,
                             sreq_error *e)
 {
@@ -278,6 +305,8 @@ static int sreq_query_field(sreq *r, const char *key, const char *val, const sre
     }
     if (!strcmp(key, "sources"))
         return sreq_query_sources(r, val, lim, e);
+    if (!strcmp(key, "filter"))
+        return sreq_query_filter(r, val, e);
     if (!strcmp(key, "generate") || !strcmp(key, "stream")) {
         if (strcmp(val, "true") && strcmp(val, "false") && strcmp(val, "1") && strcmp(val, "0"))
             return sreq_fail(e, 400, "invalid_field", "%s: must be true or false", key);
@@ -288,7 +317,8 @@ static int sreq_query_field(sreq *r, const char *key, const char *val, const sre
 }
 
 /* The query string's parameters; "query" is another name for "q". */
-static const char *const sreq_params[] = {"q", "k", "timeout_ms", "sources", "generate", "stream"};
+static const char *const sreq_params[] = {"q", "k", "timeout_ms", "sources", "generate", "stream",
+                                           "filter"};
 #define SREQ_NPARAMS (sizeof sreq_params / sizeof *sreq_params)
 
 /* A parameter given twice is refused, not resolved: "q=a&q=b" has no

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "filter.h"
+
 #define SREQ_K_DEFAULT 8
 #define SREQ_K_MAX 1000            /* the most any server may allow */
 #define SREQ_SOURCES_MAX 32
@@ -25,6 +27,7 @@ typedef struct sreq {
     int timeout_ms;                  /* 0 means the server's default */
     int generate;                    /* generate an answer (default on) */
     int stream;                      /* answer with Server-Sent Events */
+    filter *filter;                  /* owned (one reference); NULL for none */
 } sreq;
 
 typedef struct sreq_limits {
@@ -64,7 +67,7 @@ int sreq_from_object(sreq *r, json_t *obj, const sreq_limits *lim, sreq_error *e
  * sreq_from_json. */
 int sreq_from_text(sreq *r, const char *q, size_t n, const sreq_limits *lim, sreq_error *e);
 
-/* Parse a query string ("q=...&k=...&sources=a,b&timeout_ms=..."), already
+/* Parse a query string ("q=...&k=...&sources=a,b&timeout_ms=...&filter=JSON"), already
  * without the leading '?'.  Each parameter may be given once ("query" is
  * another name for "q"); a repeated one is a 400 naming it.  Same contract
  * as sreq_from_json. */

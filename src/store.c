@@ -67,6 +67,7 @@ enum {
     ST_META_GET, ST_META_SET, ST_CHUNK_IDS, ST_DEL_KB, ST_DEL_VEC, ST_DEL_CHUNKS,
     ST_DEL_DOC, ST_INS_DOC, ST_INS_CHUNK, ST_INS_VEC, ST_INS_KB, ST_LOG, ST_LAST_SEQ,
     ST_CHANGES, ST_ANY_VEC, ST_VEC_COUNT, ST_VECS_ALL, ST_VECS_DOC, ST_CHUNK_GET, ST_DOC_GET,
+    ST_DOC_META,
     ST_COUNT
 };
 
@@ -92,24 +93,25 @@ static const char *const store_sql[ST_COUNT] = {
                     " JOIN chunks c ON c.id = v.chunk_id ORDER BY v.chunk_id",
     [ST_VECS_DOC] = "SELECT v.chunk_id, c.doc_id, v.vec FROM chunks c"
                     " JOIN vectors v ON v.chunk_id = c.id WHERE c.doc_id = ?1 ORDER BY c.id",
-    [ST_CHUNK_GET] = "SELECT c.doc_id, d.title, d.url, c.text FROM chunks c"
+    [ST_CHUNK_GET] = "SELECT c.doc_id, d.title, d.url, c.text, d.metadata FROM chunks c"
                      " JOIN docs d ON d.id = c.doc_id WHERE c.id = ?1",
     [ST_DOC_GET] = "SELECT id, title, url, metadata,"
                    " (SELECT count(*) FROM chunks WHERE doc_id = ?1) FROM docs WHERE id = ?1",
+    [ST_DOC_META] = "SELECT metadata FROM docs WHERE id = ?1",
 };
 
-/* The kb search; the two numbers are the column weights, formatted in by
+/* The kb ranking; the two numbers are the column weights, formatted in by
  * store_kb_prepare because bm25() takes them as constants.  bm25() is
- * lower-is-better, hence ascending order.  Ranking happens in the subquery
- * on kb_fts alone, so chunks and docs are read only for the LIMIT rows
- * kept: joining first reads every matching chunk's text before sorting,
- * which on SciFact costs 8.9 ms of CPU per query against 4.0 ms this way,
- * for identical results (all 1,109 SciFact queries). */
+ * lower-is-better, hence ascending order.  It reads kb_fts alone: the
+ * caller reads chunks and docs only for the rows it keeps, one by one
+ * (joining first reads every matching chunk's text before sorting, which
+ * on SciFact cost 8.9 ms of CPU per query against 4.0 ms for ranking
+ * alone).  No LIMIT: the caller stops once it has k documents, however
+ * many chunks that takes (a document's several chunks, or a filter that
+ * skips most of them). */
 #define STORE_KB_SQL_FMT                                                            \
-    "SELECT c.doc_id, d.title, d.url, c.text, f.s FROM"                             \
-    " (SELECT rowid, bm25(kb_fts, %.16g, %.16g) AS s FROM kb_fts"                   \
-    "  WHERE kb_fts MATCH ?1 ORDER BY s LIMIT ?2) f"                                \
-    " JOIN chunks c ON c.id = f.rowid JOIN docs d ON d.id = c.doc_id ORDER BY f.s"
+    "SELECT rowid, bm25(kb_fts, %.16g, %.16g) AS s FROM kb_fts"                     \
+    " WHERE kb_fts MATCH ?1 ORDER BY s"
 
 /* A handle: one connection and what it prepared.  use is the embedder a
  * writer declared (use.name "" until then); recorded: the store's meta
@@ -910,14 +912,13 @@ int store_vectors(store *s, const char *doc_id, size_t dims, store_vector_fn fn,
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Copy the four text columns of st's row into s->row and point h at them,
- * so the statement can be reset before h is used. */
-static int store_take_row(store *s, sqlite3_stmt *st, store_hit *h)
+/* Copy the first n (<= 5) text columns of st's row into s->row and point
+ * dst[0..n) at them, so the statement can be reset before they are used. */
+static int store_take_row(store *s, sqlite3_stmt *st, const char **dst[], int n)
 {
-    const char **dst[4] = {&h->doc_id, &h->title, &h->url, &h->text};
     size_t need = 0, off = 0;
 
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < n; i++)
         need += (size_t)sqlite3_column_bytes(st, i) + 1;
     if (need > s->rowcap) {
         char *p = realloc(s->row, need);
@@ -926,22 +927,21 @@ static int store_take_row(store *s, sqlite3_stmt *st, store_hit *h)
         s->row = p;
         s->rowcap = need;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         const char *v = (const char *)sqlite3_column_text(st, i);
-        size_t n = (size_t)sqlite3_column_bytes(st, i);
+        size_t len = (size_t)sqlite3_column_bytes(st, i);
         if (!v && sqlite3_column_type(st, i) != SQLITE_NULL)
             return store_fail_msg(s, "out of memory");
-        *dst[i] = v ? memcpy(s->row + off, v, n + 1) : NULL;
-        off += n + 1;
+        *dst[i] = v ? memcpy(s->row + off, v, len + 1) : NULL;
+        off += len + 1;
     }
-    if (!h->text)
-        h->text = "";
     return 0;
 }
 
 int store_chunk_get(store *s, int64_t chunk_id, store_hit *h)
 {
     sqlite3_stmt *st = store_stmt(s, ST_CHUNK_GET);
+    const char **cols[5] = {&h->doc_id, &h->title, &h->url, &h->text, &h->metadata};
     int rc;
 
     if (!st)
@@ -950,11 +950,35 @@ int store_chunk_get(store *s, int64_t chunk_id, store_hit *h)
         return store_fail(s);
     memset(h, 0, sizeof *h);
     rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        rc = store_take_row(s, st, cols, 5) < 0 ? -1 : h->doc_id != NULL;
+        if (!h->text)
+            h->text = "";
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : store_fail(s);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_doc_metadata(store *s, const char *id, const char **json)
+{
+    sqlite3_stmt *st = store_stmt(s, ST_DOC_META);
+    const char **cols[1] = {json};
+    int rc;
+
+    *json = NULL;
+    if (!st)
+        return -1;
+    if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return store_fail(s);
+    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        rc = store_take_row(s, st, h) < 0 ? -1 : h->doc_id != NULL;
+        rc = store_take_row(s, st, cols, 1) < 0 ? -1 : 1;
     else
         rc = rc == SQLITE_DONE ? 0 : store_fail(s);
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return rc;
 }
 
@@ -973,33 +997,22 @@ int store_kb_prepare(store *s, double title_weight, double text_weight)
     return rc == SQLITE_OK ? 0 : store_fail(s);
 }
 
-int store_kb_search(store *s, const char *match, int limit, store_hit_fn fn, void *arg)
+int store_kb_rank(store *s, const char *match, store_rank_fn fn, void *arg)
 {
     sqlite3_stmt *st = s->kb;
     int rc;
 
     assert(st);
-    if (sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_bind_int(st, 2, limit) != SQLITE_OK) {
+    if (sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC) != SQLITE_OK) {
         store_fail(s);
         rc = SQLITE_ERROR;
         goto done;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_hit h = {0};
-        if (store_take_row(s, st, &h) < 0) {
-            rc = SQLITE_NOMEM;
-            goto done;
-        }
-        /* A chunk with no document is not a hit. */
-        if (!h.doc_id)
-            continue;
-        h.score = -sqlite3_column_double(st, 4);
-        if (fn(arg, &h) != 0) {
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(arg, sqlite3_column_int64(st, 0), -sqlite3_column_double(st, 1)) != 0) {
             rc = SQLITE_DONE;
             break;
         }
-    }
     if (rc != SQLITE_DONE)
         store_fail(s);
 done:
@@ -1011,7 +1024,7 @@ done:
 int store_doc_get(store *s, const char *id, store_docinfo *d)
 {
     sqlite3_stmt *st = store_stmt(s, ST_DOC_GET);
-    store_hit h;
+    const char **cols[] = {&d->id, &d->title, &d->url, &d->metadata};
     int rc;
 
     if (!st)
@@ -1021,12 +1034,8 @@ int store_doc_get(store *s, const char *id, store_docinfo *d)
     memset(d, 0, sizeof *d);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        /* The four text columns travel as a hit's; metadata is its text. */
-        int nometa = sqlite3_column_type(st, 3) == SQLITE_NULL;
-        size_t n = (size_t)sqlite3_column_int64(st, 4);
-        rc = store_take_row(s, st, &h) < 0 ? -1 : 1;
-        if (rc == 1)
-            *d = (store_docinfo){h.doc_id, h.title, h.url, nometa ? NULL : h.text, n};
+        d->nchunks = (size_t)sqlite3_column_int64(st, 4);
+        rc = store_take_row(s, st, cols, 4) < 0 ? -1 : 1;
     } else {
         rc = rc == SQLITE_DONE ? 0 : store_fail(s);
     }

@@ -7,7 +7,7 @@
  * sequence numbers, never tables or SQL, so that another backend can stand
  * behind it.  Today the file is SQLite in WAL mode: readers never block the
  * writer, and documents ingested while ragd serves are visible to the next
- * read.  The kb's ranked full-text search (store_kb_search) is SQLite's
+ * read.  The kb's ranked full-text search (store_kb_rank) is SQLite's
  * FTS5 bm25() with FTS5 MATCH syntax: it exists only in this backend.
  *
  * Invariants of a store:
@@ -159,27 +159,36 @@ typedef int (*store_vector_fn)(void *arg, int64_t chunk_id, const char *doc_id,
 int store_vectors(store *s, const char *doc_id, size_t dims, store_vector_fn fn, void *arg,
                   size_t *skipped);
 
-/* A chunk with its document's fields; url may be NULL. */
+/* A chunk with its document's fields; url and metadata (JSON text) may be
+ * NULL. */
 typedef struct store_hit {
-    const char *doc_id, *title, *url, *text;
-    double score; /* store_kb_search only: higher is better */
+    const char *doc_id, *title, *url, *text, *metadata;
 } store_hit;
 
 /* Look up chunk chunk_id.  Returns 1 with *h (valid until the next call on
  * s), 0 when there is no such chunk (any more), or -1. */
 int store_chunk_get(store *s, int64_t chunk_id, store_hit *h);
 
-/* SQLite-only: ready s for store_kb_search with the BM25 weights of the
+/* The metadata (JSON text) of document id.  Returns 1 with *json (NULL
+ * when the document has none; valid until the next call on s), 0 when
+ * there is no such document, or -1. */
+int store_doc_metadata(store *s, const char *id, const char **json);
+
+/* SQLite-only: ready s for store_kb_rank with the BM25 weights of the
  * title and text columns (>= 0).  Fails when the store has no full-text
  * index.  Returns 0 or -1. */
 int store_kb_prepare(store *s, double title_weight, double text_weight);
 
-/* SQLite-only: the best `limit` chunks for the FTS5 MATCH expression match
+/* SQLite-only: every chunk that matches the FTS5 MATCH expression match
  * (the caller makes it safe: see sources/kb/kb_match.h), ranked by FTS5's
- * bm25(), best first; fn gets each until it returns non-zero.  The hit's
- * score is minus bm25().  Needs store_kb_prepare.  Returns 0 or -1. */
-typedef int (*store_hit_fn)(void *arg, const store_hit *h);
-int store_kb_search(store *s, const char *match, int limit, store_hit_fn fn, void *arg);
+ * bm25(), best first: fn gets each chunk's id and score (minus bm25(),
+ * higher is better) until it returns non-zero.  Ranking costs the same
+ * whether fn stops early or not; reading each chunk (store_chunk_get, on
+ * the same handle, from inside fn) is what costs per row, so a caller
+ * reads only the rows it keeps.  Needs store_kb_prepare.  Returns 0 or
+ * -1. */
+typedef int (*store_rank_fn)(void *arg, int64_t chunk_id, double score);
+int store_kb_rank(store *s, const char *match, store_rank_fn fn, void *arg);
 
 /* ---------------------------------------------------------- documents -- */
 

@@ -10,7 +10,8 @@
 json_t *writer_json_source(const fanout_slot *sl)
 {
     json_t *o = json_pack("{ss sf sI}", "status", fanout_state_name(sl->state),
-                          "latency_ms", sl->state == FANOUT_DISABLED ? 0.0
+                          "latency_ms",
+                          sl->state == FANOUT_DISABLED || sl->state == FANOUT_SKIPPED ? 0.0
                                         : clock_report_ms(sl->end_us - sl->start_us),
                           "hits", (json_int_t)sl->nhits);
 

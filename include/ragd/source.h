@@ -31,9 +31,12 @@
 extern "C" {
 #endif
 
-/* Bumped on any incompatible change to this header.  A plugin built against
- * another version is refused at load time. */
-#define RAGD_SOURCE_ABI_VERSION 1
+/* Bumped on any change to this header.  Version 2 added metadata filters:
+ * ragd_query.filter and .filter_ref, ragd_source_type.flags and
+ * host->filter_match, each at the end of its struct.  ragd still loads a
+ * plugin built against version 1 (and treats it as not filtering); any
+ * other version is refused at load time. */
+#define RAGD_SOURCE_ABI_VERSION 2
 
 /* The symbol a plugin exports; ragd looks it up with dlsym(). */
 #define RAGD_SOURCE_ENTRY "ragd_source_entry"
@@ -49,6 +52,12 @@ enum {
 };
 
 enum { RAGD_LOG_ERROR = 0, RAGD_LOG_WARN = 1, RAGD_LOG_INFO = 2, RAGD_LOG_DEBUG = 3 };
+
+/* Capability flags for ragd_source_type.flags (ABI 2). */
+#define RAGD_SOURCE_FILTERS 0x1u /* search() applies ragd_query.filter itself */
+
+/* A parsed metadata filter, opaque: test a document with host->filter_match. */
+typedef struct ragd_filter ragd_filter;
 
 /* One search result.  All strings are borrowed: ragd copies what it keeps
  * before the completion callback returns. */
@@ -68,6 +77,22 @@ typedef struct ragd_query {
     int k;               /* how many hits are wanted, 1..100 */
     int64_t deadline_ms; /* absolute, on the host->now_ms() clock: ragd
                           * stops waiting then, answer or not */
+    /* ABI 2: the request's metadata filter, NULL when it has none.  Only a
+     * source whose type declares RAGD_SOURCE_FILTERS is asked a search with
+     * a filter (the others are reported "skipped"), and it must answer only
+     * documents the filter keeps, choosing its top k among those -- never
+     * filtering k hits afterwards, which can leave fewer than k.  filter is
+     * the JSON as the client sent it, already validated: an object of
+     * conditions on metadata keys, ANDed, each a literal (equality) or an
+     * object of operators $eq $ne $in $nin $gt $gte $lt $lte; "$and"/"$or"
+     * take arrays of such objects; the key "id" is the document id and
+     * "a.b" reaches nested metadata (README, "Metadata filters", has every
+     * rule).  A source that maps filters into its backend's own query
+     * language reads filter; one that holds documents with JSON metadata
+     * passes filter_ref to host->filter_match, which applies ragd's exact
+     * rules. */
+    const json_t *filter;
+    const ragd_filter *filter_ref;
 } ragd_query;
 
 /* A search's completion.  status is RAGD_OK with hits[0..nhits) best first,
@@ -173,6 +198,11 @@ struct ragd_host {
                       double *out, char *err, size_t errlen);
     int (*cfg_bool)(const json_t *cfg, const char *key, int def, int *out,
                     char *err, size_t errlen);
+
+    /* ABI 2: whether the document id with metadata (an object, or NULL for
+     * none; borrowed) is kept by filter (a query's filter_ref): 1 or 0.
+     * Pure and thread-safe: a work function may call it. */
+    int (*filter_match)(const ragd_filter *filter, const char *id, const json_t *metadata);
 };
 
 /* -------------------------------------------------------------- source -- */
@@ -181,7 +211,7 @@ struct ragd_host {
 typedef struct ragd_op ragd_op;
 
 typedef struct ragd_source_type {
-    int abi_version;   /* must be RAGD_SOURCE_ABI_VERSION */
+    int abi_version;   /* RAGD_SOURCE_ABI_VERSION (or 1: see above) */
     const char *name;  /* type name used in configs, e.g. "kb" */
 
     /* Create an instance named name from its config object (which ragd owns
@@ -205,6 +235,9 @@ typedef struct ragd_source_type {
 
     /* Free the instance.  Called only when no search of it is in flight. */
     void (*destroy)(void *self);
+
+    /* ABI 2: RAGD_SOURCE_* capability flags; 0 for none. */
+    unsigned flags;
 } ragd_source_type;
 
 /* A plugin's entry point, exported under the name RAGD_SOURCE_ENTRY. */

@@ -5,10 +5,13 @@
  * Config: {"db": PATH (required), "title_weight": 1.0, "text_weight": 1.0}
  * (the BM25 weights of the title and text columns, >= 0).  Queries run on
  * the host's worker pool, each worker on its own read-only store handle, so
- * the loop never waits on the store.  The ranked full-text search is the
- * store's SQLite-only store_kb_search.  Not for writing the store (`ragd ingest`
- * does that) and not for query syntax: kb_match.c turns user text into plain
- * quoted words.
+ * the loop never waits on the store.  The ranking is the store's
+ * SQLite-only store_kb_rank: chunks best first, each read only when it
+ * comes up, until k documents are kept -- the best chunk of each, and only
+ * documents a search's metadata filter keeps (RAGD_SOURCE_FILTERS), so a
+ * filter never leaves fewer than k documents when k match.  Not for
+ * writing the store (`ragd ingest` does that) and not for query syntax:
+ * kb_match.c turns user text into plain quoted words.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -50,6 +53,8 @@ typedef struct kb_job {
     kb_source *kb;
     char *match;
     int k;
+    const ragd_filter *filter; /* the query's, valid until the callback; or NULL */
+    store *db;                 /* the worker's handle while the ranking runs */
     ragd_search_cb cb;
     void *arg;
     pthread_mutex_t mu;
@@ -120,21 +125,48 @@ static int kb_dup(const char *s, const char **out)
     return s && !*out ? -1 : 0;
 }
 
-/* Keep a hit unless its document already has a (better) one; stop at k
- * hits.  The store's callback: returns 0 to go on, 1 to stop (also when
- * out of memory, with j->status set). */
-static int kb_take_hit(void *arg, const store_hit *sh)
+/* Whether the job's filter keeps the document of chunk sh. */
+static int kb_keeps(const kb_job *j, const store_hit *sh)
+{
+    json_t *meta;
+    int keep;
+
+    if (!j->filter)
+        return 1;
+    /* Unparsable metadata is none: the filter sees no keys. */
+    meta = sh->metadata ? json_loads(sh->metadata, 0, NULL) : NULL;
+    keep = j->kb->host->filter_match(j->filter, sh->doc_id, meta);
+    json_decref(meta);
+    return keep;
+}
+
+/* The ranking's callback: read chunk chunk_id and keep it as a hit unless
+ * its document already has a (better) one or the filter drops it.
+ * Returns 0 to go on, 1 to stop: at k hits, or on an error (j->status
+ * set). */
+static int kb_take_hit(void *arg, int64_t chunk_id, double score)
 {
     kb_job *j = arg;
     ragd_hit *h = &j->hits[j->nhits];
+    store_hit sh;
+    int rc = store_chunk_get(j->db, chunk_id, &sh);
 
+    if (rc < 0) {
+        kb_fail_store(j, j->db);
+        return 1;
+    }
+    /* A chunk with no document is not a hit. */
+    if (rc == 0)
+        return 0;
     for (size_t i = 0; i < j->nhits; i++)
-        if (strcmp(j->hits[i].id, sh->doc_id) == 0)
+        if (strcmp(j->hits[i].id, sh.doc_id) == 0)
             return 0;
+    if (!kb_keeps(j, &sh))
+        return 0;
     j->nhits++;
-    h->score = sh->score;
-    if (kb_dup(sh->doc_id, &h->id) || kb_dup(sh->title, &h->title) || kb_dup(sh->url, &h->url) ||
-        kb_dup(sh->text, &h->text)) {
+    h->score = score;
+    if (kb_dup(sh.doc_id, &h->id) || kb_dup(sh.title, &h->title) || kb_dup(sh.url, &h->url) ||
+        kb_dup(sh.text, &h->text)) {
         j->status = RAGD_ENOMEM;
         snprintf(j->error, sizeof j->error, "out of memory");
         return 1;
@@ -143,13 +175,15 @@ static int kb_take_hit(void *arg, const store_hit *sh)
 }
 
 /* Run the search on c and keep the best chunk of each of up to k
- * documents.  Hits come best first, so the first hit of a document is its
- * best chunk; 3k + 10 chunks nearly always hold k documents. */
+ * documents.  Chunks come best first, so the first chunk of a document is
+ * its best; the ranking goes on until k documents are kept or no chunk is
+ * left. */
 static void kb_query(kb_job *j, kb_conn *c)
 {
-    if (store_kb_search(c->db, j->match, 3 * j->k + 10, kb_take_hit, j) != 0 &&
-        j->status == RAGD_OK)
+    j->db = c->db;
+    if (store_kb_rank(c->db, j->match, kb_take_hit, j) != 0 && j->status == RAGD_OK)
         kb_fail_store(j, c->db);
+    j->db = NULL;
 }
 
 /* Publish db as the handle j runs on, unless j is already cancelled.
@@ -243,6 +277,7 @@ static int kb_search(void *self, const ragd_query *q, ragd_search_cb cb, void *a
     }
     j->kb = kb;
     j->k = q->k;
+    j->filter = q->filter_ref;
     j->cb = cb;
     j->arg = arg;
     /* The expression is cheap to build, and building it here keeps the
@@ -327,7 +362,7 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
 }
 
 static const ragd_source_type kb_type = {
-    RAGD_SOURCE_ABI_VERSION, "kb", kb_create, kb_search, kb_cancel, kb_destroy,
+    RAGD_SOURCE_ABI_VERSION, "kb", kb_create, kb_search, kb_cancel, kb_destroy, RAGD_SOURCE_FILTERS,
 };
 
 /* The kb source type, for ragd's registry of built-in sources. */

@@ -13,8 +13,15 @@
  * tombstones and the document's current vectors are appended, so documents
  * ingested while ragd runs become searchable without a restart, and a
  * search sees a document whole or not at all.  When tombstones pass a
- * quarter of the rows the snapshot is rebuilt from the whole store.  Not an
- * approximate index, and not for writing the store.
+ * quarter of the rows the snapshot is rebuilt from the whole store.
+ *
+ * The scan keeps the best chunk of each document and the best k
+ * documents, so k documents come back whenever k have vectors.  With a
+ * metadata filter (RAGD_SOURCE_FILTERS) it is evaluated once per document
+ * of the snapshot, against the metadata held next to the rows, and the
+ * rows of documents it drops are skipped unscored: the filter works
+ * before the top k is cut, and a selective one makes the scan cheaper.
+ * Not an approximate index, and not for writing the store.
  */
 #include <assert.h>
 #include <stdatomic.h>
@@ -43,7 +50,9 @@
 /* A block of rows loaded together, shared by every snapshot built on it
  * and never changed after loading.  mat is n rows of dims floats in one
  * VEC_ALIGN-aligned block; row i is the embedding of chunk ids[i] of
- * document names[doc[i]], whose hash is keys[i].  refs counts the
+ * document names[doc[i]], whose hash is keys[i] and metadata meta[doc[i]]
+ * (an owned object, or NULL for none).  A document's rows are one run
+ * (doc[] only grows).  refs counts the
  * snapshots holding it; atomic because a refresh takes references on a
  * worker while the loop drops others. */
 typedef struct vector_seg {
@@ -54,6 +63,7 @@ typedef struct vector_seg {
     uint64_t *keys;
     uint32_t *doc;
     char **names;
+    json_t **meta;
     size_t nnames, namecap;
     int oom; /* a row could not be added while loading */
 } vector_seg;
@@ -128,6 +138,9 @@ typedef struct vector_cand {
 typedef struct vector_job {
     vector *v;
     int k;
+    const ragd_filter *filter;  /* the query's, valid until the callback; or NULL */
+    unsigned char **keep;       /* with a filter, during the scan: keep[i][d] says
+                                 * whether segment i's document d passes */
     ragd_search_cb cb;
     void *arg;
     atomic_int cancelled;
@@ -191,9 +204,13 @@ static void vector_seg_unref(vector_seg *g)
     assert(atomic_load(&g->refs) > 0);
     if (atomic_fetch_sub(&g->refs, 1) != 1)
         return;
-    for (size_t i = 0; i < g->nnames; i++)
+    for (size_t i = 0; i < g->nnames; i++) {
         free(g->names[i]);
+        if (g->meta)
+            json_decref(g->meta[i]);
+    }
     free(g->names);
+    free(g->meta);
     free(g->mat);
     free(g->ids);
     free(g->keys);
@@ -259,6 +276,26 @@ static int vector_seg_add(void *arg, int64_t chunk_id, const char *doc_id, const
     g->doc[g->n] = (uint32_t)(g->nnames - 1);
     g->keys[g->n] = vector_key(doc_id);
     g->n++;
+    return 0;
+}
+
+/* Read the metadata of each of g's documents, in the caller's read
+ * transaction.  Unparsable metadata counts as none.  Returns 0 (out of
+ * memory sets g->oom), or -1 when the store fails. */
+static int vector_seg_meta(vector_seg *g, store *db)
+{
+    const char *json;
+
+    if (!(g->meta = calloc(g->nnames ? g->nnames : 1, sizeof *g->meta))) {
+        g->oom = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < g->nnames; i++) {
+        if (store_doc_metadata(db, g->names[i], &json) < 0)
+            return -1;
+        if (json)
+            g->meta[i] = json_loads(json, 0, NULL);
+    }
     return 0;
 }
 
@@ -344,7 +381,7 @@ static int vector_load(const vector *v, store *db, vector_snap **out, size_t *sk
         goto fail;
     }
     if (store_vectors(db, NULL, v->dims, vector_seg_add, g, skipped) != 0 ||
-        store_last_seq(db, &s->seq) != 0)
+        vector_seg_meta(g, db) != 0 || store_last_seq(db, &s->seq) != 0)
         goto fail_store;
     if (g->oom) {
         snprintf(err, errlen, "out of memory for %zu vectors of %zu dims", n, v->dims);
@@ -480,6 +517,8 @@ static int vector_read_changes(const vector *v, store *db, const vector_snap *ol
             goto fail_store;
         *skipped += bad;
     }
+    if (!g->oom && vector_seg_meta(g, db) != 0)
+        goto fail_store;
     if (c->oom || g->oom) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -592,30 +631,52 @@ static void vector_sift_up(vector_cand *h, size_t i)
     }
 }
 
-/* Score every live row of s against q and keep the best cap in h, a
- * min-heap whose root is the worst kept, so most rows cost one comparison.
- * Returns how many were kept, sorted best first. */
-static size_t vector_scan(const vector_snap *s, const float *q, vector_cand *h, size_t cap)
+/* Offer candidate c to the min-heap h[0..n) of at most cap, whose root is
+ * the worst kept.  Returns the new n. */
+static size_t vector_offer(vector_cand *h, size_t n, size_t cap, vector_cand c)
+{
+    if (n < cap) {
+        h[n] = c;
+        vector_sift_up(h, n);
+        return n + 1;
+    }
+    if (c.score > h[0].score) {
+        h[0] = c;
+        vector_sift_down(h, n, 0);
+    }
+    return n;
+}
+
+/* Score every live row of s against q, skipping the documents keep (when
+ * not NULL) drops, and keep in h the best row of each of the best cap
+ * documents: a document's rows are one run in one segment (a changed
+ * document's old rows are dead), so its best row is offered once, as the
+ * run ends.  Returns how many were kept, sorted best first. */
+static size_t vector_scan(const vector_snap *s, unsigned char *const *keep, const float *q,
+                          vector_cand *h, size_t cap)
 {
     size_t n = 0, row = 0;
 
     for (size_t i = 0; i < s->nseg; i++) {
         const vector_seg *g = s->segs[i];
+        vector_cand best = {0, 0};
+        uint32_t doc = UINT32_MAX; /* the run's document; none yet */
         for (size_t r = 0; r < g->n; r++, row++) {
             float score;
-            if (s->ndead && vector_is_dead(s, row))
+            if ((s->ndead && vector_is_dead(s, row)) || (keep && !keep[i][g->doc[r]]))
                 continue;
             score = vector_dot(q, g->mat + r * s->dims, s->dims);
-            if (n < cap) {
-                h[n].score = score;
-                h[n].id = g->ids[r];
-                vector_sift_up(h, n++);
-            } else if (score > h[0].score) {
-                h[0].score = score;
-                h[0].id = g->ids[r];
-                vector_sift_down(h, n, 0);
+            if (g->doc[r] != doc) {
+                if (doc != UINT32_MAX)
+                    n = vector_offer(h, n, cap, best);
+                doc = g->doc[r];
+                best = (vector_cand){score, g->ids[r]};
+            } else if (score > best.score) {
+                best = (vector_cand){score, g->ids[r]};
             }
         }
+        if (doc != UINT32_MAX)
+            n = vector_offer(h, n, cap, best);
     }
     assert(row == s->nrows);
     /* Heap sort: moving the worst to the end each time leaves h best first. */
@@ -676,6 +737,25 @@ static void vector_lookup(vector_job *j, vector_conn *c, size_t ncands)
     }
 }
 
+/* With a filter: evaluate it once per document of the snapshot, into
+ * j->keep.  Returns 0, or -1 when out of memory. */
+static int vector_filter(vector_job *j)
+{
+    const vector_snap *s = j->snap;
+    const ragd_host *host = j->v->host;
+
+    if (!(j->keep = calloc(s->nseg ? s->nseg : 1, sizeof *j->keep)))
+        return -1;
+    for (size_t i = 0; i < s->nseg; i++) {
+        const vector_seg *g = s->segs[i];
+        if (!(j->keep[i] = malloc(g->nnames ? g->nnames : 1)))
+            return -1;
+        for (size_t d = 0; d < g->nnames; d++)
+            j->keep[i][d] = (unsigned char)host->filter_match(j->filter, g->names[d], g->meta[d]);
+    }
+    return 0;
+}
+
 /* The scan job's work function, on worker `worker`: touches only j, the
  * snapshot j holds (read-only) and that worker's connection slot. */
 static void vector_scan_work(void *arg, unsigned worker)
@@ -692,7 +772,12 @@ static void vector_scan_work(void *arg, unsigned worker)
                  j->v->nconns);
         return;
     }
-    n = vector_scan(j->snap, j->q, j->cands, j->ncap);
+    if (j->filter && vector_filter(j) != 0) {
+        j->status = RAGD_ENOMEM;
+        snprintf(j->error, sizeof j->error, "out of memory");
+        return;
+    }
+    n = vector_scan(j->snap, j->keep, j->q, j->cands, j->ncap);
     if (n == 0 || atomic_load(&j->cancelled))
         return;
     c = &j->v->conns[worker];
@@ -704,6 +789,18 @@ static void vector_scan_work(void *arg, unsigned worker)
 }
 
 /* ------------------------------------------------------------ search -- */
+
+/* Free the filter's verdicts: the snapshot they were made for is held
+ * until the scan is done, and no longer. */
+static void vector_keep_free(vector_job *j)
+{
+    if (!j->keep)
+        return;
+    for (size_t i = 0; i < j->snap->nseg; i++)
+        free(j->keep[i]);
+    free(j->keep);
+    j->keep = NULL;
+}
 
 static void vector_job_free(vector_job *j)
 {
@@ -734,6 +831,7 @@ static void vector_scan_done(void *arg)
      * re-ingest): refresh now rather than at the next tick. */
     if (j->vanished && j->v->timer)
         event_active(j->v->timer, EV_TIMEOUT, 0);
+    vector_keep_free(j);
     vector_snap_unref(j->snap);
     j->snap = NULL;
     vector_finish(j, j->status, j->error);
@@ -802,12 +900,13 @@ static int vector_search(void *self, const ragd_query *q, ragd_search_cb cb, voi
         return RAGD_ENOMEM;
     j->v = v;
     j->k = q->k;
+    j->filter = q->filter_ref;
     j->cb = cb;
     j->arg = arg;
     atomic_init(&j->cancelled, 0);
-    /* Enough candidates that k distinct documents nearly always remain after
-     * keeping one chunk per document. */
-    j->ncap = 4 * (size_t)q->k + 16;
+    /* Candidates are distinct documents; the spare ones stand in for chunks
+     * deleted since the snapshot was loaded. */
+    j->ncap = (size_t)q->k + 16;
     if (!(j->hits = calloc((size_t)q->k, sizeof *j->hits)) ||
         !(j->cands = calloc(j->ncap, sizeof *j->cands))) {
         vector_job_free(j);
@@ -1047,6 +1146,7 @@ fail:
 
 static const ragd_source_type vector_type = {
     RAGD_SOURCE_ABI_VERSION, "vector", vector_create, vector_search, vector_cancel, vector_destroy,
+    RAGD_SOURCE_FILTERS,
 };
 
 /* The vector source type, for ragd's registry of built-in sources. */

@@ -17,7 +17,7 @@ static int bad_search(void *s, const ragd_query *q, ragd_search_cb cb, void *a, 
 static void bad_destroy(void *s) { (void)s; }
 
 static const ragd_source_type bad_type = {
-    RAGD_SOURCE_ABI_VERSION + 41, "badabi", bad_create, bad_search, NULL, bad_destroy,
+    42, "badabi", bad_create, bad_search, NULL, bad_destroy, 0,
 };
 
 const ragd_source_type *ragd_source_entry(void) { return &bad_type; }

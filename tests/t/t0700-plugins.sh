@@ -47,7 +47,7 @@ test_expect_success 'the README plugin builds with the README command, warning-f
 	{ cat readme/err.txt; false; }
 '
 test_expect_success 'plugins build out of tree with one cc line' '
-	plugin faq readme-faq.c && plugin never && plugin badabi && plugin noentry &&
+	plugin faq readme-faq.c && plugin never && plugin badabi && plugin noentry && plugin abi1 &&
 	plugin httpjson "$SRCDIR/sources/httpjson/httpjson.c" -D_GNU_SOURCE
 '
 test_expect_success 'setup: store, fake upstream, config with plugin instances' '
@@ -104,5 +104,28 @@ test_expect_success 'a missing plugin file is refused' '
 test_expect_success 'an invalid plugin config is refused, naming instance and key' '
 	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"f\", \"type\": \"./faq.so\", \"entries\": 3}]}" >bad.json &&
 	serve_fails "source f (faq)" "entries"
+'
+test_expect_success 'an ABI 1 plugin still loads and answers' '
+	cat >filt.json <<-EOC &&
+	{"db": "$DB", "timeout_ms": 2000, "sources": [
+	  {"name": "old", "type": "./abi1.so"},
+	  {"name": "faq", "type": "./faq.so", "entries": [
+	    {"id": "f1", "title": "One", "text": "Volcano facts", "metadata": {"lang": "en"}},
+	    {"id": "f2", "title": "Two", "text": "Volcano trivia", "metadata": {"lang": "de"}},
+	    {"id": "f3", "title": "Three", "text": "Volcano lore"}]}]}
+	EOC
+	start_ragd --config filt.json &&
+	test "$(post_search "{\"query\":\"volcano\",\"generate\":false}")" = 200 &&
+	test "$(jq -r ".sources.old.status, .sources.old.hits" out.json | paste -sd,)" = ok,1 &&
+	test "$(jq -r ".sources.faq.hits" out.json)" = 3
+'
+test_expect_success 'with a filter, it is skipped: ABI 1 cannot say it filters' '
+	test "$(post_search "{\"query\":\"volcano\",\"generate\":false,\"filter\":{\"lang\":{\"\$ne\":\"de\"}}}")" = 200 &&
+	test "$(jq -r ".sources.old | .status + \",\" + .error + \",\" + (.hits|tostring)" out.json)" = "skipped,cannot apply filter,0" &&
+	test "$(jq -r .partial out.json)" = false && validate search-response out.json
+'
+test_expect_success 'a plugin declaring RAGD_SOURCE_FILTERS filters with host->filter_match' '
+	test "$(jq -r "[.contexts[].id] | sort | join(\",\")" out.json)" = "f1,f3" &&
+	stop_ragd
 '
 test_done

@@ -31,6 +31,7 @@ typedef struct fake {
     int ncalls;          /* callbacks per search (FAKE_LATER); 0 means 1 */
     int honours_cancel;  /* cancel makes it call back soon with RAGD_ECANCELED */
     int searches, cancels, callbacks;
+    const json_t *last_filter;  /* the last search's ragd_query.filter */
 } fake;
 
 typedef struct fake_op {
@@ -95,8 +96,8 @@ static int fake_search(void *self, const ragd_query *q, ragd_search_cb cb, void 
     fake_op *op;
     struct timeval tv = clock_timeval(src->delay_ms);
 
-    (void)q;
     src->searches++;
+    src->last_filter = q->filter;
     if (src->mode == FAKE_FAIL)
         return RAGD_ERR;
     if (!(op = calloc(1, sizeof *op)))
@@ -139,7 +140,17 @@ static void fake_destroy(void *self)
 }
 
 static const ragd_source_type fake_type = {
+    RAGD_SOURCE_ABI_VERSION, "fake", NULL, fake_search, fake_cancel, fake_destroy, 0,
+};
+
+/* The same declaring that it applies filters, and built for ABI 1 with the
+ * flag's bit set anyway (ABI 1 has no flags: ragd must not read them). */
+static const ragd_source_type fake_filtering_type = {
     RAGD_SOURCE_ABI_VERSION, "fake", NULL, fake_search, fake_cancel, fake_destroy,
+    RAGD_SOURCE_FILTERS,
+};
+static const ragd_source_type fake_abi1_type = {
+    1, "fake", NULL, fake_search, fake_cancel, fake_destroy, RAGD_SOURCE_FILTERS,
 };
 
 /* An instance of fake_type with the one reference a set would hold. */
@@ -212,7 +223,7 @@ static void owner_settled(void *arg, const fanout_slot *slot)
 
 static fanout *owner_start(owner *o, instance **insts, size_t n, int deadline_ms)
 {
-    o->f = fanout_start(base, insts, n, "query", 5, clock_ms() + deadline_ms, owner_done,
+    o->f = fanout_start(base, insts, n, "query", NULL, 5, clock_ms() + deadline_ms, owner_done,
                         owner_settled, o);
     return o->f;
 }
@@ -309,6 +320,44 @@ static void test_disabled_and_empty(void)
     check_loop_empty("disabled");
     fake_instance_free(in[0]);
     fake_instance_free(in[1]);
+}
+
+/* With a filter, only a source that declares it applies filters is asked,
+ * and it gets the filter; the others are skipped, saying why. */
+static void test_filter_skips(void)
+{
+    fake plain = {.base = base, .mode = FAKE_LATER};
+    fake old = {.base = base, .mode = FAKE_LATER};
+    fake filt = {.base = base, .mode = FAKE_LATER, .delay_ms = 5};
+    instance *in[3] = {fake_instance(&plain, "plain", 1), fake_instance(&old, "old", 1),
+                       fake_instance(&filt, "filt", 1)};
+    json_t *spec = json_pack("{si}", "year", 2015);
+    filter *flt = NULL;
+    char err[128];
+    owner o = {0};
+
+    in[1]->type = &fake_abi1_type;
+    in[2]->type = &fake_filtering_type;
+    ok(filter_parse(spec, &flt, err, sizeof err) == 0, "filter: parsed");
+    o.f = fanout_start(base, in, 3, "query", flt, 5, clock_ms() + 5000, owner_done,
+                       owner_settled, &o);
+    ok(o.f != NULL, "filter: started");
+    is_int(slot_at(o.f, 0)->state, FANOUT_SKIPPED, "a source without the flag is skipped");
+    is_str(slot_at(o.f, 0)->error, "cannot apply filter", "saying why");
+    is_str(fanout_state_name(FANOUT_SKIPPED), "skipped", "reported as \"skipped\"");
+    is_int(slot_at(o.f, 1)->state, FANOUT_SKIPPED, "an ABI 1 source is skipped whatever it sets");
+    is_int(plain.searches + old.searches, 0, "neither is asked");
+    ok(filt.last_filter == spec, "the filtering source gets the filter's JSON");
+    filter_free(&flt);
+    json_decref(spec);
+    event_base_dispatch(base);
+    is_int(slot_at(o.f, 2)->state, FANOUT_OK, "the filtering source answers, the filter kept "
+           "alive for it");
+    is_int(o.dones, 1, "filter: done ran once");
+    fanout_free(&o.f);
+    check_loop_empty("filter");
+    for (int i = 0; i < 3; i++)
+        fake_instance_free(in[i]);
 }
 
 static void test_late_answer_lands_on_orphan(void)
@@ -510,6 +559,7 @@ int main(void)
     ok(asserts_on, "built without NDEBUG: the fan-out's assert()s are checked");
     test_fail_and_answer();
     test_disabled_and_empty();
+    test_filter_skips();
     test_late_answer_lands_on_orphan();
     test_timeout_reported();
     test_owner_frees_early();

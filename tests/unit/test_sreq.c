@@ -201,6 +201,34 @@ static void test_query_string(void)
     sreq_release(&r);
 }
 
+/* "filter" is parsed into the request (the rules are test_filter's); a bad
+ * one is a 400 naming the path inside it. */
+static void test_filter(void)
+{
+    sreq r;
+    sreq_error e;
+    json_t *meta = json_pack("{si}", "year", 2016);
+
+    ok(json("{\"query\":\"q\",\"filter\":{\"year\":{\"$gte\":2015}}}", &r, &e) == 0,
+       "a filter parses");
+    ok(r.filter && filter_match(r.filter, "d", meta) == 1,
+       "and is kept, parsed");
+    sreq_release(&r);
+    json_decref(meta);
+    ok(r.filter == NULL, "sreq_release drops it");
+    ok(json("{\"query\":\"q\"}", &r, &e) == 0 && r.filter == NULL, "no filter: none");
+    sreq_release(&r);
+    rejects("{\"query\":\"q\",\"filter\":{\"year\":{\"$gte\":true}}}", 400, "invalid_field",
+            "filter.year.$gte: expected a number or string");
+    rejects("{\"query\":\"q\",\"filter\":[]}", 400, "invalid_field", "filter: expected an object");
+    ok(sreq_from_query(&r, "q=x&filter=%7B%22lang%22%3A%22en%22%7D", &lim, &e) == 0 && r.filter,
+       "filter=JSON in a query string");
+    sreq_release(&r);
+    ok(sreq_from_query(&r, "q=x&filter=%7B", &lim, &e) == -1 && e.status == 400 &&
+       strstr(e.message, "filter: not valid JSON"), "a query string filter that is not JSON");
+    sreq_release(&r);
+}
+
 int main(void)
 {
     test_good();
@@ -210,5 +238,6 @@ int main(void)
     test_query_string();
     test_query_repeated();
     test_query_utf8();
+    test_filter();
     return tap_done();
 }
