@@ -106,6 +106,7 @@ fake_stat() {
 # start_fakeup NAME [ARGS...]: start a fake upstream; sets NAME_URL, NAME_PID.
 start_fakeup() {
 	name=$1; shift
+	rm -f "$TEST_DIR/$name.out" # a restarted upstream's old ready line must not count
 	"$FAKEUP" --listen 127.0.0.1:0 "$@" >"$TEST_DIR/$name.out" 2>"$TEST_DIR/$name.err" &
 	pid=$!
 	started_pids="$started_pids $pid"
@@ -118,6 +119,8 @@ start_fakeup() {
 # RAGD_PID, RAGD_LOG.
 start_ragd() {
 	RAGD_LOG="$TEST_DIR/ragd.$test_count.log"
+	# A ready line left by an earlier ragd of the same step must not count.
+	rm -f "$RAGD_LOG.out"
 	"$RAGD" serve --listen 127.0.0.1:0 "$@" >"$RAGD_LOG.out" 2>"$RAGD_LOG" &
 	RAGD_PID=$!
 	started_pids="$started_pids $RAGD_PID"
