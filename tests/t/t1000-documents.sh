@@ -60,6 +60,18 @@ test_expect_success 'the job finishes, and its documents are found in kb and vec
 	test "$(search_ids "purring feline" kb | head -n1)" = "dir/a% b" &&
 	test "$(search_ids "purring feline" vector | head -n1)" = "dir/a% b"
 '
+# filtered SOURCE FILTER: the ids SOURCE alone returns for "purring feline"
+# under FILTER, one a line.
+filtered() {
+	post_search "{\"query\": \"purring feline\", \"sources\": [\"$1\"], \"generate\": false,
+	              \"filter\": $2}" f.json >/dev/null && jq -r ".contexts[].id" f.json
+}
+test_expect_success 'a filter on the uploaded metadata applies in kb and vector at once' '
+	test "$(filtered kb "{\"year\": {\"\$gte\": 2010}}" | head -n1)" = "dir/a% b" &&
+	test "$(filtered vector "{\"year\": {\"\$gte\": 2010}}" | head -n1)" = "dir/a% b" &&
+	test -z "$(filtered kb "{\"tags\": {\"\$in\": [\"y\"]}}")" &&
+	test -z "$(filtered vector "{\"tags\": {\"\$in\": [\"y\"]}}")"
+'
 test_expect_success 'GET /documents/<id> takes the id percent-encoded' '
 	test "$(req GET "/documents/dir%2Fa%25%20b")" = 200 && validate document out.json &&
 	jq -e ".id == \"dir/a% b\" and .title == \"Cats\" and .url == \"http://x/a\" and
