@@ -230,6 +230,8 @@ static void docs_done(void *arg)
     }
     if (op->kind == DOCS_DELETE && op->status == 200)
         notify_publish(job_env_path(op->env->jobs));
+    if (op->kind == JOBS_CANCEL && op->status == 200)
+        job_env_cancelled(op->env->jobs, op->job_id);
     if (op->rep.req) {
         reply_send_json(&op->rep, op->status, op->body);
         op->body = NULL;

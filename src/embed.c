@@ -253,6 +253,23 @@ void embed_normalize(float *v, size_t dims)
         v[i] = (float)(v[i] * inv);
 }
 
+/* ------------------------------------------------------- embedding input */
+
+size_t embed_input(const char *title, const char *chunk, size_t len, char *dst)
+{
+    size_t t = title ? strlen(title) : 0;
+
+    if (dst) {
+        if (t) {
+            memcpy(dst, title, t);
+            memcpy(dst + t, "\n\n", 2);
+        }
+        memcpy(dst + (t ? t + 2 : 0), chunk, len);
+        dst[(t ? t + 2 : 0) + len] = '\0';
+    }
+    return (t ? t + 2 : 0) + len;
+}
+
 /* ----------------------------------------------------- OpenAI wire format */
 
 char *embed_openai_body(const char *model, const char *const *texts,

@@ -67,6 +67,14 @@ size_t embed_stem(char *w, size_t len);
  * FNV-1a hash of the lowercased, stemmed word in *h. */
 int embed_term(const char *w, size_t len, uint64_t *h);
 
+/* The text a chunk of a document is embedded as: "TITLE\n\nCHUNK", or
+ * just CHUNK when title is NULL or empty.  One definition, so that `ragd
+ * ingest` and the server's jobs embed the same text.  chunk[0..len) need
+ * not be NUL-terminated.  When dst is not NULL, writes the text there,
+ * NUL-terminated (dst holds the returned length + 1 bytes).  Returns the
+ * text's length. */
+size_t embed_input(const char *title, const char *chunk, size_t len, char *dst);
+
 /* The JSON body of an OpenAI embeddings request:
  * {"model":MODEL,"input":[TEXT,...]} for texts[0..n).  Returns a
  * malloc'd NUL-terminated string the caller frees with free(), or NULL when

@@ -351,24 +351,12 @@ static int ingest_vec_room(ingest_run *r)
     return 0;
 }
 
-/* The text a chunk is embedded as: "TITLE\n\nCHUNK", or just the chunk. */
-static size_t ingest_embed_len(const ingest_doc *d, const chunk_span *s)
+/* embed_input for chunk s of d: its length, and the text into dst unless
+ * dst is NULL. */
+static size_t ingest_embed_input(const ingest_doc *d, const chunk_span *s,
+                                 char *dst)
 {
-    return (*d->in.title ? strlen(d->in.title) + 2 : 0) + s->len;
-}
-
-static void ingest_embed_text(const ingest_doc *d, const chunk_span *s,
-                              char *dst)
-{
-    size_t t = strlen(d->in.title);
-
-    if (t) {
-        memcpy(dst, d->in.title, t);
-        memcpy(dst + t, "\n\n", 2);
-        dst += t + 2;
-    }
-    memcpy(dst, d->in.text + s->off, s->len);
-    dst[s->len] = '\0';
+    return embed_input(d->in.title, d->in.text + s->off, s->len, dst);
 }
 
 /* The document owning chunk k of the batch. */
@@ -386,7 +374,7 @@ static int ingest_embed_hash(ingest_run *r)
 
     for (size_t k = 0; k < r->nspans; k++) {
         const ingest_doc *d = ingest_doc_of(r, k, &di);
-        size_t len = ingest_embed_len(d, &r->spans[k]);
+        size_t len = ingest_embed_input(d, &r->spans[k], NULL);
         if (len + 1 > r->scratchcap) {
             char *p = realloc(r->scratch, len + 1);
             if (!p)
@@ -394,7 +382,7 @@ static int ingest_embed_hash(ingest_run *r)
             r->scratch = p;
             r->scratchcap = len + 1;
         }
-        ingest_embed_text(d, &r->spans[k], r->scratch);
+        ingest_embed_input(d, &r->spans[k], r->scratch);
         embed_hash(r->scratch, len, r->vecs + k * r->dims, r->dims);
     }
     return 0;
@@ -425,7 +413,8 @@ static int ingest_embed_group(ingest_run *r, size_t from, size_t n)
     char *buf, *p;
 
     for (size_t k = from; k < from + n; k++)
-        total += ingest_embed_len(ingest_doc_of(r, k, &di), &r->spans[k]) + 1;
+        total += ingest_embed_input(ingest_doc_of(r, k, &di), &r->spans[k],
+                                    NULL) + 1;
     if (!(buf = malloc(total)))
         return ingest_fail(r, INGEST_FAIL, "out of memory");
     di = 0;
@@ -433,8 +422,7 @@ static int ingest_embed_group(ingest_run *r, size_t from, size_t n)
     for (size_t k = from; k < from + n; k++) {
         const ingest_doc *d = ingest_doc_of(r, k, &di);
         texts[k - from] = p;
-        ingest_embed_text(d, &r->spans[k], p);
-        p += ingest_embed_len(d, &r->spans[k]) + 1;
+        p += ingest_embed_input(d, &r->spans[k], p) + 1;
     }
     if (embed_openai_sync(r->opt.embed_url, r->opt.embed_model, r->api_key,
                           texts, n, &dims, &out, msg, sizeof msg) < 0) {

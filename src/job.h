@@ -8,12 +8,16 @@
  * uncommitted document.  One job runs at a time, one step at a time on the
  * worker pool: a step chunks and embeds a batch of documents, then writes
  * them and the job's progress in one transaction, so a document is never
- * half written and the progress never runs ahead of the documents.  After
+ * half written and the progress never runs ahead of the documents.  When
+ * the store's vectors come from an OpenAI-compatible service, the batch is
+ * embedded on the loop between chunking and writing, many requests at once
+ * (embedq.h); a failure that retrying does not mend fails the job.  After
  * each commit the runner tells the store's readers (notify.h), so the new
  * documents are searchable at once.  Searches keep the other workers.
  *
  * A cancel (store side: status "cancelled") is seen by the next step inside
- * its transaction, so nothing is committed for a job after its cancel.
+ * its transaction, so nothing is committed for a job after its cancel;
+ * job_env_cancelled then stops the job's embeddings in flight.
  *
  * Ownership: the server owns the job_env; it borrows the pool and the host
  * services.  Loop thread only, except job_store (a worker's own handle).
@@ -42,7 +46,13 @@ job_env *job_env_new(struct event_base *base, host_services *svc, const char *db
 /* A queued job was added: run it when the runner is idle. */
 void job_env_kick(job_env *e);
 
-/* Stop starting steps (shutdown); a step in flight still completes. */
+/* Job id was cancelled in the store: stop its embeddings, if they are in
+ * flight, so the runner moves on at once. */
+void job_env_cancelled(job_env *e, int64_t id);
+
+/* Stop starting steps (shutdown).  A step's embeddings in flight are
+ * stopped (the job resumes at the next start); a step on a worker still
+ * completes.  job_env_busy says when the last step has ended. */
 void job_env_stop(job_env *e);
 
 /* Whether a step is in flight (its done callback has not run yet). */

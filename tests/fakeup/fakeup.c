@@ -129,7 +129,7 @@
  *                  "faults","by_fault":{mode:n},
  *                  "streams_started","streams_completed","streams_aborted",
  *                  "streams_cut","abandoned","resets","drops","cuts",
- *                  "stalls","hanging","active"}
+ *                  "stalls","hanging","active","max_active"}
  *       requests counts every request except /stats and /_control; by_path
  *       keys are the endpoint paths above plus "other" (unknown paths and bad
  *       prefixes); by_mode counts requests that reached an endpoint, by the
@@ -143,7 +143,8 @@
  *       connections reset or closed instead of an answer, cuts the non-SSE
  *       bodies cut short on purpose, stalls the replies that went quiet.
  *       hanging and active are the requests held in mode hang and all
- *       requests still in progress, right now.
+ *       requests still in progress, right now; max_active the most
+ *       requests in progress at once since the counters were last zeroed.
  *   Unknown path: 404; wrong method: 405; errors are OpenAI-style JSON
  *   {"error":{"message":...,"type":...}}. Request bodies over 1 MiB: 413.
  *
@@ -239,11 +240,11 @@ static void fakeup_serve_stats(struct evhttp_request *req)
 	                    "\"streams_completed\":%llu,\"streams_aborted\":%llu,"
 	                    "\"streams_cut\":%llu,\"abandoned\":%llu,"
 	                    "\"resets\":%llu,\"drops\":%llu,\"cuts\":%llu,"
-	                    "\"stalls\":%llu,\"hanging\":%llu,\"active\":%llu}",
+	                    "\"stalls\":%llu,\"hanging\":%llu,\"active\":%llu,\"max_active\":%llu}",
 	                    s->streams_started, s->streams_completed,
 	                    s->streams_aborted, s->streams_cut, s->abandoned,
 	                    s->resets, s->drops, s->cuts, s->stalls, fakeup.hanging,
-	                    fakeup.active);
+	                    fakeup.active, s->max_active);
 	fakeup_reply_json(req, NULL, 200, false);
 }
 

@@ -77,6 +77,7 @@ struct fakeup_stats {
 	unsigned long long streams_started, streams_completed;
 	unsigned long long streams_aborted, streams_cut;
 	unsigned long long abandoned, resets, drops, cuts, stalls;
+	unsigned long long max_active;  /* the most requests in progress at once */
 };
 
 struct fakeup_pending;

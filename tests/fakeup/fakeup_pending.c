@@ -73,6 +73,8 @@ struct fakeup_pending *fakeup_pending_new(struct evhttp_request *req,
 		fakeup.pending->prev = p;
 	fakeup.pending = p;
 	fakeup.active++;
+	if (fakeup.active > fakeup.stats.max_active)
+		fakeup.stats.max_active = fakeup.active;
 	evhttp_connection_set_closecb(p->evcon, fakeup_pending_on_close, p);
 	fakeup_pending_watch_close(p->evcon);
 	return p;

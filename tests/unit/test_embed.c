@@ -257,6 +257,20 @@ static void test_body(void)
        "invalid UTF-8 gives no body");
 }
 
+static void test_input(void)
+{
+    char buf[64];
+
+    is_int(embed_input("Cats", "purring feline sleeps", 7, NULL), 13,
+           "the length of TITLE\n\nCHUNK, without writing");
+    is_int(embed_input("Cats", "purring feline sleeps", 7, buf), 13, "the same when written");
+    is_str(buf, "Cats\n\npurring", "a titled chunk is TITLE, a blank line, the chunk");
+    is_int(embed_input("", "purring", 7, buf), 7, "an empty title adds nothing");
+    is_str(buf, "purring", "so the chunk stands alone");
+    embed_input(NULL, "abc", 2, buf);
+    is_str(buf, "ab", "a NULL title is no title, and only len bytes of the chunk are taken");
+}
+
 #define KEY "sk-emb-5ecret-key-0123456789"
 
 /* Whether s shows any run of 4 or more consecutive bytes of KEY. */
@@ -317,6 +331,7 @@ int main(void)
     test_parse_good();
     test_parse_bad();
     test_body();
+    test_input();
     test_http_error();
     return tap_done();
 }
