@@ -373,7 +373,10 @@ void docs_handle(docs_env *env, struct evhttp_request *req, conn *c)
         return;
     }
     reply_init(&op->rep, env->base, req, c, env->max_output, env->stall_ms, &docs_hooks, op);
-    if (pool_submit(env->pool, docs_work, docs_done, op) != 0) {
+    /* Queueing a job writes its whole payload: background work, like the
+     * job's steps, so it never holds every worker while searches wait. */
+    if ((op->kind == DOCS_POST ? pool_submit_background : pool_submit)(env->pool, docs_work,
+                                                                      docs_done, op) != 0) {
         reply_send_error(&op->rep, 503, "overloaded", "cannot queue the request; retry");
         docs_op_free(op);
         return;

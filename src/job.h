@@ -10,7 +10,8 @@
  * them and the job's progress in one transaction, so a document is never
  * half written and the progress never runs ahead of the documents.  After
  * each commit the runner tells the store's readers (notify.h), so the new
- * documents are searchable at once.  Searches keep the other workers.
+ * documents are searchable at once.  Steps are the pool's background
+ * work, so searches go first and keep at least one worker of two or more.
  *
  * A cancel (store side: status "cancelled") is seen by the next step inside
  * its transaction, so nothing is committed for a job after its cancel.
