@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -319,6 +320,26 @@ static void batch_begin(batch *b, struct evhttp_request *req, conn *c)
     event_active(b->pump, EV_TIMEOUT, 0);
 }
 
+/* The body of a batch, held to max_batch_bytes rather than /search's
+ * max_body: a thousand small queries are larger than one search may be.
+ * Returns 0, or -1 with the 413 answered. */
+static int batch_body(const batch_env *env, struct evhttp_request *req, const char **body,
+                      size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t max = (size_t)env->searches->cfg->max_batch_bytes;
+    char msg[128];
+
+    *len = evbuffer_get_length(in);
+    if (*len > max) {
+        snprintf(msg, sizeof msg, "body: %zu bytes, the limit is %zu (max_batch_bytes)", *len, max);
+        reply_error(req, 413, "body_too_large", msg);
+        return -1;
+    }
+    *body = (const char *)evbuffer_pullup(in, -1);
+    return 0;
+}
+
 void batch_handle(batch_env *env, struct evhttp_request *req, conn *c)
 {
     batch *b = calloc(1, sizeof *b);
@@ -332,7 +353,7 @@ void batch_handle(batch_env *env, struct evhttp_request *req, conn *c)
         return;
     }
     b->env = env;
-    if (search_body(env->searches, req, &body, &len) != 0)
+    if (batch_body(env, req, &body, &len) != 0)
         goto fail;
     if (sreq_load_body(body, len, &root, &e) != 0 || batch_parse(b, root, &e) != 0) {
         reply_error(req, e.status, e.code, e.message);

@@ -58,6 +58,7 @@ const char config_serve_usage[] =
     "  --max-upstream-bytes N  largest upstream response body (8388608)\n"
     "  --max-sse-event N     largest upstream stream event or line (1048576)\n"
     "  --max-batch-queries N queries in one /search/batch (1000)\n"
+    "  --max-batch-bytes N   bytes of a POST /search/batch body (4194304)\n"
     "  --max-documents-bytes N  bytes of a POST /documents body (67108864)\n"
     "  --job-retention-s N   seconds finished jobs are kept; 0 forever (604800)\n"
     "\n"
@@ -91,6 +92,7 @@ static const config_limit_spec config_limit_specs[] = {
     CONFIG_LIMIT(max_batch_queries, 1, 100000, 1000),
     CONFIG_LIMIT(max_documents_bytes, 1024, 1L << 30, 64L << 20),
     CONFIG_LIMIT(job_retention_s, 0, 10L * 365 * 86400, 7L * 86400),
+    CONFIG_LIMIT(max_batch_bytes, 1024, 1L << 30, 4L << 20),
 };
 #define CONFIG_NLIMITS (sizeof config_limit_specs / sizeof *config_limit_specs)
 
@@ -128,6 +130,7 @@ static const struct option config_opts[] = {
     {"max-batch-queries", required_argument, NULL, OPT_LIMIT + 10},
     {"max-documents-bytes", required_argument, NULL, OPT_LIMIT + 11},
     {"job-retention-s", required_argument, NULL, OPT_LIMIT + 12},
+    {"max-batch-bytes", required_argument, NULL, OPT_LIMIT + 13},
     {NULL, 0, NULL, 0},
 };
 

@@ -54,6 +54,7 @@ typedef struct config {
     long max_sse_event;      /* largest event (and line) of an upstream stream */
     long max_batch_queries;  /* most queries in one /search/batch */
     long max_documents_bytes; /* largest POST /documents body */
+    long max_batch_bytes;    /* largest POST /search/batch body */
     long job_retention_s;    /* how long finished jobs and their payloads are kept */
 } config;
 

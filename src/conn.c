@@ -244,14 +244,19 @@ static void conn_arm_deadline(conn *c)
 static void conn_route_body(conn *c, struct evbuffer *in)
 {
     char line[64];
-    size_t n = c->t->lim.big_prefix ? strlen(c->t->lim.big_prefix) : 0;
     ev_ssize_t got;
 
-    if (!n || !c->evcon || n > sizeof line)
+    if (!c->evcon || !c->t->lim.routes[0].prefix)
         return;
-    got = evbuffer_copyout(in, line, n);
-    if (got == (ev_ssize_t)n && !memcmp(line, c->t->lim.big_prefix, n))
-        evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->t->lim.big_body);
+    got = evbuffer_copyout(in, line, sizeof line);
+    for (size_t i = 0; i < CONN_MAX_ROUTES && c->t->lim.routes[i].prefix; i++) {
+        const conn_route *r = &c->t->lim.routes[i];
+        size_t n = strlen(r->prefix);
+        if (got >= 0 && n <= (size_t)got && !memcmp(line, r->prefix, n)) {
+            evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)r->max_body);
+            return;
+        }
+    }
 }
 
 static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
@@ -357,7 +362,7 @@ static void conn_served_cb(struct evhttp_request *req, void *arg)
     (void)req;
     c->serving = 0;
     c->gone = NULL;
-    if (c->t->lim.big_prefix)
+    if (c->t->lim.routes[0].prefix)
         evhttp_connection_set_max_body_size(c->evcon, (ev_ssize_t)c->t->lim.max_body);
     bufferevent_set_timeouts(c->bev, &c->t->idle, &c->t->idle);
     if (evbuffer_get_length(bufferevent_get_input(c->bev)))

@@ -29,18 +29,25 @@ struct evhttp;
 struct evhttp_request;
 struct evconnlistener;
 
+/* A route whose requests may send bodies larger than max_body: those whose
+ * request line starts with prefix may send max_body bytes. */
+typedef struct conn_route {
+    const char *prefix;         /* NULL: an unused entry */
+    size_t max_body;
+} conn_route;
+
+#define CONN_MAX_ROUTES 2
+
 typedef struct conn_limits {
     size_t max_connections;     /* open at once; accepting pauses at the cap */
     int read_timeout_ms;        /* a whole request, headers and body */
     int idle_timeout_ms;        /* between bytes read or written */
     size_t max_pending_input;   /* bytes a client may send while served */
-    /* Request bodies: at most max_body bytes, except on requests whose
-     * request line starts with big_prefix (NULL: none), which may send
-     * big_body.  libevent refuses a larger Content-Length with 413 before
-     * reading the body. */
+    /* Request bodies: at most max_body bytes, except on the requests of
+     * one of routes, which may send that route's max_body.  libevent
+     * refuses a larger Content-Length with 413 before reading the body. */
     size_t max_body;
-    const char *big_prefix;
-    size_t big_body;
+    conn_route routes[CONN_MAX_ROUTES];
 } conn_limits;
 
 typedef struct conn_table conn_table;

@@ -1,7 +1,7 @@
 /*
  * docs -- the documents and jobs endpoints (docs.h).  Each request becomes
- * one docs_op: parsed on the loop, its store work on a worker, its reply
- * on the loop.
+ * one docs_op: routed on the loop, its body parsed and its store work done
+ * on a worker, its reply on the loop.
  */
 #include "docs.h"
 
@@ -26,7 +26,9 @@ typedef struct docs_op {
     docs_env *env;
     reply rep;
     docs_kind kind;
-    docreq dr;          /* DOCS_POST */
+    struct evbuffer *in; /* DOCS_POST: the body, parsed on the worker */
+    int ndjson;
+    docreq dr;          /* DOCS_POST, once parsed */
     char *doc_id;       /* DOCS_GET, DOCS_DELETE (decoded) */
     int64_t job_id;     /* JOBS_GET, JOBS_CANCEL; the new job of DOCS_POST */
     int status;         /* the reply, made on the worker */
@@ -83,13 +85,37 @@ static void docs_set_error(docs_op *op, int status, const char *code, const char
 
 /* --------------------------------------------------------- the work -- */
 
+/* Parse the body into op->dr, or set the 400.  On the worker, not the
+ * loop: a large body takes tens of milliseconds to parse, which on the loop
+ * would hold up every search in flight. */
+static int docs_post_parse(docs_op *op)
+{
+    size_t len = evbuffer_get_length(op->in);
+    const char *body = len ? (const char *)evbuffer_pullup(op->in, -1) : "";
+    char err[600];
+    int rc = body ? docreq_parse(body, len, op->ndjson, &op->dr, err, sizeof err) : -1;
+
+    if (!body)
+        snprintf(err, sizeof err, "out of memory");
+    evbuffer_free(op->in);
+    op->in = NULL;
+    if (rc < 0)
+        docs_set_error(op, body ? 400 : 500, !body ? "internal" : rc == -2 ? "invalid_json" :
+                       strstr(err, "required") ? "missing_field" : "invalid_field", err);
+    return rc < 0 ? -1 : 0;
+}
+
 static void docs_post_work(docs_op *op, store *s)
 {
-    size_t n = json_array_size(op->dr.docs);
-    char **texts = calloc(n ? n : 1, sizeof *texts);
+    size_t n;
+    char **texts;
     size_t i;
     char msg[64];
 
+    if (docs_post_parse(op) < 0)
+        return;
+    n = json_array_size(op->dr.docs);
+    texts = calloc(n ? n : 1, sizeof *texts);
     for (i = 0; texts && i < n; i++)
         if (!(texts[i] = json_dumps(json_array_get(op->dr.docs, i), JSON_COMPACT)))
             break;
@@ -210,6 +236,8 @@ static void docs_work(void *arg, unsigned worker)
 static void docs_op_free(docs_op *op)
 {
     reply_release(&op->rep);
+    if (op->in)
+        evbuffer_free(op->in);
     docreq_release(&op->dr);
     free(op->doc_id);
     json_decref(op->body);
@@ -276,15 +304,14 @@ static int docs_method(struct evhttp_request *req, int allowed, const char *allo
     return 0;
 }
 
-/* Parse the body of a POST /documents into op->dr, or reply 4xx. */
+/* Take the body of a POST /documents into op->in (moved, not copied: the
+ * request may be freed before the worker parses it), or reply 4xx. */
 static int docs_parse_post(docs_op *op, struct evhttp_request *req)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-    char err[600], msg[128];
-    const char *body;
-    int rc;
+    char msg[128];
 
     if (len > op->env->max_body) {
         snprintf(msg, sizeof msg, "body: larger than %zu bytes (max_documents_bytes)",
@@ -292,12 +319,9 @@ static int docs_parse_post(docs_op *op, struct evhttp_request *req)
         reply_error(req, 413, "body_too_large", msg);
         return -1;
     }
-    body = len ? (const char *)evbuffer_pullup(in, -1) : "";
-    rc = docreq_parse(body, len, ct && !strncmp(ct, "application/x-ndjson", 20), &op->dr, err,
-                      sizeof err);
-    if (rc < 0) {
-        reply_error(req, 400, rc == -2 ? "invalid_json" : strstr(err, "required") ?
-                    "missing_field" : "invalid_field", err);
+    op->ndjson = ct && !strncmp(ct, "application/x-ndjson", 20);
+    if (!(op->in = evbuffer_new()) || evbuffer_add_buffer(op->in, in) != 0) {
+        reply_error(req, 500, "internal", "out of memory");
         return -1;
     }
     return 0;
@@ -375,7 +399,10 @@ void docs_handle(docs_env *env, struct evhttp_request *req, conn *c)
         return;
     }
     reply_init(&op->rep, env->base, req, c, env->max_output, env->stall_ms, &docs_hooks, op);
-    if (pool_submit(env->pool, docs_work, docs_done, op) != 0) {
+    /* Queueing a job writes its whole payload: background work, like the
+     * job's steps, so it never holds every worker while searches wait. */
+    if ((op->kind == DOCS_POST ? pool_submit_background : pool_submit)(env->pool, docs_work,
+                                                                      docs_done, op) != 0) {
         reply_send_error(&op->rep, 503, "overloaded", "cannot queue the request; retry");
         docs_op_free(op);
         return;

@@ -27,9 +27,10 @@
 #include "notify.h"
 
 /* Documents per transaction: large enough that commits are cheap next to
- * the work, small enough that a step leaves the worker to searches soon
- * and a cancel takes effect within a fraction of a second. */
-#define JOB_BATCH 256
+ * the work, small enough that a step gives its worker back to searches
+ * soon and a cancel takes effect at once.  Steps are background work (pool.h), so they never hold every
+ * worker and wait behind searches. */
+#define JOB_BATCH 64
 
 /* A job keeps at most this many error entries (its counters keep counting). */
 #define JOB_MAX_ERRORS 100
@@ -556,7 +557,7 @@ static void job_step_start(job_env *e)
         return;
     }
     st->e = e;
-    if (pool_submit(e->svc->pool, job_step_work, job_step_done, st) != 0) {
+    if (pool_submit_background(e->svc->pool, job_step_work, job_step_done, st) != 0) {
         free(st);
         return;
     }

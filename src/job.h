@@ -13,7 +13,8 @@
  * embedded on the loop between chunking and writing, many requests at once
  * (embedq.h); a failure that retrying does not mend fails the job.  After
  * each commit the runner tells the store's readers (notify.h), so the new
- * documents are searchable at once.  Searches keep the other workers.
+ * documents are searchable at once.  Steps are the pool's background
+ * work, so searches go first and keep at least one worker of two or more.
  *
  * A cancel (store side: status "cancelled") is seen by the next step inside
  * its transaction, so nothing is committed for a job after its cancel;

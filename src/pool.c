@@ -1,9 +1,11 @@
 /*
  * pool -- worker threads that run blocking jobs and post them back to the loop.
  *
- * Invariants: a job is on exactly one of the two lists (todo, finished) or
- * held by exactly one worker; p->pending counts jobs between pool_submit and
- * their done callback and is touched only on the loop thread.
+ * Invariants: a job is on exactly one of the three lists (interactive,
+ * background, finished) or held by exactly one worker; p->running_bg counts
+ * the workers holding a background job; p->pending counts jobs between
+ * pool_submit and their done callback and is touched only on the loop
+ * thread.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,12 +15,15 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "pool.h"
 
 typedef struct job {
     void (*work)(void *, unsigned);
     void (*done)(void *);
     void *arg;
+    int background;
+    int64_t queued_ms;  /* when it was submitted (background jobs) */
     struct job *next;
 } job;
 
@@ -35,12 +40,13 @@ typedef struct worker {
 struct pool {
     struct event_base *base;
     struct event *wake;     /* activated by workers when finished is non-empty */
-    pthread_mutex_t lock;   /* guards todo, finished, stopping */
-    pthread_cond_t cond;    /* signalled when todo grows or stopping is set */
-    joblist todo, finished;
+    pthread_mutex_t lock;   /* guards the lists, running_bg, stopping */
+    pthread_cond_t cond;    /* signalled when a job may be taken, or stopping is set */
+    joblist interactive, background, finished;
     int stopping;
     size_t pending;
     unsigned nworkers, started;
+    unsigned max_bg, running_bg;
     worker *workers;
 };
 
@@ -72,6 +78,20 @@ static job *pool_joblist_pop(joblist *l)
     return j;
 }
 
+/* The job a free worker takes now under the rule in pool.h, removed from
+ * its queue, or NULL when it must wait.  Called with the lock held. */
+static job *pool_take(pool *p)
+{
+    int bg_ok = p->background.head && p->running_bg < p->max_bg;
+
+    if (bg_ok && (!p->interactive.head ||
+                  clock_ms() - p->background.head->queued_ms >= POOL_BACKGROUND_MAX_WAIT_MS))
+        return pool_joblist_pop(&p->background);
+    if (p->interactive.head)
+        return pool_joblist_pop(&p->interactive);
+    return NULL;
+}
+
 static void *pool_worker_main(void *arg)
 {
     worker *w = arg;
@@ -80,14 +100,19 @@ static void *pool_worker_main(void *arg)
     pthread_mutex_lock(&p->lock);
     for (;;) {
         job *j;
-        while (!p->todo.head && !p->stopping)
+        while (!(j = pool_take(p)) && !p->stopping)
             pthread_cond_wait(&p->cond, &p->lock);
-        j = pool_joblist_pop(&p->todo);
         if (!j)
-            break; /* stopping and nothing left to do */
+            break; /* stopping and nothing this worker may take */
+        p->running_bg += j->background;
         pthread_mutex_unlock(&p->lock);
         j->work(j->arg, w->index);
         pthread_mutex_lock(&p->lock);
+        if (j->background) {
+            p->running_bg--;
+            if (p->background.head) /* a worker waiting on the limit may go on */
+                pthread_cond_signal(&p->cond);
+        }
         pool_joblist_push(&p->finished, j);
         event_active(p->wake, EV_READ, 0);
     }
@@ -127,6 +152,7 @@ pool *pool_new(struct event_base *base, unsigned nworkers, char *err, size_t err
         goto fail;
     p->base = base;
     p->nworkers = nworkers;
+    p->max_bg = nworkers > 1 ? nworkers - 1 : 1;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->wake = event_new(base, -1, 0, pool_wake_cb, p);
@@ -158,7 +184,8 @@ size_t pool_pending(const pool *p)
     return p->pending;
 }
 
-int pool_submit(pool *p, void (*work)(void *, unsigned), void (*done)(void *), void *arg)
+static int pool_queue(pool *p, void (*work)(void *, unsigned), void (*done)(void *), void *arg,
+                      int background)
 {
     job *j;
 
@@ -167,12 +194,25 @@ int pool_submit(pool *p, void (*work)(void *, unsigned), void (*done)(void *), v
     j->work = work;
     j->done = done;
     j->arg = arg;
+    j->background = background;
+    j->queued_ms = background ? clock_ms() : 0;
     pthread_mutex_lock(&p->lock);
-    pool_joblist_push(&p->todo, j);
+    pool_joblist_push(background ? &p->background : &p->interactive, j);
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     p->pending++;
     return 0;
+}
+
+int pool_submit(pool *p, void (*work)(void *, unsigned), void (*done)(void *), void *arg)
+{
+    return pool_queue(p, work, done, arg, 0);
+}
+
+int pool_submit_background(pool *p, void (*work)(void *, unsigned), void (*done)(void *),
+                           void *arg)
+{
+    return pool_queue(p, work, done, arg, 1);
 }
 
 void pool_free(pool **pp)

@@ -2,11 +2,25 @@
  * pool -- a small pool of worker threads for blocking work (SQLite queries,
  * vector scans), so the event loop never waits on disk or heavy CPU.
  *
- * Jobs are queued FIFO.  A worker runs job->work, then hands the job back to
- * the loop through a queue and one libevent event activated from the worker
- * thread (which is why main() calls evthread_use_pthreads() before creating
- * the event_base).  The loop then runs job->done.  Not for work that needs
- * the loop's state: a work function must touch only its own job.
+ * Jobs wait in two FIFO queues: interactive work, which a client is waiting
+ * on (source searches and the refreshes that make new documents
+ * searchable), and background work, which nobody waits on request by
+ * request (the steps of document jobs, the writes that queue them).  The
+ * rule a free worker follows, so that searches stay fast while a job runs:
+ *
+ *   1. At most max(1, N - 1) of the N workers run background work at once,
+ *      so with two or more workers one is always left to interactive work.
+ *   2. Within that limit, a background job that has waited
+ *      POOL_BACKGROUND_MAX_WAIT_MS or longer is taken first, so background
+ *      work is slowed by a steady stream of searches but never starved.
+ *   3. Otherwise the oldest interactive job is taken, then the oldest
+ *      background job.
+ *
+ * A worker runs job->work, then hands the job back to the loop through a
+ * queue and one libevent event activated from the worker thread (which is
+ * why main() calls evthread_use_pthreads() before creating the event_base).
+ * The loop then runs job->done.  Not for work that needs the loop's state:
+ * a work function must touch only its own job.
  */
 #ifndef RAGD_POOL_H
 #define RAGD_POOL_H
@@ -14,6 +28,9 @@
 #include <stddef.h>
 
 struct event_base;
+
+/* How long a background job may wait behind interactive work (rule 2). */
+#define POOL_BACKGROUND_MAX_WAIT_MS 100
 
 typedef struct pool pool;
 
@@ -28,6 +45,11 @@ unsigned pool_size(const pool *p);
  * thread and then done(arg) once on the loop thread; or -1 (out of memory or
  * shutting down) and neither runs.  Loop thread only. */
 int pool_submit(pool *p, void (*work)(void *, unsigned), void (*done)(void *), void *arg);
+
+/* pool_submit for background work: the same contract, on the background
+ * queue. */
+int pool_submit_background(pool *p, void (*work)(void *, unsigned), void (*done)(void *),
+                           void *arg);
 
 /* Jobs submitted whose done has not run yet. */
 size_t pool_pending(const pool *p);

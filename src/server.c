@@ -25,16 +25,18 @@
 #include "search.h"
 #include "server.h"
 
-/* libevent's own hard cap on a request body, outside /documents; bodies
- * between the configured max_body and this get our JSON 413, larger ones
- * libevent's, refused on their Content-Length before the body is read.
- * POST /documents alone may send max_documents_bytes: libevent 2.1's cap
- * is per server, so conn.c raises it per connection for a request whose
- * line starts SERVER_BIG_BODY_PREFIX and lowers it again once it is
- * served.  A huge body sent to /search thus costs no more than this cap,
- * whatever the documents limit. */
+/* libevent's own hard cap on a request body, outside /documents and
+ * /search/batch; bodies between the configured max_body and this get our
+ * JSON 413, larger ones libevent's, refused on their Content-Length before
+ * the body is read.  POST /documents may send max_documents_bytes, and
+ * POST /search/batch max_batch_bytes: libevent 2.1's cap is per server, so
+ * conn.c raises it per connection for a request whose line starts with
+ * one of these prefixes and lowers it again once it is served.  A huge
+ * body sent to /search thus costs no more than this cap, whatever the
+ * other limits. */
 #define SERVER_HARD_MAX_BODY (16u << 20)
-#define SERVER_BIG_BODY_PREFIX "POST /documents"
+#define SERVER_DOCUMENTS_PREFIX "POST /documents"
+#define SERVER_BATCH_PREFIX "POST /search/batch"
 
 static int server_method_ok(struct evhttp_request *req, int allowed, const char *allow)
 {
@@ -184,7 +186,11 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     conn_limits lim = {cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max(),
                        (int)cfg->read_timeout_ms, (int)cfg->idle_timeout_ms,
                        (size_t)cfg->max_pending_input, SERVER_HARD_MAX_BODY,
-                       SERVER_BIG_BODY_PREFIX, (size_t)cfg->max_documents_bytes};
+                       {{SERVER_DOCUMENTS_PREFIX, (size_t)cfg->max_documents_bytes},
+                        /* not below the hard cap: a batch over its own limit
+                         * still gets batch.c's JSON 413 */
+                        {SERVER_BATCH_PREFIX, cfg->max_batch_bytes > (long)SERVER_HARD_MAX_BODY ?
+                         (size_t)cfg->max_batch_bytes : SERVER_HARD_MAX_BODY}}};
 
     memset(srv, 0, sizeof *srv);
     srv->base = base;

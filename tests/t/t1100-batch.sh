@@ -107,6 +107,23 @@ test_expect_success 'the batch deadline ends what has not finished' '
 	wait_for "live_searches 0" && wait_for "fake_stat $UP_URL \".hanging == 0\"" &&
 	fake_control "$UP_URL" "{\"mode\":\"ok\"}"
 '
+test_expect_success 'a batch has its own body limit: 1000 small queries fit' '
+	stop_ragd && start_ragd --db "$DB" &&
+	"$PY" -c "import json, sys; json.dump({\"queries\": [{\"query\": \"volcano lava %d\" % i, \"k\": 1, \"sources\": [\"kb\"], \"generate\": False} for i in range(1000)]}, open(sys.argv[1], \"w\"))" many.json &&
+	test "$(wc -c <many.json)" -gt 65536 &&
+	test "$(post_batch @many.json many.out)" = 200 &&
+	test "$(jq ".results | length" many.out)" = 1000 &&
+	test "$(jq "[.results[] | select(.error)] | length" many.out)" = 0 &&
+	test "$(jq -r ".results[999].query" many.out)" = "volcano lava 999"
+'
+test_expect_success 'a batch body over --max-batch-bytes is a 413 naming the limit' '
+	"$PY" -c "import sys; open(sys.argv[1], \"w\").write(\"{\\\"queries\\\": [{\\\"query\\\": \\\"a\\\"}]\" + \" \" * (4 << 20) + \"}\")" huge.json &&
+	jq -e ".queries | length == 1" huge.json &&
+	test "$(post_batch @huge.json huge.out)" = 413 &&
+	validate error huge.out &&
+	test "$(jq -r .error.code huge.out)" = body_too_large &&
+	jq -r .error.message huge.out | grep "the limit is 4194304 (max_batch_bytes)"
+'
 test_expect_success 'ragd stops cleanly' '
 	stop_ragd
 '
