@@ -302,7 +302,9 @@ sreq_limits search_limits(const search_env *env)
                          env->sources->n, (int)env->cfg->max_k};
 }
 
-int search_body(const search_env *env, struct evhttp_request *req, const char **body,
+/* The body of req in *body (NULL when empty) and *len, borrowed from req;
+ * or -1 with the 413 answered. */
+static int search_body(const search_env *env, struct evhttp_request *req, const char **body,
                        size_t *len)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
