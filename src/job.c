@@ -24,6 +24,7 @@
 #include "embed.h"
 #include "embedq.h"
 #include "log.h"
+#include "obs.h"
 #include "notify.h"
 
 /* Documents per transaction: large enough that commits are cheap next to
@@ -470,6 +471,18 @@ static void job_step_start(job_env *e);
 static void job_step_done(void *arg);
 
 /* The end of a step, on the loop: tell the readers, then go on. */
+/* Count what the step wrote, and its job if the step finished it. */
+static void job_step_count(const job_step *st)
+{
+    size_t written = 0;
+
+    for (size_t i = 0; st->committed && st->b && i < st->b->n; i++)
+        written += st->b->docs[i].doc != NULL;
+    metrics_add(obs.documents_written, (double)written);
+    if (!strcmp(st->j.status, "done") || !strcmp(st->j.status, "failed"))
+        metrics_add(obs.jobs, 1, st->j.status);
+}
+
 static void job_step_end(job_step *st)
 {
     job_env *e = st->e;
@@ -479,6 +492,7 @@ static void job_step_end(job_step *st)
         log_msg(more && !st->fail[0] ? LOG_INFO : LOG_WARN, "jobs: %s", st->err);
     if (st->committed)
         notify_publish(e->path);
+    job_step_count(st);
     job_batch_free(&st->b);
     store_job_release(&st->j);
     free(st);
