@@ -79,6 +79,7 @@ struct job_step {
     embedq *q;          /* the embeddings in flight, or NULL */
     char fail[512];     /* why the embeddings failed: the job fails */
     int committed, more;
+    size_t written;     /* documents the commit wrote */
     char err[512];
 };
 
@@ -366,6 +367,8 @@ static void job_commit_step(job_step *st, store *s)
     int rc = job_commit(s, st->b, st->into, st->err, sizeof st->err);
 
     st->committed = rc == 1;
+    for (size_t i = 0; st->committed && i < st->b->n; i++)
+        st->written += st->b->docs[i].doc != NULL;
     st->more = rc >= 0;
     if (rc < 0)
         job_fail(s, &st->j, st->err);
@@ -474,11 +477,7 @@ static void job_step_done(void *arg);
 /* Count what the step wrote, and its job if the step finished it. */
 static void job_step_count(const job_step *st)
 {
-    size_t written = 0;
-
-    for (size_t i = 0; st->committed && st->b && i < st->b->n; i++)
-        written += st->b->docs[i].doc != NULL;
-    metrics_add(obs.documents_written, (double)written);
+    metrics_add(obs.documents_written, (double)st->written);
     if (!strcmp(st->j.status, "done") || !strcmp(st->j.status, "failed"))
         metrics_add(obs.jobs, 1, st->j.status);
 }
