@@ -139,7 +139,11 @@ test_expect_success 'X-Request-Id: a valid one is echoed, in the body too; other
 	test -n "$a" && test -n "$b" && test "$a" != "$b" &&
 	curl -s -o chat.json -H "X-Request-Id: chat-7" -H "Content-Type: application/json" \
 		--data-binary "{\"messages\":[{\"role\":\"user\",\"content\":\"volcano\"}]}" \
-		"$RAGD_URL/v1/chat/completions" && test "$(jq -r .ragd.request_id chat.json)" = chat-7
+		"$RAGD_URL/v1/chat/completions" && test "$(jq -r .ragd.request_id chat.json)" = chat-7 &&
+	curl -s -o batch.json -H "X-Request-Id: batch-9" -H "Content-Type: application/json" \
+		--data-binary "{\"queries\":[{\"query\":\"volcano\"},{\"query\":\"tides\"}]}" \
+		"$RAGD_URL/search/batch" && validate batch-response batch.json &&
+	jq -e "[.results[].request_id] == [\"batch-9\", \"batch-9\"]" batch.json >/dev/null
 '
 test_expect_success 'the access log: one JSON line per request, with its fields, no query text' '
 	curl -s -o /dev/null -H "X-Request-Id: secret-probe" -H "Authorization: Bearer $SEARCHKEY" \
