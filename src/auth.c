@@ -261,6 +261,11 @@ int auth_load(auth **out, const char *path, char *err, size_t errlen)
 
 /* ----------------------------------------------------------- listen -- */
 
+int auth_listens_loopback(const auth *a)
+{
+    return a->loopback;
+}
+
 int auth_is_loopback(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)

@@ -5,7 +5,9 @@
  *
  *   search  /search, /search/batch, /v1/chat/completions
  *   write   the document and job endpoints
- *   admin   reserved for operations endpoints
+ *   admin   operations endpoints: GET /metrics, unless ragd listens on a
+ *           loopback address (then it is open); on any other address with
+ *           no keys configured it is refused (403)
  *
  * With no keys configured, search is open and write is allowed only when
  * ragd listens on a loopback address (its own listen address, not the
@@ -53,6 +55,10 @@ int auth_parse(auth **out, const char *text, size_t len, char *err, size_t errle
 /* Say whether ragd listens on a loopback address (the address it bound),
  * which decides the write scope when no keys are configured. */
 void auth_set_listen(auth *a, const struct sockaddr *bound);
+
+/* Whether ragd listens on a loopback address (as auth_set_listen said):
+ * GET /metrics is then open to all, keys or not. */
+int auth_listens_loopback(const auth *a);
 
 /* Whether sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
 int auth_is_loopback(const struct sockaddr *sa);

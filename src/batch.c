@@ -20,6 +20,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "access.h"
 #include "batch.h"
 #include "clock.h"
 #include "log.h"
@@ -111,8 +112,12 @@ static void batch_item_done(void *arg, int status, json_t *doc)
 {
     batch_item *it = arg;
     batch *b = it->b;
+    const char *id = access_request_id(b->out.req);
 
-    (void)status; /* a failed item's document is its {"error": ...} */
+    /* a failed item's document is its {"error": ...}; a search's carries
+     * the batch's request id */
+    if (doc && status == 200 && id)
+        json_object_set_new(doc, "request_id", json_string(id));
     it->s = NULL;
     it->result = doc ? doc : batch_error("internal", "the result could not be built (out of memory)");
     b->running--;

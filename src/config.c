@@ -41,6 +41,9 @@ const char config_serve_usage[] =
     "                     \"scopes\"}]}; a private file (default: none)\n"
     "  --config FILE      JSON config (schemas/config.schema.json); flags override it\n"
     "  --log-level LEVEL  error, warn, info (default) or debug\n"
+    "  --access-log FILE  one JSON line per request, appended to FILE\n"
+    "                     (default: stderr)\n"
+    "  --log-queries      put each search's query text in the access log\n"
     "  --help             this text\n"
     "\n"
     "Limits (each also a config file key, with _ for -):\n"
@@ -68,7 +71,7 @@ const char config_serve_usage[] =
 enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
        OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
-       OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
+       OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_ACCESS_LOG, OPT_LOG_QUERIES, OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
 
 /* The numeric limits, each a flag and a config file key. */
 typedef struct config_limit_spec {
@@ -117,6 +120,8 @@ static const struct option config_opts[] = {
     {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY},
     {"max-query-bytes", required_argument, NULL, OPT_MAX_QUERY},
     {"api-keys", required_argument, NULL, OPT_API_KEYS},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
+    {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
     {"max-connections", required_argument, NULL, OPT_LIMIT + 0},
     {"max-inflight", required_argument, NULL, OPT_LIMIT + 1},
     {"max-headers", required_argument, NULL, OPT_LIMIT + 2},
@@ -232,6 +237,15 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
     if (!strcmp(key, "prompt_file")) return config_file_str(v, key, &c->prompt_file, err, errlen);
     if (!strcmp(key, "plugin_dir")) return config_file_str(v, key, &c->plugin_dir, err, errlen);
     if (!strcmp(key, "api_keys_file")) return config_file_str(v, key, &c->api_keys_file, err, errlen);
+    if (!strcmp(key, "access_log")) return config_file_str(v, key, &c->access_log, err, errlen);
+    if (!strcmp(key, "log_queries")) {
+        if (!json_is_boolean(v)) {
+            snprintf(err, errlen, "%s: expected true or false", key);
+            return -1;
+        }
+        c->log_queries = json_is_true(v);
+        return 0;
+    }
     if (!strcmp(key, "timeout_ms")) {
         if (config_file_int(v, key, 1, CONFIG_MAX_TIMEOUT_MS, &n, err, errlen)) return -1;
         c->timeout_ms = (int)n;
@@ -340,6 +354,8 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
     case OPT_PROMPT: return config_set_str(&c->prompt_file, arg);
     case OPT_PLUGIN_DIR: return config_set_str(&c->plugin_dir, arg);
     case OPT_API_KEYS: return config_set_str(&c->api_keys_file, arg);
+    case OPT_ACCESS_LOG: return config_set_str(&c->access_log, arg);
+    case OPT_LOG_QUERIES: c->log_queries = 1; return 0;
     case OPT_LLM_TEMPERATURE: {
         char *end;
         double t = strtod(arg, &end);
@@ -483,5 +499,6 @@ void config_release(config *c)
     free(c->prompt_file);
     free(c->plugin_dir);
     free(c->api_keys_file);
+    free(c->access_log);
     memset(c, 0, sizeof *c);
 }

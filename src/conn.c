@@ -30,6 +30,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "access.h"
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
@@ -44,6 +45,8 @@ struct conn {
     int serving;
     struct event *timer;               /* the read deadline, or a close ragd decided */
     struct evbuffer_cb_entry *input_cb;
+    struct evbuffer_cb_entry *output_cb;  /* counts the reply's bytes */
+    access_rec acc;                    /* the request being served */
     char why[128];                     /* set when ragd closes the connection */
     conn_gone_cb gone;
     void *gone_arg;
@@ -171,6 +174,9 @@ static void conn_free(conn *c)
     conn_set_idle(c, 0);
     if (c->input_cb)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
+    if (c->output_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->output_cb);
+    access_end(&c->acc, 499);
     if (c->timer)
         event_free(c->timer);
     if (c->fd >= 0 && (size_t)c->fd < t->nfd && t->by_fd[c->fd] == c)
@@ -194,6 +200,7 @@ static void conn_closed_cb(struct evhttp_connection *evcon, void *arg)
     c->gone = NULL;
     if (gone)
         gone(c->gone_arg, why);
+    access_end(&c->acc, 499); /* a reply that never ended: the client left */
     conn_free(c);
 }
 
@@ -276,6 +283,16 @@ static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *in
     }
 }
 
+/* Everything queued for the client while a request is served is its
+ * reply: the access log's bytes. */
+static void conn_output_cb(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
+{
+    conn *c = arg;
+
+    (void)out;
+    c->acc.bytes += info->n_added;
+}
+
 static int conn_index(conn_table *t, conn *c)
 {
     if ((size_t)c->fd >= t->nfd) {
@@ -306,13 +323,17 @@ static void conn_adopt_cb(evutil_socket_t fd, short what, void *arg)
     c->fd = bufferevent_getfd(c->bev);
     if (!evcon || c->fd < 0 || !(c->timer = evtimer_new(c->t->base, conn_timer_cb, c)) ||
         conn_index(c->t, c) != 0 ||
-        !(c->input_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), conn_input_cb, c))) {
+        !(c->input_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), conn_input_cb, c)) ||
+        !(c->output_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), conn_output_cb, c))) {
         /* Untracked from here on: only on ENOMEM, or a connection evhttp
          * already dropped. */
         c->fd = -1;
         if (c->input_cb)
             evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
         c->input_cb = NULL;
+        if (c->output_cb)
+            evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->output_cb);
+        c->output_cb = NULL;
         bufferevent_decref(c->bev);
         conn_free(c);
         return;
@@ -359,7 +380,7 @@ static void conn_served_cb(struct evhttp_request *req, void *arg)
 {
     conn *c = arg;
 
-    (void)req;
+    access_end(&c->acc, evhttp_request_get_response_code(req));
     c->serving = 0;
     c->gone = NULL;
     if (c->t->lim.routes[0].prefix)
@@ -381,6 +402,7 @@ conn *conn_serve(conn_table *t, struct evhttp_request *req)
     if (fd < 0 || (size_t)fd >= t->nfd || !(c = t->by_fd[fd]) || c->evcon != evcon)
         return NULL;
     c->serving = 1;
+    access_begin(&c->acc, req);
     conn_set_idle(c, 0);
     evtimer_del(c->timer);
     /* Writes still time out; reads do not: reading is done, and the
@@ -405,6 +427,11 @@ void conn_unwatch(conn *c)
 {
     c->gone = NULL;
     c->gone_arg = NULL;
+}
+
+access_rec *conn_access(conn *c)
+{
+    return c && c->acc.active ? &c->acc : NULL;
 }
 
 size_t conn_unsent(const conn *c)

@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 
+#include "access.h"
+
 struct event_base;
 struct evhttp;
 struct evhttp_request;
@@ -84,6 +86,10 @@ conn *conn_serve(conn_table *t, struct evhttp_request *req);
  * time; watching again replaces it. */
 void conn_watch(conn *c, conn_gone_cb gone, void *arg);
 void conn_unwatch(conn *c);
+
+/* The record of the request c is serving (access.h), or NULL when c is
+ * NULL or serves none.  Valid until the request ends or c closes. */
+access_rec *conn_access(conn *c);
 
 /* Bytes of reply queued on c that the client has not taken yet. */
 size_t conn_unsent(const conn *c);

@@ -24,6 +24,7 @@
 #include "embed.h"
 #include "embedq.h"
 #include "log.h"
+#include "obs.h"
 #include "notify.h"
 
 /* Documents per transaction: large enough that commits are cheap next to
@@ -78,6 +79,7 @@ struct job_step {
     embedq *q;          /* the embeddings in flight, or NULL */
     char fail[512];     /* why the embeddings failed: the job fails */
     int committed, more;
+    size_t written;     /* documents the commit wrote */
     char err[512];
 };
 
@@ -365,6 +367,8 @@ static void job_commit_step(job_step *st, store *s)
     int rc = job_commit(s, st->b, st->into, st->err, sizeof st->err);
 
     st->committed = rc == 1;
+    for (size_t i = 0; st->committed && i < st->b->n; i++)
+        st->written += st->b->docs[i].doc != NULL;
     st->more = rc >= 0;
     if (rc < 0)
         job_fail(s, &st->j, st->err);
@@ -470,6 +474,14 @@ static void job_step_start(job_env *e);
 static void job_step_done(void *arg);
 
 /* The end of a step, on the loop: tell the readers, then go on. */
+/* Count what the step wrote, and its job if the step finished it. */
+static void job_step_count(const job_step *st)
+{
+    metrics_add(obs.documents_written, (double)st->written);
+    if (!strcmp(st->j.status, "done") || !strcmp(st->j.status, "failed"))
+        metrics_add(obs.jobs, 1, st->j.status);
+}
+
 static void job_step_end(job_step *st)
 {
     job_env *e = st->e;
@@ -479,6 +491,7 @@ static void job_step_end(job_step *st)
         log_msg(more && !st->fail[0] ? LOG_INFO : LOG_WARN, "jobs: %s", st->err);
     if (st->committed)
         notify_publish(e->path);
+    job_step_count(st);
     job_batch_free(&st->b);
     store_job_release(&st->j);
     free(st);

@@ -35,6 +35,7 @@
 #include "buf.h"
 #include "llm.h"
 #include "mask.h"
+#include "obs.h"
 #include "url.h"
 #include "sse.h"
 
@@ -351,6 +352,8 @@ static void llm_finish(llm_call *c, int status, const char *fmt, ...)
     char msg[sizeof c->error];
     va_list ap;
 
+    metrics_add(obs.llm_calls, 1, status == RAGD_OK ? "ok" : status == RAGD_ECANCELED ?
+                                  "cancelled" : "error");
     if (status == RAGD_OK) {
         c->cb.on_done(c->arg, RAGD_OK, c->answer.p ? c->answer.p : "", model, c->finish, NULL);
     } else {
@@ -390,6 +393,7 @@ static int llm_token(llm_call *c, const char *piece, size_t len)
     if (!c->stream || !c->cb.on_token)
         return 0;
     c->ntokens++;
+    metrics_add(obs.llm_tokens, 1);
     if (c->cb.on_token(c->arg, piece, len) != 0)
         llm_end(c, RAGD_ECANCELED, "cancelled");
     return c->end_status != 0; /* on_token may also have called llm_cancel */
@@ -500,8 +504,10 @@ static void llm_http_failed(llm_call *c, long http_status, const char *body, siz
 
     if (llm_retryable(http_status) && c->attempts == 1 && c->ntokens == 0 &&
         clock_ms() + wait + LLM_RETRY_MIN_LEFT_MS < c->deadline_ms &&
-        evtimer_add(c->wake, &tv) == 0)
+        evtimer_add(c->wake, &tv) == 0) {
+        metrics_add(obs.llm_retries, 1);
         return;
+    }
     llm_http_error(http_status, body, len, c->key, msg, sizeof msg);
     llm_finish(c, RAGD_ERR, "%s", msg);
 }

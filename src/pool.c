@@ -47,6 +47,8 @@ struct pool {
     size_t pending;
     unsigned nworkers, started;
     unsigned max_bg, running_bg;
+    size_t queued;          /* waiting for a worker (guarded by lock) */
+    unsigned busy;          /* workers running a job (guarded by lock) */
     worker *workers;
 };
 
@@ -105,9 +107,12 @@ static void *pool_worker_main(void *arg)
         if (!j)
             break; /* stopping and nothing this worker may take */
         p->running_bg += j->background;
+        p->queued--;
+        p->busy++;
         pthread_mutex_unlock(&p->lock);
         j->work(j->arg, w->index);
         pthread_mutex_lock(&p->lock);
+        p->busy--;
         if (j->background) {
             p->running_bg--;
             if (p->background.head) /* a worker waiting on the limit may go on */
@@ -184,6 +189,14 @@ size_t pool_pending(const pool *p)
     return p->pending;
 }
 
+void pool_load(pool *p, size_t *queued, unsigned *busy)
+{
+    pthread_mutex_lock(&p->lock);
+    *queued = p->queued;
+    *busy = p->busy;
+    pthread_mutex_unlock(&p->lock);
+}
+
 static int pool_queue(pool *p, void (*work)(void *, unsigned), void (*done)(void *), void *arg,
                       int background)
 {
@@ -198,6 +211,7 @@ static int pool_queue(pool *p, void (*work)(void *, unsigned), void (*done)(void
     j->queued_ms = background ? clock_ms() : 0;
     pthread_mutex_lock(&p->lock);
     pool_joblist_push(background ? &p->background : &p->interactive, j);
+    p->queued++;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
     p->pending++;

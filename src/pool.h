@@ -54,6 +54,10 @@ int pool_submit_background(pool *p, void (*work)(void *, unsigned), void (*done)
 /* Jobs submitted whose done has not run yet. */
 size_t pool_pending(const pool *p);
 
+/* Jobs waiting for a worker, and workers running one, as the workers left
+ * them a moment ago (for metrics). */
+void pool_load(pool *p, size_t *queued, unsigned *busy);
+
 /* Finish every queued job (each done still runs, on the calling thread), stop
  * the threads and free the pool; sets *pp to NULL.  Loop thread only, with
  * the loop not running. */

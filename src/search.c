@@ -32,6 +32,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 
+#include "access.h"
 #include "chat.h"
 #include "clock.h"
 #include "coalesce.h"
@@ -39,6 +40,7 @@
 #include "fuse.h"
 #include "gen.h"
 #include "log.h"
+#include "obs.h"
 #include "reply.h"
 #include "search.h"
 #include "sreq.h"
@@ -58,6 +60,8 @@ typedef struct search {
     size_t nhits;
     int partial;
     double retrieval_ms;
+    int64_t gen_t0_us;                /* when generation started */
+    access_rec *acc;                  /* the request's access record until it ends, or NULL */
     gen *generation;                  /* in flight; NULL once it called back */
     const gen_result *gen;            /* during search_generated only */
     struct search *prev, *next;       /* env->live */
@@ -105,6 +109,7 @@ static void search_end(search *s)
 {
     reply_detach(&s->out);
     s->ended = 1;
+    s->acc = NULL; /* the connection may close, and free it, from now on */
     coalesce_leave(&s->cm);
     if (s->generation)
         gen_cancel(s->generation);
@@ -187,6 +192,7 @@ static void search_generated(void *arg, const gen_result *r)
     search *s = arg;
 
     s->generation = NULL;
+    metrics_observe(obs.stage_latency, (double)(clock_us() - s->gen_t0_us) / 1e6, "generation");
     if (s->ended) {
         search_release(s); /* the client left; this was the last callback */
         return;
@@ -199,7 +205,10 @@ static void search_generate(search *s)
 {
     static const gen_callbacks cbs = {search_token, search_generated};
     const search_env *env = s->env;
-    int rc = gen_start(env->gen, s->q.query, s->hits, s->nhits, s->w->streams,
+    int rc;
+
+    s->gen_t0_us = clock_us();
+    rc = gen_start(env->gen, s->q.query, s->hits, s->nhits, s->w->streams,
                        clock_ms() + env->cfg->llm_timeout_ms, &cbs, s, &s->generation);
 
     if (rc != RAGD_OK) {
@@ -219,7 +228,13 @@ static void search_settled(void *arg, const fanout_slot *sl)
 {
     search *s = arg;
     writer_data d = search_data(s);
+    const char *status = fanout_state_name(sl->state);
+    double secs = (double)(sl->end_us - sl->start_us) / 1e6;
 
+    metrics_add(obs.source_calls, 1, sl->inst->name, status);
+    if (sl->state == FANOUT_OK || sl->state == FANOUT_ERROR || sl->state == FANOUT_TIMEOUT)
+        metrics_observe(obs.source_latency, secs, sl->inst->name);
+    access_note_source(s->acc, sl->inst->name, status, secs * 1e3);
     if (s->w->source)
         s->w->source(&s->out, &d, sl);
 }
@@ -249,12 +264,15 @@ static void search_retrieved(void *arg, fanout *f)
 {
     search *s = arg;
     writer_data d;
+    int64_t fuse_t0_us = clock_us();
 
     s->retrieval_ms = clock_report_ms(fanout_elapsed_us(f));
+    metrics_observe(obs.stage_latency, (double)fanout_elapsed_us(f) / 1e6, "retrieval");
     if (search_fuse(s, f) != 0) {
         search_fail(s, 500, "internal", "out of memory building the response");
         return;
     }
+    metrics_observe(obs.stage_latency, (double)(clock_us() - fuse_t0_us) / 1e6, "fusion");
     d = search_data(s);
     if (s->w->contexts)
         s->w->contexts(&s->out, &d);
@@ -423,6 +441,8 @@ static void search_start(search_env *env, struct evhttp_request *req, conn *c, s
     s->model = model;
     s->w = w;
     s->t0_us = clock_us();
+    s->acc = conn_access(c);
+    access_note_query(s->acc, s->q.query);
     reply_init(&s->out, env->base, req, c, (size_t)env->cfg->max_output,
                env->cfg->idle_timeout_ms / 2, &search_hooks, s);
     search_link(s);

@@ -17,10 +17,13 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "auth.h"
 #include "batch.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
+#include "obs.h"
 #include "reply.h"
 #include "search.h"
 #include "server.h"
@@ -122,6 +125,92 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
                                           (json_int_t)conn_count(srv->conns)));
 }
 
+/* GET /metrics: open on a loopback listen address, else the admin scope
+ * (auth.h). */
+static void server_metrics_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+    struct evbuffer *out;
+
+    conn_serve(srv->conns, req);
+    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
+        (!auth_listens_loopback(srv->auth) && auth_check(srv->auth, req, AUTH_ADMIN) != 0))
+        return;
+    if (!(out = evbuffer_new()) || metrics_render(out) != 0) {
+        if (out)
+            evbuffer_free(out);
+        reply_error(req, 500, "internal", "out of memory rendering the metrics");
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4; charset=utf-8");
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+/* ------------------------------------------------- scrape-time gauges -- */
+
+static double server_gauge_connections(void *arg)
+{
+    const server *srv = arg;
+    return srv->conns ? (double)conn_count(srv->conns) : 0;
+}
+
+static double server_gauge_inflight(void *arg)
+{
+    const server *srv = arg;
+    return (double)(srv->searches.nlive + srv->batches.nlive + srv->docs.live);
+}
+
+static double server_gauge_queue(void *arg)
+{
+    const server *srv = arg;
+    size_t queued;
+    unsigned busy;
+
+    pool_load(srv->svc->pool, &queued, &busy);
+    return (double)queued;
+}
+
+static double server_gauge_busy(void *arg)
+{
+    const server *srv = arg;
+    size_t queued;
+    unsigned busy;
+
+    pool_load(srv->svc->pool, &queued, &busy);
+    return (double)busy;
+}
+
+static double server_gauge_transfers(void *arg)
+{
+    const server *srv = arg;
+    return (double)httpc_active(srv->svc->http);
+}
+
+static int server_metrics_init(server *srv)
+{
+    static const struct {
+        const char *name, *help;
+        metrics_gauge_fn fn;
+    } gauges[] = {
+        {"ragd_connections", "Client connections open", server_gauge_connections},
+        {"ragd_inflight_requests", "Searches, batches and document requests being served",
+         server_gauge_inflight},
+        {"ragd_pool_queue_depth", "Worker pool jobs waiting for a worker", server_gauge_queue},
+        {"ragd_pool_busy_workers", "Worker threads running a job", server_gauge_busy},
+        {"ragd_http_client_transfers", "Upstream HTTP transfers in flight",
+         server_gauge_transfers},
+    };
+
+    if (obs_init() != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++)
+        if (!metrics_gauge(gauges[i].name, gauges[i].help, 0, NULL, gauges[i].fn, srv))
+            return -1;
+    return 0;
+}
+
 /* Every endpoint that writes (documents and jobs) comes through here, so
  * that one check can guard them all. */
 static void server_route_write(server *srv, struct evhttp_request *req, conn *c)
@@ -203,6 +292,12 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     }
     for (size_t i = 0; i < sources->n; i++)
         srv->names[i] = sources->v[i]->name;
+    if (access_init(cfg->access_log, cfg->log_queries, err, errlen) != 0)
+        return -1;
+    if (server_metrics_init(srv) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (auth_load(&srv->auth, cfg->api_keys_file, err, errlen) != 0 ||
         gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
         return -1;
@@ -222,6 +317,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     evhttp_set_cb(srv->http, "/search", server_search_cb, srv);
     evhttp_set_cb(srv->http, "/search/batch", server_batch_cb, srv);
     evhttp_set_cb(srv->http, "/healthz", server_healthz_cb, srv);
+    evhttp_set_cb(srv->http, "/metrics", server_metrics_cb, srv);
     evhttp_set_cb(srv->http, "/v1/chat/completions", server_chat_cb, srv);
     evhttp_set_gencb(srv->http, server_notfound_cb, srv);
     config_split_listen(cfg->listen, host, sizeof host, &port);
@@ -308,5 +404,8 @@ void server_release(server *srv)
     auth_free(&srv->auth);
     gen_env_release(&srv->genv);
     job_env_free(&srv->jobs);
+    access_shutdown();
+    obs_reset();
+    metrics_reset();
     memset(srv, 0, sizeof *srv);
 }

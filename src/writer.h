@@ -69,4 +69,8 @@ json_t *writer_json_generation(const writer_data *d);
 json_t *writer_json_citations(const writer_data *d);
 json_t *writer_json_body(const writer_data *d);
 
+/* Add "request_id" to body (a /search document) when r answers an HTTP
+ * request: the id of its X-Request-Id header.  Returns body (may be NULL). */
+json_t *writer_json_request_id(json_t *body, const reply *r);
+
 #endif /* RAGD_WRITER_H */

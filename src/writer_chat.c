@@ -51,7 +51,10 @@ static json_t *writer_chat_body(const writer_data *d)
 
 static void writer_chat_done(reply *r, const writer_data *d)
 {
-    reply_send_json(r, 200, writer_chat_body(d));
+    json_t *body = writer_chat_body(d);
+
+    writer_json_request_id(json_object_get(body, "ragd"), r);
+    reply_send_json(r, 200, body);
 }
 
 static void writer_chat_fail(reply *r, const writer_data *d, int status, const char *code,

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "access.h"
 #include "clock.h"
 #include "writer.h"
 
@@ -110,9 +111,18 @@ json_t *writer_json_body(const writer_data *d)
     return o;
 }
 
+json_t *writer_json_request_id(json_t *body, const reply *r)
+{
+    const char *id = access_request_id(r->req);
+
+    if (body && id)
+        json_object_set_new(body, "request_id", json_string(id));
+    return body;
+}
+
 static void writer_json_done(reply *r, const writer_data *d)
 {
-    reply_send_json(r, 200, writer_json_body(d));
+    reply_send_json(r, 200, writer_json_request_id(writer_json_body(d), r));
 }
 
 static void writer_json_fail(reply *r, const writer_data *d, int status, const char *code,
