@@ -142,6 +142,12 @@ void access_note_query(access_rec *r, const char *query)
     r->query = strdup(query);
 }
 
+void access_note_coalesced(access_rec *r)
+{
+    if (r && r->active)
+        r->coalesced = 1;
+}
+
 static void access_write(const access_rec *r, int status, double latency_ms)
 {
     char when[40];
@@ -157,7 +163,7 @@ static void access_write(const access_rec *r, int status, double latency_ms)
     line = json_pack("{ss ss ss ss si sI sf sb sb}", "time", when, "request_id", r->id,
                      "method", r->method, "route", r->path ? r->path : "", "status", status,
                      "bytes", (json_int_t)r->bytes, "latency_ms", latency_ms,
-                     "cached", 0, "coalesced", 0);
+                     "cached", 0, "coalesced", r->coalesced);
     if (line && r->sources)
         json_object_set(line, "sources", r->sources);
     if (line && r->query)

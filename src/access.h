@@ -35,6 +35,7 @@ typedef struct access_rec {
     json_t *sources;               /* {name: {status, latency_ms}} or NULL (owned) */
     char *query;                   /* only with --log-queries (owned) */
     size_t bytes;                  /* written to the client, headers included */
+    int coalesced;                 /* answered from another request's fan-out */
 } access_rec;
 
 /* Write the log to path (appended; NULL or "" means stderr), with query
@@ -60,6 +61,9 @@ const char *access_request_id(struct evhttp_request *req);
 
 /* A source the request asked settled with status after ms. */
 void access_note_source(access_rec *r, const char *name, const char *status, double ms);
+
+/* The request was answered from another identical request's fan-out. */
+void access_note_coalesced(access_rec *r);
 
 /* The request's query text (kept only with --log-queries). */
 void access_note_query(access_rec *r, const char *query);

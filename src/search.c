@@ -365,6 +365,8 @@ static int search_begin(search *s)
     if (sel)
         rc = coalesce_join(&s->cm, key, env->base, sel, search_select(env, &s->q, sel),
                            s->q.query, s->q.filter, s->q.k, clock_ms() + timeout);
+    if (rc == 0 && s->cm.follower)
+        access_note_coalesced(s->acc);
     free(sel);
     free(key);
     return rc;

@@ -44,7 +44,8 @@ test_expect_success 'four identical searches: one upstream request, four replies
 	test "$(jq -r .coalesced d.json)" = true &&
 	test "$(jq -r .query d.json)" = "  volcano   lava " &&
 	test "$(jq -c .contexts a.json)" = "$(jq -c .contexts b.json)" &&
-	validate search-response a.json b.json c.json d.json
+	validate search-response a.json b.json c.json d.json &&
+	wait_for "test \$(grep -c \"\\\"coalesced\\\":true\" \"$RAGD_LOG\") -eq 3"
 '
 test_expect_success 'a different k is a different search: two upstream requests' '
 	fake_control "$UP_URL" "{\"reset_stats\":true}" &&
