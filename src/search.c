@@ -47,6 +47,7 @@ typedef struct search {
     sreq q;                           /* the parsed request */
     const writer *w;                  /* the client's output format */
     char *model;                      /* the model a chat client named (owned) */
+    char id[CHAT_ID_SIZE];            /* the chat completion's id; "" for /search */
     reply out;
     int ended;                        /* answered, or the client left */
     int64_t t0_us;
@@ -115,7 +116,7 @@ static writer_data search_data(const search *s)
     fanout_slot *const *slots = s->f ? fanout_slots(s->f, &nslots) : NULL;
 
     return (writer_data){s->q.query, s->model, s->t0_us, slots, nslots, s->hits, s->nhits,
-                         s->partial, s->retrieval_ms, s->gen};
+                         s->partial, s->retrieval_ms, s->gen, s->id[0] ? s->id : NULL};
 }
 
 /* Answer an error in the request's format and end the search. */
@@ -362,6 +363,8 @@ static void search_start(search_env *env, struct evhttp_request *req, conn *c, s
     s->q = *q;
     s->model = model;
     s->w = w;
+    if (w == &writer_chat || w == &writer_chat_sse)
+        chat_new_id(s->id);
     s->t0_us = clock_us();
     reply_init(&s->out, env->base, req, c, (size_t)env->cfg->max_output,
                env->cfg->idle_timeout_ms / 2, &search_hooks, s);
