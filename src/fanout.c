@@ -19,6 +19,11 @@
  * callback once orphaned; f->finish is activated once, when pending reaches
  * zero, so the owner's done callback always runs from the loop and never
  * inside fanout_start or a source's callback.
+ *
+ * Each instance's circuit breaker (breaker.h) is asked before its source
+ * and told every answer, error and timeout of a slot still owned; an
+ * answer after cancellation (the client left, the deadline passed) says
+ * nothing about the source and is not counted.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -269,6 +274,7 @@ static void fanout_slot_cb(void *arg, int status, const ragd_hit *hits, size_t n
      * a cancel while its fanout is being freed (which frees it next). */
     if (e->pub.state != FANOUT_PENDING || e->f->destroying)
         return;
+    breaker_record(&e->pub.inst->brk, status == RAGD_OK, clock_ms());
     if (status == RAGD_OK) {
         if (fanout_copy_hits(e, hits, nhits) != 0)
             fanout_settle(e, FANOUT_ERROR, "out of memory copying results");
@@ -303,6 +309,7 @@ static void fanout_deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     snprintf(msg, sizeof msg, "no answer within %lld ms",
              (long long)((clock_us() - e->pub.start_us + 500) / 1000));
+    breaker_record(&e->pub.inst->brk, 0, clock_ms());
     if (fanout_settle(e, FANOUT_TIMEOUT, msg) == 0)
         fanout_cancel_op(e);
 }
@@ -353,6 +360,11 @@ static int fanout_launch(fanout *f, fanout_entry *e, const char *query, filter *
         fanout_settle(e, FANOUT_SKIPPED, "cannot apply filter");
         return 0;
     }
+    if (!breaker_allow(&in->brk, now)) {
+        fanout_slot_move(e, FANOUT_EV_SKIP, FANOUT_PENDING, NULL);
+        fanout_settle(e, FANOUT_SKIPPED, "circuit open");
+        return 0;
+    }
     if (in->timeout_ms && now + in->timeout_ms < own)
         own = now + in->timeout_ms;
     left = own > now ? own - now : 0;
@@ -377,6 +389,7 @@ static int fanout_launch(fanout *f, fanout_entry *e, const char *query, filter *
         return 0; /* it called back from inside search(): that answer stands */
     if (rc != RAGD_OK) {
         fanout_slot_move(e, FANOUT_EV_REFUSE, FANOUT_PENDING, NULL);
+        breaker_record(&in->brk, 0, clock_ms());
         snprintf(msg, sizeof msg, "search could not start (error %d)", rc);
         fanout_settle(e, FANOUT_ERROR, msg);
         return 0;

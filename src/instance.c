@@ -28,6 +28,46 @@ static int instance_name_ok(const char *s)
     return 1;
 }
 
+/* Read the integer key (absent: *out unchanged) in lo..hi. */
+static int instance_int(instance *in, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                        char *err, size_t errlen)
+{
+    json_t *v = json_object_get(in->config, key);
+
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        snprintf(err, errlen, "source %s: %s: expected an integer from %lld to %lld", in->name,
+                 key, (long long)lo, (long long)hi);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* The circuit breaker's keys: breaker_failures (0 turns it off),
+ * breaker_open_ms, breaker_max_open_ms. */
+static int instance_breaker(instance *in, char *err, size_t errlen)
+{
+    int64_t failures = BREAKER_DEFAULT_FAILURES, open_ms = BREAKER_DEFAULT_OPEN_MS,
+            max_ms = BREAKER_DEFAULT_MAX_OPEN_MS;
+
+    if (instance_int(in, "breaker_failures", 0, 1000, &failures, err, errlen) ||
+        instance_int(in, "breaker_open_ms", 1, BREAKER_MAX_MS, &open_ms, err, errlen) ||
+        instance_int(in, "breaker_max_open_ms", 1, BREAKER_MAX_MS, &max_ms, err, errlen))
+        return -1;
+    if (max_ms < open_ms) {
+        if (json_object_get(in->config, "breaker_max_open_ms")) {
+            snprintf(err, errlen, "source %s: breaker_max_open_ms: must be at least "
+                     "breaker_open_ms", in->name);
+            return -1;
+        }
+        max_ms = open_ms;
+    }
+    breaker_init(&in->brk, in->name, (int)failures, open_ms, max_ms);
+    return 0;
+}
+
 /* Read the keys every instance has, whatever its type. */
 static int instance_common(instance *in, instance_set *set, size_t idx, const char *plugin_dir,
                            char *err, size_t errlen)
@@ -78,7 +118,7 @@ static int instance_common(instance *in, instance_set *set, size_t idx, const ch
     }
     if (v)
         in->timeout_ms = (int)json_integer_value(v);
-    return 0;
+    return instance_breaker(in, err, errlen);
 }
 
 static int instance_create(instance *in, host_services *svc, char *err, size_t errlen)

@@ -8,7 +8,7 @@
  * therefore never frees an instance a late callback still needs: such an
  * instance is retired, and instance_reap destroys it once its last
  * reference is gone.  An instance owns its config object and its source's
- * self (freed with type->destroy).  A disabled instance is listed (so
+ * self (freed with type->destroy) and its circuit breaker.  A disabled instance is listed (so
  * responses can say "disabled") but never created.
  */
 #ifndef RAGD_INSTANCE_H
@@ -18,6 +18,7 @@
 
 #include <ragd/source.h>
 
+#include "breaker.h"
 #include "config.h"
 #include "host.h"
 
@@ -33,6 +34,7 @@ typedef struct instance {
     int timeout_ms;     /* own deadline; 0 means the request's */
     size_t inflight;    /* searches whose callback has not run yet */
     unsigned refs;      /* the set's, plus one per search slot holding it */
+    breaker brk;        /* whether it may be asked now (fanout.c) */
     host_ctx hctx;      /* what host.priv points at */
     ragd_host host;
     struct instance *next_retired;  /* on the retired list once out of its set */

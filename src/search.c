@@ -30,9 +30,11 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <jansson.h>
 
 #include "chat.h"
 #include "clock.h"
+#include "coalesce.h"
 #include "fanout.h"
 #include "fuse.h"
 #include "gen.h"
@@ -51,7 +53,8 @@ typedef struct search {
     reply out;
     int ended;                        /* answered, or the client left */
     int64_t t0_us;
-    fanout *f;                        /* owns the sources' hits until the search is freed */
+    coalesce_member cm;               /* its fan-out, maybe shared: owns the sources' hits
+                                       * until the search is freed */
     fuse_hit *hits;                   /* fused contexts, pointing into f's slots */
     size_t nhits;
     int partial;
@@ -89,7 +92,7 @@ static void search_release(search *s)
         s->next->prev = s->prev;
     env->nlive--;
     free(s->hits);
-    fanout_free(&s->f);
+    coalesce_leave(&s->cm);
     sreq_release(&s->q);
     free(s->model);
     reply_release(&s->out);
@@ -103,7 +106,7 @@ static void search_end(search *s)
 {
     reply_detach(&s->out);
     s->ended = 1;
-    fanout_free(&s->f);
+    coalesce_leave(&s->cm);
     if (s->generation)
         gen_cancel(s->generation);
     search_release(s);
@@ -112,11 +115,13 @@ static void search_end(search *s)
 /* What the writer sees of s. */
 static writer_data search_data(const search *s)
 {
+    fanout *f = coalesce_fanout(&s->cm);
     size_t nslots = 0;
-    fanout_slot *const *slots = s->f ? fanout_slots(s->f, &nslots) : NULL;
+    fanout_slot *const *slots = f ? fanout_slots(f, &nslots) : NULL;
 
     return (writer_data){s->q.query, s->model, s->t0_us, slots, nslots, s->hits, s->nhits,
-                         s->partial, s->retrieval_ms, s->gen, s->id[0] ? s->id : NULL};
+                         s->partial, s->retrieval_ms, s->gen, s->cm.follower,
+                         s->id[0] ? s->id : NULL};
 }
 
 /* Answer an error in the request's format and end the search. */
@@ -221,11 +226,11 @@ static void search_settled(void *arg, const fanout_slot *sl)
         s->w->source(&s->out, &d, sl);
 }
 
-/* Fuse what the sources answered into s->hits. */
-static int search_fuse(search *s)
+/* Fuse what the sources answered in f into s->hits. */
+static int search_fuse(search *s, fanout *f)
 {
     size_t n, nl = 0;
-    fanout_slot *const *slots = fanout_slots(s->f, &n);
+    fanout_slot *const *slots = fanout_slots(f, &n);
     fuse_list *lists = calloc(n + 1, sizeof *lists);
     int rc;
 
@@ -248,7 +253,7 @@ static void search_retrieved(void *arg, fanout *f)
     writer_data d;
 
     s->retrieval_ms = clock_report_ms(fanout_elapsed_us(f));
-    if (search_fuse(s) != 0) {
+    if (search_fuse(s, f) != 0) {
         search_fail(s, 500, "internal", "out of memory building the response");
         return;
     }
@@ -276,23 +281,77 @@ static size_t search_select(const search_env *env, const sreq *q, instance **out
     return n;
 }
 
-/* Start retrieval for a parsed, linked search.  Returns 0, or -1 when the
- * fan-out could not start (out of memory): nothing was sent. */
+/* The query with its ends trimmed and every run of white space made one
+ * space (owned by the caller), as requests are compared for coalescing. */
+static char *search_normalise(const char *q)
+{
+    char *out = malloc(strlen(q) + 1), *o = out;
+
+    if (!out)
+        return NULL;
+    for (; *q; q++) {
+        if (!strchr(" \t\n\r\f\v", *q))
+            *o++ = *q;
+        else if (o > out && o[-1] != ' ')
+            *o++ = ' ';
+    }
+    if (o > out && o[-1] == ' ')
+        o--;
+    *o = '\0';
+    return out;
+}
+
+/* The coalescing key of s (owned by the caller): its normalised query, k,
+ * sources, filter (canonical JSON) and deadline, or NULL when s must have a
+ * fan-out of its own (it streams, generates, or memory ran out). */
+static char *search_key(const search *s, int timeout_ms)
+{
+    char *norm = NULL, *flt = NULL, *key = NULL;
+    json_t *arr = NULL, *names = json_array();
+
+    if (s->w != &writer_json || s->q.generate || s->q.stream || s->model || !names)
+        goto done;
+    for (size_t i = 0; i < s->q.nsources; i++)
+        json_array_append_new(names, json_string(s->q.sources[i]));
+    if (!(norm = search_normalise(s->q.query)))
+        goto done;
+    if (s->q.filter &&
+        !(flt = json_dumps(filter_json(s->q.filter), JSON_COMPACT | JSON_SORT_KEYS)))
+        goto done;
+    arr = json_pack("[s i O s* i]", norm, s->q.k, names, flt, timeout_ms);
+    if (arr)
+        key = json_dumps(arr, JSON_COMPACT);
+done:
+    json_decref(arr);
+    json_decref(names);
+    free(norm);
+    free(flt);
+    return key;
+}
+
+/* Start retrieval for a parsed, linked search: join an identical search's
+ * fan-out in flight, or start one.  Returns 0, or -1 when the fan-out could
+ * not start (out of memory): nothing was sent. */
 static int search_begin(search *s)
 {
     search_env *env = s->env;
     instance **sel = calloc(env->sources->n + 1, sizeof *sel);
     int timeout = s->q.timeout_ms ? s->q.timeout_ms : env->cfg->timeout_ms;
+    char *key = search_key(s, timeout);
     writer_data d = search_data(s);
+    int rc = -1;
 
     if (s->w->start)
         s->w->start(&s->out, &d); /* first: sources may settle inside fanout_start */
+    s->cm.settled = search_settled;
+    s->cm.done = search_retrieved;
+    s->cm.arg = s;
     if (sel)
-        s->f = fanout_start(env->base, sel, search_select(env, &s->q, sel), s->q.query,
-                            s->q.filter, s->q.k,
-                            clock_ms() + timeout, search_retrieved, search_settled, s);
+        rc = coalesce_join(&s->cm, key, env->base, sel, search_select(env, &s->q, sel),
+                           s->q.query, s->q.filter, s->q.k, clock_ms() + timeout);
     free(sel);
-    return s->f ? 0 : -1;
+    free(key);
+    return rc;
 }
 
 /* ------------------------------------------------------------ start -- */
@@ -303,7 +362,9 @@ sreq_limits search_limits(const search_env *env)
                          env->sources->n, (int)env->cfg->max_k};
 }
 
-int search_body(const search_env *env, struct evhttp_request *req, const char **body,
+/* The body of req in *body (NULL when empty) and *len, borrowed from req;
+ * or -1 with the 413 answered. */
+static int search_body(const search_env *env, struct evhttp_request *req, const char **body,
                        size_t *len)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);

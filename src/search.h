@@ -42,11 +42,6 @@ typedef struct search_env {
 /* The limits every search request of env is parsed under. */
 sreq_limits search_limits(const search_env *env);
 
-/* The body of req (a request for env's searches) in *body (NULL when empty)
- * and *len, borrowed from req; or -1 with the 413 answered. */
-int search_body(const search_env *env, struct evhttp_request *req, const char **body,
-                size_t *len);
-
 /* Handle a /search request (GET or POST) that arrived on c (NULL when
  * untracked): answers now when the request is invalid, or later when the
  * search is done. */

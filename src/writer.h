@@ -38,6 +38,7 @@ typedef struct writer_data {
     int partial;                   /* a source failed or timed out */
     double retrieval_ms;
     const gen_result *gen;         /* NULL unless an answer was generated */
+    int coalesced;                 /* answered from an identical search's fan-out */
     const char *id;                /* the chat completion's id, or NULL */
 } writer_data;
 

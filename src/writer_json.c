@@ -100,6 +100,8 @@ json_t *writer_json_body(const writer_data *d)
                           "contexts", writer_json_contexts(d), "sources", writer_json_sources(d),
                           "partial", d->partial, "timing_ms", writer_json_timing(d));
 
+    if (o && d->coalesced)
+        json_object_set_new(o, "coalesced", json_true());
     if (o && d->gen) {
         json_object_set_new(o, "answer", writer_json_answer(d));
         json_object_set_new(o, "citations", writer_json_citations(d));

@@ -99,6 +99,7 @@ static int httpjson_check_keys(json_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {
         "name", "type", "enabled", "weight", "timeout_ms", "db", /* ragd's */
+        "breaker_failures", "breaker_open_ms", "breaker_max_open_ms",
         "url", "method", "body", "headers", "results", "fields", "max_response_bytes",
     };
     const char *key;

@@ -18,14 +18,15 @@ post_docs() {
 job_status() {
 	curl -s "$RAGD_URL/jobs/$1" | jq -r .status
 }
-# docs N PREFIX: an ndjson payload of N documents of two chunks each; the
-# text of document i carries the word PREFIXw<i>.
+# docs N PREFIX [REPEATS]: an ndjson payload of N documents of two chunks
+# each (eight with REPEATS 280); the text of document i carries the word
+# PREFIXw<i>.
 docs() {
 	"$PY" -c 'import sys, json
 for i in range(int(sys.argv[1])):
     w = "%sw%d " % (sys.argv[2], i)
     print(json.dumps({"_id": "%s%d" % (sys.argv[2], i), "title": "Doc %d" % i,
-                      "text": (w + "volcanic ash settles over granite ridges. ") * 70}))' "$1" "$2"
+                      "text": (w + "volcanic ash settles over granite ridges. ") * int(sys.argv[3])}))' "$1" "$2" "${3:-70}"
 }
 search_ids() {
 	post_search "{\"query\": \"$1\", \"k\": 10, \"generate\": false, \"sources\": [\"$2\"]}" s.json >/dev/null &&
@@ -46,17 +47,19 @@ test_expect_success 'setup: a store embedded by the service, ragd embedding with
 	EOC
 	start_ragd --config c.json
 '
-test_expect_success 'a job of 400 chunks: 7 requests, 4 in flight at once, then found by vector' '
-	docs 200 a >a.ndjson && fake_control "$EMB_URL" "{\"reset_stats\":true}" &&
+# A job step takes 64 documents: 64 of eight chunks are 512 texts, eight
+# requests of 64.
+test_expect_success 'a step of 512 chunks: 8 requests, 4 in flight at once, then found by vector' '
+	docs 64 a 280 >a.ndjson && fake_control "$EMB_URL" "{\"reset_stats\":true}" &&
 	test "$(post_docs a.ndjson)" = 202 && job=$(jq -r .job out.json) &&
 	wait_for "test \"\$(job_status $job)\" = done" 60 &&
 	test "$(req GET /jobs/$job)" = 200 && validate job out.json &&
-	jq -e ".documents == {\"total\": 200, \"done\": 200, \"failed\": 0} and .chunks == 400 and
+	jq -e ".documents == {\"total\": 64, \"done\": 64, \"failed\": 0} and .chunks == 512 and
 	       .errors == []" out.json >/dev/null &&
 	curl -s "$EMB_URL/stats" >st.json && say "$(jq -c "{by_path, max_active}" st.json)" &&
-	jq -e ".by_path[\"/v1/embeddings\"] == 7 and .max_active == 4" st.json >/dev/null &&
-	test "$(sqlite3 "$DB" "SELECT count(*) FROM vectors")" -ge 400 &&
-	search_ids "aw17" vector | grep -qx a17 && search_ids "aw123 aw123" vector | grep -qx a123
+	jq -e ".by_path[\"/v1/embeddings\"] == 8 and .max_active == 4" st.json >/dev/null &&
+	test "$(sqlite3 "$DB" "SELECT count(*) FROM vectors")" -ge 512 &&
+	search_ids "aw17" vector | grep -qx a17 && search_ids "aw63 aw63" vector | grep -qx a63
 '
 for status in 429 500; do
 test_expect_success "HTTP $status on the first attempts is retried, and the job succeeds" '
@@ -83,7 +86,7 @@ test_expect_success 'a lasting 401 fails the job, naming the status and message,
 	test "$(req GET /documents/u0)" = 404
 '
 test_expect_success 'DELETE /jobs/<id> while embeddings are held stops them; the runner goes on' '
-	docs 200 h >h.ndjson &&
+	docs 64 h 280 >h.ndjson &&
 	fake_control "$EMB_URL" "{\"reset\":true,\"reset_stats\":true,\"mode\":\"hang\"}" &&
 	test "$(post_docs h.ndjson)" = 202 && job=$(jq -r .job out.json) &&
 	wait_for "fake_stat \"$EMB_URL\" \".hanging == 4\"" &&

@@ -1,0 +1,76 @@
+/*
+ * breaker -- the circuit breaker state machine (see breaker.h).
+ */
+#include <assert.h>
+
+#include "breaker.h"
+#include "log.h"
+
+void breaker_init(breaker *b, const char *name, int failures, int64_t open_ms,
+                  int64_t max_open_ms)
+{
+    assert(failures >= 0 && open_ms > 0 && max_open_ms >= open_ms);
+    *b = (breaker){.name = name, .failures = failures, .open_ms = open_ms,
+                   .max_open_ms = max_open_ms, .cur_open_ms = open_ms};
+}
+
+static void breaker_open(breaker *b, int64_t now_ms)
+{
+    b->state = BREAKER_OPEN;
+    b->until_ms = now_ms + b->cur_open_ms;
+    b->opened++;
+    log_msg(LOG_WARN, "source %s: circuit open for %lld ms after %d consecutive failures",
+            b->name, (long long)b->cur_open_ms, b->run);
+}
+
+int breaker_allow(breaker *b, int64_t now_ms)
+{
+    if (b->state == BREAKER_CLOSED)
+        return 1;
+    if (now_ms < b->until_ms) {
+        b->rejected++;
+        return 0;
+    }
+    if (b->state == BREAKER_OPEN) {
+        b->state = BREAKER_HALF_OPEN;
+        log_msg(LOG_INFO, "source %s: circuit half-open, letting one request through",
+                b->name);
+    }
+    /* The next probe, should this one never be counted. */
+    b->until_ms = now_ms + b->cur_open_ms;
+    return 1;
+}
+
+void breaker_record(breaker *b, int ok, int64_t now_ms)
+{
+    if (b->failures == 0)
+        return;
+    if (ok) {
+        b->run = 0;
+        if (b->state != BREAKER_CLOSED) {
+            b->state = BREAKER_CLOSED;
+            b->cur_open_ms = b->open_ms;
+            log_msg(LOG_INFO, "source %s: circuit closed, the source answered again", b->name);
+        }
+        return;
+    }
+    b->run++;
+    if (b->state == BREAKER_HALF_OPEN) {
+        b->cur_open_ms = b->cur_open_ms * 2 > b->max_open_ms ? b->max_open_ms
+                                                             : b->cur_open_ms * 2;
+        breaker_open(b, now_ms);
+    } else if (b->state == BREAKER_CLOSED && b->run >= b->failures) {
+        breaker_open(b, now_ms);
+    }
+}
+
+breaker_state breaker_get_state(const breaker *b)
+{
+    return b->state;
+}
+
+const char *breaker_state_name(breaker_state s)
+{
+    static const char *const names[] = {"closed", "open", "half_open"};
+    return names[s];
+}
