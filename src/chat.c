@@ -5,8 +5,12 @@
  * is never written back out as a /search body to be parsed again, so no
  * byte of a message can change meaning on the way.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -17,6 +21,20 @@ void chat_release(chat_req *c)
     sreq_release(&c->q);
     free(c->model);
     memset(c, 0, sizeof *c);
+}
+
+void chat_new_id(char id[CHAT_ID_SIZE])
+{
+    static uint32_t seed, counter;
+
+    /* Seeded once from the clock and the pid: unguessable is not needed,
+     * only that restarts and neighbouring servers differ. */
+    if (!seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = ((uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u ^ (uint32_t)getpid()) | 1u;
+    }
+    snprintf(id, CHAT_ID_SIZE, "chatcmpl-%08x%08x", (unsigned)seed, (unsigned)++counter);
 }
 
 /* The string holding the text of the last user message, or NULL. */

@@ -43,4 +43,13 @@ int chat_from_json(chat_req *c, const char *body, size_t len, const sreq_limits 
 /* Free what c owns and empty it. */
 void chat_release(chat_req *c);
 
+/* Room for a completion id and its terminating NUL. */
+#define CHAT_ID_SIZE 32
+
+/* Write a new completion id, "chatcmpl-" and 16 hex digits, into
+ * id[CHAT_ID_SIZE]: a per-process random part and a counter, so no two
+ * replies of one server share an id and two servers rarely do.  Loop
+ * thread only. */
+void chat_new_id(char id[CHAT_ID_SIZE]);
+
 #endif /* RAGD_CHAT_H */

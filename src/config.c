@@ -44,6 +44,9 @@ const char config_serve_usage[] =
     "  --access-log FILE  one JSON line per request, appended to FILE\n"
     "                     (default: stderr)\n"
     "  --log-queries      put each search's query text in the access log\n"
+    "  --cors-origin ORIGIN  let browsers on ORIGIN (e.g. https://app.example)\n"
+    "                     call ragd; repeatable, added to the config's list;\n"
+    "                     * allows any origin (default: none)\n"
     "  --help             this text\n"
     "\n"
     "Limits (each also a config file key, with _ for -):\n"
@@ -71,7 +74,8 @@ const char config_serve_usage[] =
 enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
        OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
-       OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_ACCESS_LOG, OPT_LOG_QUERIES, OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
+       OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_ACCESS_LOG, OPT_LOG_QUERIES, OPT_CORS_ORIGIN,
+       OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
 
 /* The numeric limits, each a flag and a config file key. */
 typedef struct config_limit_spec {
@@ -122,6 +126,7 @@ static const struct option config_opts[] = {
     {"api-keys", required_argument, NULL, OPT_API_KEYS},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
+    {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
     {"max-connections", required_argument, NULL, OPT_LIMIT + 0},
     {"max-inflight", required_argument, NULL, OPT_LIMIT + 1},
     {"max-headers", required_argument, NULL, OPT_LIMIT + 2},
@@ -209,6 +214,50 @@ static int config_file_int(json_t *v, const char *key, long min, long max, long 
     return 0;
 }
 
+/* Append one CORS origin to c's list.  An origin is echoed into a reply
+ * header, so it must be short and printable without spaces. */
+static int config_add_origin(config *c, const char *origin, char *err, size_t errlen)
+{
+    size_t len = strlen(origin);
+
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)origin[i] <= ' ' || (unsigned char)origin[i] >= 0x7f)
+            len = 0;
+    }
+    if (len == 0 || len > CONFIG_MAX_CORS_ORIGIN) {
+        snprintf(err, errlen, "cors origin: expected 1 to %d printable characters without spaces, "
+                 "like https://app.example", CONFIG_MAX_CORS_ORIGIN);
+        return -1;
+    }
+    if (!c->cors_origins && !(c->cors_origins = json_array()))
+        return -1;
+    if (json_array_size(c->cors_origins) >= CONFIG_MAX_CORS_ORIGINS) {
+        snprintf(err, errlen, "cors origin: at most %d origins", CONFIG_MAX_CORS_ORIGINS);
+        return -1;
+    }
+    return json_array_append_new(c->cors_origins, json_string(origin));
+}
+
+static int config_file_origins(config *c, json_t *v, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *o;
+
+    if (!json_is_array(v)) {
+        snprintf(err, errlen, "cors_origins: expected an array of origin strings");
+        return -1;
+    }
+    json_array_foreach(v, i, o) {
+        if (!json_is_string(o)) {
+            snprintf(err, errlen, "cors_origins[%zu]: expected a string", i);
+            return -1;
+        }
+        if (config_add_origin(c, json_string_value(o), err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* When key is a limit, apply it and return 1 with *rc set (0 or -1). */
 static int config_file_limit(config *c, const char *key, json_t *v, char *err, size_t errlen,
                              long *rc)
@@ -246,6 +295,7 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
         c->log_queries = json_is_true(v);
         return 0;
     }
+    if (!strcmp(key, "cors_origins")) return config_file_origins(c, v, err, errlen);
     if (!strcmp(key, "timeout_ms")) {
         if (config_file_int(v, key, 1, CONFIG_MAX_TIMEOUT_MS, &n, err, errlen)) return -1;
         c->timeout_ms = (int)n;
@@ -356,6 +406,7 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
     case OPT_API_KEYS: return config_set_str(&c->api_keys_file, arg);
     case OPT_ACCESS_LOG: return config_set_str(&c->access_log, arg);
     case OPT_LOG_QUERIES: c->log_queries = 1; return 0;
+    case OPT_CORS_ORIGIN: return config_add_origin(c, arg, err, errlen);
     case OPT_LLM_TEMPERATURE: {
         char *end;
         double t = strtod(arg, &end);
@@ -494,6 +545,7 @@ void config_release(config *c)
     free(c->web_url);
     free(c->embed_url);
     json_decref(c->sources);
+    json_decref(c->cors_origins);
     free(c->llm_url);
     free(c->llm_model);
     free(c->prompt_file);

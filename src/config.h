@@ -58,7 +58,12 @@ typedef struct config {
     long max_documents_bytes; /* largest POST /documents body */
     long max_batch_bytes;    /* largest POST /search/batch body */
     long job_retention_s;    /* how long finished jobs and their payloads are kept */
+    json_t *cors_origins;    /* array of origin strings browsers may call from (owned), or NULL */
 } config;
+
+/* The most CORS origins, and the longest one in bytes. */
+#define CONFIG_MAX_CORS_ORIGINS 64
+#define CONFIG_MAX_CORS_ORIGIN 256
 
 /* Fill c from `ragd serve` arguments (argv[0] is "serve").  Returns 0 on
  * success, 1 when --help was printed, or -1 with a message naming the

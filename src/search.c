@@ -51,6 +51,7 @@ typedef struct search {
     sreq q;                           /* the parsed request */
     const writer *w;                  /* the client's output format */
     char *model;                      /* the model a chat client named (owned) */
+    char id[CHAT_ID_SIZE];            /* the chat completion's id; "" for /search */
     reply out;
     int ended;                        /* answered, or the client left */
     int64_t t0_us;
@@ -124,7 +125,8 @@ static writer_data search_data(const search *s)
     fanout_slot *const *slots = f ? fanout_slots(f, &nslots) : NULL;
 
     return (writer_data){s->q.query, s->model, s->t0_us, slots, nslots, s->hits, s->nhits,
-                         s->partial, s->retrieval_ms, s->gen, s->cm.follower};
+                         s->partial, s->retrieval_ms, s->gen, s->cm.follower,
+                         s->id[0] ? s->id : NULL};
 }
 
 /* Answer an error in the request's format and end the search. */
@@ -442,6 +444,8 @@ static void search_start(search_env *env, struct evhttp_request *req, conn *c, s
     s->q = *q;
     s->model = model;
     s->w = w;
+    if (w == &writer_chat || w == &writer_chat_sse)
+        chat_new_id(s->id);
     s->t0_us = clock_us();
     s->acc = conn_access(c);
     access_note_query(s->acc, s->q.query);

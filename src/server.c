@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -21,6 +22,7 @@
 #include "auth.h"
 #include "batch.h"
 #include "clock.h"
+#include "cors.h"
 #include "log.h"
 #include "metrics.h"
 #include "obs.h"
@@ -77,6 +79,8 @@ static void server_search_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     conn *c = conn_serve(srv->conns, req);
 
+    if (cors_apply(srv->cfg->cors_origins, req))
+        return;
     if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST") ||
         auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
         return;
@@ -88,6 +92,8 @@ static void server_batch_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     conn *c = conn_serve(srv->conns, req);
 
+    if (cors_apply(srv->cfg->cors_origins, req))
+        return;
     if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") ||
         auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
         return;
@@ -99,6 +105,8 @@ static void server_chat_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     conn *c = conn_serve(srv->conns, req);
 
+    if (cors_apply(srv->cfg->cors_origins, req))
+        return;
     if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") ||
         auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
         return;
@@ -111,7 +119,8 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
     json_t *sources = json_object();
 
     conn_serve(srv->conns, req);
-    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
+    if (cors_apply(srv->cfg->cors_origins, req) ||
+        !server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
         return;
     for (size_t i = 0; i < srv->sources->n && sources; i++) {
         const instance *in = srv->sources->v[i];
@@ -133,7 +142,8 @@ static void server_metrics_cb(struct evhttp_request *req, void *arg)
     struct evbuffer *out;
 
     conn_serve(srv->conns, req);
-    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
+    if (cors_apply(srv->cfg->cors_origins, req) ||
+        !server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
         (!auth_listens_loopback(srv->auth) && auth_check(srv->auth, req, AUTH_ADMIN) != 0))
         return;
     if (!(out = evbuffer_new()) || metrics_render(out) != 0) {
@@ -211,6 +221,24 @@ static int server_metrics_init(server *srv)
     return 0;
 }
 
+/* GET /v1/models: the one model ragd answers as, in OpenAI's list format,
+ * so an OpenAI client can discover it: the LLM's when one is configured,
+ * else "ragd" (the extractive generator). */
+static void server_models_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+    const config *cfg = srv->cfg;
+
+    conn_serve(srv->conns, req);
+    if (cors_apply(cfg->cors_origins, req) ||
+        !server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
+        auth_check(srv->auth, req, AUTH_SEARCH) != 0)
+        return;
+    reply_json(req, 200, json_pack("{ss s[{ss ss sI ss}]}", "object", "list", "data",
+                                   "id", cfg->llm_url ? cfg->llm_model : "ragd", "object", "model",
+                                   "created", (json_int_t)srv->started, "owned_by", "ragd"));
+}
+
 /* Every endpoint that writes (documents and jobs) comes through here, so
  * that one check can guard them all. */
 static void server_route_write(server *srv, struct evhttp_request *req, conn *c)
@@ -231,6 +259,8 @@ static void server_notfound_cb(struct evhttp_request *req, void *arg)
     char msg[160];
     conn *c = conn_serve(srv->conns, req);
 
+    if (cors_apply(srv->cfg->cors_origins, req))
+        return;
     if (path && docs_owns(path)) {
         server_route_write(srv, req, c);
         return;
@@ -286,6 +316,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     srv->cfg = cfg;
     srv->sources = sources;
     srv->svc = svc;
+    srv->started = time(NULL);
     if (!(srv->names = calloc(sources->n + 1, sizeof *srv->names)) || !(srv->http = evhttp_new(base))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -319,6 +350,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     evhttp_set_cb(srv->http, "/healthz", server_healthz_cb, srv);
     evhttp_set_cb(srv->http, "/metrics", server_metrics_cb, srv);
     evhttp_set_cb(srv->http, "/v1/chat/completions", server_chat_cb, srv);
+    evhttp_set_cb(srv->http, "/v1/models", server_models_cb, srv);
     evhttp_set_gencb(srv->http, server_notfound_cb, srv);
     config_split_listen(cfg->listen, host, sizeof host, &port);
     if (!(srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port))) {

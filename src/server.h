@@ -13,6 +13,7 @@
 #define RAGD_SERVER_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "auth.h"
 #include "batch.h"
@@ -42,6 +43,7 @@ typedef struct server {
     gen_env genv;             /* what every generation shares */
     job_env *jobs;            /* background jobs on cfg->db; NULL without a store */
     docs_env docs;            /* the documents and jobs endpoints */
+    time_t started;           /* when server_start ran: the model's "created" */
 } server;
 
 /* Bind cfg->listen and route requests.  Returns 0, or -1 with a message. */

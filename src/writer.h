@@ -39,6 +39,7 @@ typedef struct writer_data {
     double retrieval_ms;
     const gen_result *gen;         /* NULL unless an answer was generated */
     int coalesced;                 /* answered from an identical search's fan-out */
+    const char *id;                /* the chat completion's id, or NULL */
 } writer_data;
 
 typedef struct writer {

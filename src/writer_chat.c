@@ -3,15 +3,40 @@
  * as completion chunks ending in "data: [DONE]", so an OpenAI client library
  * can talk to ragd.  ragd's own response rides along under "ragd" (whole)
  * and the cited contexts under "citations".
+ *
+ * "usage" is ragd's own approximation (ctx_count_tokens), not a model's
+ * tokenizer: the prompt is the query and the fused contexts, the completion
+ * the answer.
  */
 #include <string.h>
 #include <time.h>
 
+#include "ctx.h"
 #include "writer.h"
 
 static const char *writer_chat_model(const writer_data *d)
 {
     return d->model ? d->model : "ragd";
+}
+
+/* Every chunk of one stream carries the same id, set once per request. */
+static const char *writer_chat_id(const writer_data *d)
+{
+    return d->id ? d->id : "chatcmpl-ragd";
+}
+
+/* {"prompt_tokens","completion_tokens","total_tokens"}, counted as
+ * ctx_count_tokens counts: the prompt is the query and every fused
+ * context, the completion the answer (empty when there is none). */
+static json_t *writer_chat_usage(const writer_data *d, const char *answer)
+{
+    size_t prompt = ctx_count_tokens(d->query, strlen(d->query));
+    size_t completion = ctx_count_tokens(answer, strlen(answer));
+
+    for (size_t i = 0; i < d->nhits; i++)
+        prompt += ctx_count_tokens(d->hits[i].hit->text, strlen(d->hits[i].hit->text));
+    return json_pack("{sI sI sI}", "prompt_tokens", (json_int_t)prompt, "completion_tokens",
+                     (json_int_t)completion, "total_tokens", (json_int_t)(prompt + completion));
 }
 
 /* The contexts the answer cites, as chat clients get them. */
@@ -36,15 +61,14 @@ static json_t *writer_chat_body(const writer_data *d)
     const char *status = d->gen ? gen_status_name(d->gen) : NULL;
     /* An empty answer is still an answer: the chat client gets "" and stop. */
     int ok = status && (strcmp(status, "ok") == 0 || strcmp(status, "empty") == 0);
+    const char *answer = ok ? d->gen->answer : "";
 
-    return json_pack("{ss ss sI ss s[{sI s{ss ss} ss}] s{sI sI sI} so so}",
-                     "id", "chatcmpl-ragd", "object", "chat.completion",
+    return json_pack("{ss ss sI ss s[{sI s{ss ss} ss}] so so so}",
+                     "id", writer_chat_id(d), "object", "chat.completion",
                      "created", (json_int_t)time(NULL), "model", writer_chat_model(d),
                      "choices", "index", (json_int_t)0, "message", "role", "assistant",
-                     "content", ok ? d->gen->answer : "",
-                     "finish_reason", ok ? "stop" : "error",
-                     "usage", "prompt_tokens", (json_int_t)0, "completion_tokens", (json_int_t)0,
-                     "total_tokens", (json_int_t)0,
+                     "content", answer, "finish_reason", ok ? "stop" : "error",
+                     "usage", writer_chat_usage(d, answer),
                      "citations", writer_chat_citations(d),
                      "ragd", writer_json_body(d));
 }
@@ -81,7 +105,7 @@ static void writer_chat_sse_start(reply *r, const writer_data *d)
 static void writer_chat_sse_token(reply *r, const writer_data *d, const char *piece, size_t len)
 {
     reply_stream_event(r, NULL, json_pack("{ss ss sI ss s[{sI s{ss%} sn}]}",
-                                          "id", "chatcmpl-ragd", "object", "chat.completion.chunk",
+                                          "id", writer_chat_id(d), "object", "chat.completion.chunk",
                                           "created", (json_int_t)time(NULL),
                                           "model", writer_chat_model(d), "choices",
                                           "index", (json_int_t)0, "delta", "content", piece, len,
@@ -93,7 +117,7 @@ static void writer_chat_sse_done(reply *r, const writer_data *d)
     static const char done[] = "data: [DONE]\n\n";
 
     reply_stream_event(r, NULL, json_pack("{ss ss sI ss s[{sI s{} ss}] so}",
-                                          "id", "chatcmpl-ragd", "object", "chat.completion.chunk",
+                                          "id", writer_chat_id(d), "object", "chat.completion.chunk",
                                           "created", (json_int_t)time(NULL),
                                           "model", writer_chat_model(d), "choices",
                                           "index", (json_int_t)0, "delta", "finish_reason", "stop",
