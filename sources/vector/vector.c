@@ -974,8 +974,11 @@ static void vector_refresh_done(void *arg)
     vector_snap_unref(r->old);
     if (v->dying) {
         vector_snap_unref(r->snap);
-        vector_free(v);
-    } else if (r->status != RAGD_OK) {
+        free(r);
+        vector_free(v); /* v is gone: nothing below may touch it */
+        return;
+    }
+    if (r->status != RAGD_OK) {
         if (!v->refresh_failed)
             v->host->log(v->host, RAGD_LOG_WARN, "reload failed, still serving %zu vectors: %s",
                          v->snap->nrows - v->snap->ndead, r->error);
