@@ -22,7 +22,7 @@ test_expect_success 'setup' '
 	start_fakeup UP &&
 	cat >cfg.json <<-JSON &&
 	{"sources": [{"name": "web", "type": "web", "url": "$UP_URL",
-	  "breaker_failures": 3, "breaker_open_ms": 1000, "breaker_max_open_ms": 4000}]}
+	  "breaker_failures": 3, "breaker_open_ms": 5000, "breaker_max_open_ms": 20000}]}
 	JSON
 	validate config cfg.json && start_ragd --config cfg.json
 '
