@@ -148,6 +148,12 @@ void access_note_coalesced(access_rec *r)
         r->coalesced = 1;
 }
 
+void access_note_cached(access_rec *r)
+{
+    if (r && r->active)
+        r->cached = 1;
+}
+
 static void access_write(const access_rec *r, int status, double latency_ms)
 {
     char when[40];
@@ -163,7 +169,7 @@ static void access_write(const access_rec *r, int status, double latency_ms)
     line = json_pack("{ss ss ss ss si sI sf sb sb}", "time", when, "request_id", r->id,
                      "method", r->method, "route", r->path ? r->path : "", "status", status,
                      "bytes", (json_int_t)r->bytes, "latency_ms", latency_ms,
-                     "cached", 0, "coalesced", r->coalesced);
+                     "cached", r->cached, "coalesced", r->coalesced);
     if (line && r->sources)
         json_object_set(line, "sources", r->sources);
     if (line && r->query)

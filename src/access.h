@@ -36,6 +36,7 @@ typedef struct access_rec {
     char *query;                   /* only with --log-queries (owned) */
     size_t bytes;                  /* written to the client, headers included */
     int coalesced;                 /* answered from another request's fan-out */
+    int cached;                    /* answered from the result cache */
 } access_rec;
 
 /* Write the log to path (appended; NULL or "" means stderr), with query
@@ -64,6 +65,9 @@ void access_note_source(access_rec *r, const char *name, const char *status, dou
 
 /* The request was answered from another identical request's fan-out. */
 void access_note_coalesced(access_rec *r);
+
+/* The request was answered from the result cache. */
+void access_note_cached(access_rec *r);
 
 /* The request's query text (kept only with --log-queries). */
 void access_note_query(access_rec *r, const char *query);

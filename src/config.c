@@ -67,6 +67,9 @@ const char config_serve_usage[] =
     "  --max-batch-bytes N   bytes of a POST /search/batch body (4194304)\n"
     "  --max-documents-bytes N  bytes of a POST /documents body (67108864)\n"
     "  --job-retention-s N   seconds finished jobs are kept; 0 forever (604800)\n"
+    "  --cache-ttl-ms N      keep /search results this long for identical\n"
+    "                        searches; 0 turns the cache off (0)\n"
+    "  --cache-max-bytes N   memory the result cache may hold (67108864)\n"
     "\n"
     "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint),\n"
     "RAGD_LLM_API_KEY (bearer key for the LLM API).  Keys are never logged.\n";
@@ -100,6 +103,8 @@ static const config_limit_spec config_limit_specs[] = {
     CONFIG_LIMIT(max_documents_bytes, 1024, 1L << 30, 64L << 20),
     CONFIG_LIMIT(job_retention_s, 0, 10L * 365 * 86400, 7L * 86400),
     CONFIG_LIMIT(max_batch_bytes, 1024, 1L << 30, 4L << 20),
+    CONFIG_LIMIT(cache_ttl_ms, 0, 86400000, 0),
+    CONFIG_LIMIT(cache_max_bytes, 1024, 1L << 30, 64L << 20),
 };
 #define CONFIG_NLIMITS (sizeof config_limit_specs / sizeof *config_limit_specs)
 
@@ -141,6 +146,8 @@ static const struct option config_opts[] = {
     {"max-documents-bytes", required_argument, NULL, OPT_LIMIT + 11},
     {"job-retention-s", required_argument, NULL, OPT_LIMIT + 12},
     {"max-batch-bytes", required_argument, NULL, OPT_LIMIT + 13},
+    {"cache-ttl-ms", required_argument, NULL, OPT_LIMIT + 14},
+    {"cache-max-bytes", required_argument, NULL, OPT_LIMIT + 15},
     {NULL, 0, NULL, 0},
 };
 

@@ -58,6 +58,8 @@ typedef struct config {
     long max_documents_bytes; /* largest POST /documents body */
     long max_batch_bytes;    /* largest POST /search/batch body */
     long job_retention_s;    /* how long finished jobs and their payloads are kept */
+    long cache_ttl_ms;       /* life of a cached /search result; 0: no cache */
+    long cache_max_bytes;    /* memory the result cache may hold */
     json_t *cors_origins;    /* array of origin strings browsers may call from (owned), or NULL */
 } config;
 

@@ -33,9 +33,14 @@ int obs_init(void)
                         status),
         metrics_counter("ragd_documents_written_total",
                         "Documents written to the store by jobs", 0, NULL),
+        metrics_counter("ragd_cache_hits_total",
+                        "Searches answered from the result cache", 0, NULL),
+        metrics_counter("ragd_cache_misses_total",
+                        "Cacheable searches not found in the result cache", 0, NULL),
     };
     return info && obs.source_calls && obs.source_latency && obs.stage_latency && obs.llm_calls &&
-                   obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written
+                   obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written &&
+                   obs.cache_hits && obs.cache_misses
                ? 0 : -1;
 }
 

@@ -18,7 +18,7 @@
 #include "metrics.h"
 
 typedef struct obs_metrics {
-    metric *source_calls;       /* {source, status}: ok error timeout skipped disabled ... */
+    metric *source_calls;       /* {source, status}: ok error timeout skipped cached ... */
     metric *source_latency;     /* {source}: seconds, sources that were asked */
     metric *stage_latency;      /* {stage}: retrieval fusion generation, seconds */
     metric *llm_calls;          /* {outcome}: ok error */
@@ -26,6 +26,8 @@ typedef struct obs_metrics {
     metric *llm_tokens;         /* streamed answer pieces */
     metric *jobs;               /* {status}: finished jobs, by final status */
     metric *documents_written;
+    metric *cache_hits;         /* searches answered from the result cache */
+    metric *cache_misses;       /* cacheable searches that found nothing there */
 } obs_metrics;
 
 /* Every pointer is NULL until obs_init, and the metrics.h calls accept

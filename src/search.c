@@ -6,7 +6,9 @@
  *   search_start_item                    or take a parsed sreq, one item of a
  *                                        batch (batch.c): writer_json into a
  *                                        reply that collects the document
- *   search_begin                         fan out to the sources (fanout.c)
+ *   search_begin                         answer from the result cache
+ *                                        (cache.c), or fan out to the
+ *                                        sources (fanout.c)
  *   search_settled                       each source, as it settles
  *   search_retrieved                     fuse (fuse.c): typed hits, best first
  *   search_generate / search_generated   generate the answer (gen.c)
@@ -33,6 +35,7 @@
 #include <jansson.h>
 
 #include "access.h"
+#include "cache.h"
 #include "chat.h"
 #include "clock.h"
 #include "coalesce.h"
@@ -63,6 +66,9 @@ typedef struct search {
     double retrieval_ms;
     int64_t gen_t0_us;                /* when generation started */
     access_rec *acc;                  /* the request's access record until it ends, or NULL */
+    char *key;                        /* coalescing and cache key (owned), or NULL */
+    const char *cached;               /* the result cache's document for key, borrowed
+                                       * while the search answers from it, or NULL */
     gen *generation;                  /* in flight; NULL once it called back */
     const gen_result *gen;            /* during search_generated only */
     struct search *prev, *next;       /* env->live */
@@ -96,6 +102,7 @@ static void search_release(search *s)
         s->next->prev = s->prev;
     env->nlive--;
     free(s->hits);
+    free(s->key);
     coalesce_leave(&s->cm);
     sreq_release(&s->q);
     free(s->model);
@@ -126,7 +133,7 @@ static writer_data search_data(const search *s)
 
     return (writer_data){s->q.query, s->model, s->t0_us, slots, nslots, s->hits, s->nhits,
                          s->partial, s->retrieval_ms, s->gen, s->cm.follower,
-                         s->id[0] ? s->id : NULL};
+                         s->id[0] ? s->id : NULL, s->cached};
 }
 
 /* Answer an error in the request's format and end the search. */
@@ -139,11 +146,34 @@ static void search_fail(search *s, int status, const char *code, const char *mes
     search_end(s);
 }
 
+/* Whether s's answer may be kept in the result cache: a JSON document with
+ * a key, not itself from the cache, and every source asked answered (or
+ * was disabled) -- a failure, timeout or open circuit is not kept. */
+static int search_cacheable(const search *s)
+{
+    fanout *f = coalesce_fanout(&s->cm);
+    size_t n = 0;
+    fanout_slot *const *slots = f ? fanout_slots(f, &n) : NULL;
+
+    if (!s->env->cache || !s->key || s->cached || !f || s->cm.follower)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (slots[i]->state != FANOUT_OK && slots[i]->state != FANOUT_DISABLED)
+            return 0;
+    return 1;
+}
+
 /* Everything is known: the writer writes the rest, and the search ends. */
 static void search_complete(search *s)
 {
     writer_data d = search_data(s);
 
+    if (search_cacheable(s)) {
+        char *text = writer_json_stored(&d);
+        if (text)
+            cache_put(s->env->cache, s->key, text, clock_ms());
+        free(text);
+    }
     reply_detach(&s->out);
     s->w->done(&s->out, &d);
     search_end(s);
@@ -347,30 +377,55 @@ done:
     return key;
 }
 
-/* Start retrieval for a parsed, linked search: join an identical search's
- * fan-out in flight, or start one.  Returns 0, or -1 when the fan-out could
- * not start (out of memory): nothing was sent. */
-static int search_begin(search *s)
+/* Answer s from the cached document text and end it: each source it would
+ * have asked (sel, n) counts as "cached". */
+static void search_answer_cached(search *s, instance *const *sel, size_t n, const char *text)
+{
+    metrics_add(obs.cache_hits, 1);
+    access_note_cached(s->acc);
+    for (size_t i = 0; i < n; i++) {
+        metrics_add(obs.source_calls, 1, sel[i]->name, "cached");
+        access_note_source(s->acc, sel[i]->name, "cached", 0.0);
+    }
+    s->cached = text;
+    search_complete(s);
+}
+
+/* Start retrieval for a parsed, linked search: answer it now from the
+ * result cache when may_answer and the cache has it, or join an identical
+ * search's fan-out in flight, or start one.  Returns 0 (s may have been
+ * freed), or -1 when the fan-out could not start (out of memory): nothing
+ * was sent. */
+static int search_begin(search *s, int may_answer)
 {
     search_env *env = s->env;
     instance **sel = calloc(env->sources->n + 1, sizeof *sel);
     int timeout = s->q.timeout_ms ? s->q.timeout_ms : env->cfg->timeout_ms;
-    char *key = search_key(s, timeout);
     writer_data d = search_data(s);
+    size_t n = sel ? search_select(env, &s->q, sel) : 0;
+    const char *text;
     int rc = -1;
 
+    s->key = search_key(s, timeout);
+    if (may_answer && sel && s->key && env->cache) {
+        if ((text = cache_get(env->cache, s->key, clock_ms()))) {
+            search_answer_cached(s, sel, n, text);
+            free(sel);
+            return 0;
+        }
+        metrics_add(obs.cache_misses, 1);
+    }
     if (s->w->start)
         s->w->start(&s->out, &d); /* first: sources may settle inside fanout_start */
     s->cm.settled = search_settled;
     s->cm.done = search_retrieved;
     s->cm.arg = s;
     if (sel)
-        rc = coalesce_join(&s->cm, key, env->base, sel, search_select(env, &s->q, sel),
-                           s->q.query, s->q.filter, s->q.k, clock_ms() + timeout);
+        rc = coalesce_join(&s->cm, s->key, env->base, sel, n, s->q.query, s->q.filter, s->q.k,
+                           clock_ms() + timeout);
     if (rc == 0 && s->cm.follower)
         access_note_coalesced(s->acc);
     free(sel);
-    free(key);
     return rc;
 }
 
@@ -452,7 +507,7 @@ static void search_start(search_env *env, struct evhttp_request *req, conn *c, s
     reply_init(&s->out, env->base, req, c, (size_t)env->cfg->max_output,
                env->cfg->idle_timeout_ms / 2, &search_hooks, s);
     search_link(s);
-    if (search_begin(s) != 0)
+    if (search_begin(s, 1) != 0)
         search_fail(s, 503, "overloaded", "out of memory starting the search");
 }
 
@@ -471,7 +526,7 @@ search *search_start_item(search_env *env, sreq *q, search_item_cb done, void *a
     s->t0_us = clock_us();
     reply_init_collect(&s->out, env->base, done, arg);
     search_link(s);
-    if (search_begin(s) == 0)
+    if (search_begin(s, 0) == 0)
         return s;
     s->out.collect = NULL; /* nothing was written: the caller hears of it now */
     search_end(s);

@@ -30,6 +30,7 @@ typedef struct search_env {
     instance_set *sources;
     const char **names;       /* the instances' names, for request validation */
     const gen_env *gen;
+    struct cache *cache;      /* the result cache, or NULL when off */
     struct search *live;      /* searches not yet freed (this module's list) */
     size_t nlive;
     /* Told each time a search is freed, so whoever waits for room under

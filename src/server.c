@@ -21,6 +21,7 @@
 #include "access.h"
 #include "auth.h"
 #include "batch.h"
+#include "cache.h"
 #include "clock.h"
 #include "cors.h"
 #include "log.h"
@@ -198,6 +199,18 @@ static double server_gauge_transfers(void *arg)
     return (double)httpc_active(srv->svc->http);
 }
 
+static double server_gauge_cache_entries(void *arg)
+{
+    const server *srv = arg;
+    return srv->searches.cache ? (double)cache_count(srv->searches.cache) : 0.0;
+}
+
+static double server_gauge_cache_bytes(void *arg)
+{
+    const server *srv = arg;
+    return srv->searches.cache ? (double)cache_bytes(srv->searches.cache) : 0.0;
+}
+
 static int server_metrics_init(server *srv)
 {
     static const struct {
@@ -211,6 +224,10 @@ static int server_metrics_init(server *srv)
         {"ragd_pool_busy_workers", "Worker threads running a job", server_gauge_busy},
         {"ragd_http_client_transfers", "Upstream HTTP transfers in flight",
          server_gauge_transfers},
+        {"ragd_cache_entries", "Search results held by the result cache",
+         server_gauge_cache_entries},
+        {"ragd_cache_bytes", "Bytes held by the result cache, counted against its bound",
+         server_gauge_cache_bytes},
     };
 
     if (obs_init() != 0)
@@ -332,7 +349,14 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     if (auth_load(&srv->auth, cfg->api_keys_file, err, errlen) != 0 ||
         gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
         return -1;
-    srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, 0, NULL, NULL};
+    srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, NULL, 0, NULL,
+                                 NULL};
+    if (cfg->cache_ttl_ms > 0 &&
+        !(srv->searches.cache = cache_new(cfg->cache_ttl_ms, (size_t)cfg->cache_max_bytes,
+                                          cfg->db))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     batch_env_init(&srv->batches, &srv->searches);
     if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s, err,
                                              errlen)))
@@ -435,6 +459,7 @@ void server_release(server *srv)
     free(srv->names);
     auth_free(&srv->auth);
     gen_env_release(&srv->genv);
+    cache_free(&srv->searches.cache);
     job_env_free(&srv->jobs);
     access_shutdown();
     obs_reset();

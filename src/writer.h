@@ -40,6 +40,8 @@ typedef struct writer_data {
     const gen_result *gen;         /* NULL unless an answer was generated */
     int coalesced;                 /* answered from an identical search's fan-out */
     const char *id;                /* the chat completion's id, or NULL */
+    const char *cached;            /* a stored document (writer_json_stored) to answer
+                                    * instead, or NULL */
 } writer_data;
 
 typedef struct writer {
@@ -69,6 +71,11 @@ json_t *writer_json_timing(const writer_data *d);
 json_t *writer_json_generation(const writer_data *d);
 json_t *writer_json_citations(const writer_data *d);
 json_t *writer_json_body(const writer_data *d);
+
+/* The /search document of d as the result cache keeps it (a new string
+ * the caller frees): without timing_ms, request_id or coalesced, which
+ * belong to one request.  NULL on ENOMEM. */
+char *writer_json_stored(const writer_data *d);
 
 /* Add "request_id" to body (a /search document) when r answers an HTTP
  * request: the id of its X-Request-Id header.  Returns body (may be NULL). */

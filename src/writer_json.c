@@ -95,9 +95,28 @@ static json_t *writer_json_answer(const writer_data *d)
     return d->gen && d->gen->answer ? json_string(d->gen->answer) : json_null();
 }
 
+/* The stored document d->cached, said to be cached, with this request's
+ * query as the client wrote it (an identical search may have spaced it
+ * differently) and its timing. */
+static json_t *writer_json_cached(const writer_data *d)
+{
+    json_t *o = json_loads(d->cached, 0, NULL);
+
+    if (o) {
+        json_object_set_new(o, "query", json_string(d->query));
+        json_object_set_new(o, "cached", json_true());
+        json_object_set_new(o, "timing_ms", writer_json_timing(d));
+    }
+    return o;
+}
+
 json_t *writer_json_body(const writer_data *d)
 {
-    json_t *o = json_pack("{ss so so sb so}", "query", d->query,
+    json_t *o;
+
+    if (d->cached)
+        return writer_json_cached(d);
+    o = json_pack("{ss so so sb so}", "query", d->query,
                           "contexts", writer_json_contexts(d), "sources", writer_json_sources(d),
                           "partial", d->partial, "timing_ms", writer_json_timing(d));
 
@@ -109,6 +128,20 @@ json_t *writer_json_body(const writer_data *d)
         json_object_set_new(o, "generation", writer_json_generation(d));
     }
     return o;
+}
+
+char *writer_json_stored(const writer_data *d)
+{
+    json_t *o = writer_json_body(d);
+    char *text = NULL;
+
+    if (o) {
+        json_object_del(o, "timing_ms");
+        json_object_del(o, "coalesced");
+        text = json_dumps(o, JSON_COMPACT);
+    }
+    json_decref(o);
+    return text;
 }
 
 json_t *writer_json_request_id(json_t *body, const reply *r)

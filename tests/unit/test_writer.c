@@ -23,7 +23,7 @@ static writer_data data(const fuse_hit *fused, size_t n, const gen_result *g)
 {
     static fanout_slot *const slots[] = {&slot_kb, &slot_web};
 
-    return (writer_data){"what is one", NULL, clock_us(), slots, 2, fused, n, 1, 12.3, g, 0, NULL};
+    return (writer_data){"what is one", NULL, clock_us(), slots, 2, fused, n, 1, 12.3, g, 0, NULL, NULL};
 }
 
 static const char *get_s(json_t *o, const char *path_a, const char *path_b)
