@@ -11,7 +11,8 @@ int obs_init(void)
 {
     static const char *const source_status[] = {"source", "status"}, *const source[] = {"source"},
                              *const stage[] = {"stage"}, *const outcome[] = {"outcome"},
-                             *const status[] = {"status"}, *const version[] = {"version"};
+                             *const status[] = {"status"}, *const version[] = {"version"},
+                             *const source_outcome[] = {"source", "outcome"};
     metric *info = metrics_gauge("ragd_build_info", "The running ragd's version; always 1", 1,
                                  version, NULL, NULL);
 
@@ -33,9 +34,13 @@ int obs_init(void)
                         status),
         metrics_counter("ragd_documents_written_total",
                         "Documents written to the store by jobs", 0, NULL),
+        metrics_counter("ragd_source_hedges_total",
+                        "Hedged HTTP requests of source instances: sent, and won (answered "
+                        "first)", 2, source_outcome),
     };
     return info && obs.source_calls && obs.source_latency && obs.stage_latency && obs.llm_calls &&
-                   obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written
+                   obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written &&
+                   obs.hedges
                ? 0 : -1;
 }
 

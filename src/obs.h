@@ -26,6 +26,7 @@ typedef struct obs_metrics {
     metric *llm_tokens;         /* streamed answer pieces */
     metric *jobs;               /* {status}: finished jobs, by final status */
     metric *documents_written;
+    metric *hedges;             /* {source, outcome}: sent won */
 } obs_metrics;
 
 /* Every pointer is NULL until obs_init, and the metrics.h calls accept
