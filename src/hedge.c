@@ -67,7 +67,7 @@ int64_t hedge_p95(const hedge *h)
     int64_t v[HEDGE_RING];
     unsigned rank;
 
-    if (h->nring == 0)
+    if (h->nring < HEDGE_MIN_SAMPLES)
         return -1;
     memcpy(v, h->ring, h->nring * sizeof *v);
     qsort(v, h->nring, sizeof *v, hedge_cmp);
@@ -78,6 +78,9 @@ int64_t hedge_p95(const hedge *h)
 int64_t hedge_delay_ms(const hedge *h)
 {
     int64_t p = hedge_p95(h);
+
+    if (p < 0)
+        return -1;
     return p > h->floor_ms ? p : h->floor_ms;
 }
 
@@ -196,10 +199,11 @@ static char *hedge_dup(const char *s, size_t n)
 }
 
 /* Keep a copy of req for the hedge, and arm the timer that sends it. */
-static int hedge_arm(hedge_op *op, struct event_base *base, const ragd_http_request *req)
+static int hedge_arm(hedge_op *op, struct event_base *base, const ragd_http_request *req,
+                     int64_t delay_ms)
 {
     size_t n = 0;
-    struct timeval tv = clock_timeval(hedge_delay_ms(op->h));
+    struct timeval tv = clock_timeval(delay_ms);
 
     op->req = *req;
     op->req.url = op->req.method = op->req.body = NULL;
@@ -226,6 +230,7 @@ int hedge_start(hedge *h, struct event_base *base, httpc *c, const ragd_http_req
                 ragd_http_xfer **out)
 {
     hedge_op *op = calloc(1, sizeof *op);
+    int64_t delay = h ? hedge_delay_ms(h) : -1;
     int rc;
 
     if (!op)
@@ -239,9 +244,9 @@ int hedge_start(hedge *h, struct event_base *base, httpc *c, const ragd_http_req
     op->start_ms = clock_ms();
     if (h)
         hedge_credit(h);
-    /* Without a budget there is nothing to arm; without memory for the
-     * copy the request simply goes unhedged. */
-    if (h && h->share > 0 && !req->on_data && hedge_arm(op, base, req) != 0)
+    /* Without a budget or a p95 there is nothing to arm; without memory
+     * for the copy the request simply goes unhedged. */
+    if (delay >= 0 && h->share > 0 && !req->on_data && hedge_arm(op, base, req, delay) != 0)
         hedge_stop_timer(op);
     if ((rc = hedge_leg_start(op, 0, req)) != RAGD_OK) {
         hedge_op_free(op);

@@ -31,6 +31,9 @@ struct event_base;
 #define HEDGE_DEFAULT_SHARE 0.05
 #define HEDGE_DEFAULT_FLOOR_MS 50
 #define HEDGE_RING 128
+/* Below this many answers a "p95" is only the slowest one seen: no hedging
+ * until the instance has that many. */
+#define HEDGE_MIN_SAMPLES 20
 
 typedef struct hedge {
     const char *name;         /* the instance's, for metrics; not owned */
@@ -55,10 +58,11 @@ void hedge_init(hedge *h, const char *name, double share, int64_t floor_ms);
 /* Record one answer's latency. */
 void hedge_observe(hedge *h, int64_t ms);
 
-/* The p95 of the recorded latencies, or -1 when there are none. */
+/* The p95 of the recorded latencies, or -1 below HEDGE_MIN_SAMPLES. */
 int64_t hedge_p95(const hedge *h);
 
-/* How long to wait before hedging: the p95, at least the floor. */
+/* How long to wait before hedging: the p95, at least the floor; -1 (do not
+ * hedge) while there is no p95 yet. */
 int64_t hedge_delay_ms(const hedge *h);
 
 /* Count one request against the budget (adds share, up to one token). */

@@ -8,7 +8,11 @@ static void test_p95(void)
 
     hedge_init(&h, "s", 0.05, 50);
     is_int(hedge_p95(&h), -1, "no samples: no p95");
-    is_int(hedge_delay_ms(&h), 50, "and the delay is the floor");
+    is_int(hedge_delay_ms(&h), -1, "and no hedging");
+    for (int i = 1; i < HEDGE_MIN_SAMPLES; i++)
+        hedge_observe(&h, 1);
+    is_int(hedge_p95(&h), -1, "nor with too few samples");
+    hedge_init(&h, "s", 0.05, 50);
     for (int i = 1; i <= 100; i++)
         hedge_observe(&h, i);
     is_int(hedge_p95(&h), 95, "p95 of 1..100 is 95");
