@@ -87,8 +87,8 @@ int64_t hedge_delay_ms(const hedge *h)
 void hedge_credit(hedge *h)
 {
     h->tokens += h->share;
-    if (h->tokens > 1.0)
-        h->tokens = 1.0;
+    if (h->tokens > HEDGE_BURST)
+        h->tokens = HEDGE_BURST;
 }
 
 int hedge_take(hedge *h)

@@ -6,9 +6,11 @@
  *
  * Three pieces, each usable alone so they can be tested without a network:
  *   - a p95 estimator over a ring of the most recent latencies;
- *   - a budget: a token bucket refilled by `share` per request and holding
- *     at most one token, so that over N requests at most share*N hedges are
- *     sent and a slow upstream is never doubled in load;
+ *   - a budget: a token bucket, empty at first, refilled by `share` per
+ *     request and holding at most HEDGE_BURST tokens, so that over N
+ *     requests at most share*N hedges are sent and a slow upstream is never
+ *     doubled in load (the burst lets a random tail whose slow calls come
+ *     close together still be hedged);
  *   - hedge_start / hedge_cancel, which wrap httpc_start / httpc_cancel and
  *     keep the callback rule of ragd/source.h: the caller's callback runs
  *     exactly once; the losing transfer's callback is swallowed.
@@ -31,6 +33,7 @@ struct event_base;
 #define HEDGE_DEFAULT_SHARE 0.05
 #define HEDGE_DEFAULT_FLOOR_MS 50
 #define HEDGE_RING 128
+#define HEDGE_BURST 10
 /* Below this many answers a "p95" is only the slowest one seen: no hedging
  * until the instance has that many. */
 #define HEDGE_MIN_SAMPLES 20
@@ -39,7 +42,7 @@ typedef struct hedge {
     const char *name;         /* the instance's, for metrics; not owned */
     double share;             /* bucket refill per request; 0 disables */
     int64_t floor_ms;         /* never hedge before this */
-    double tokens;            /* budget left, 0..1 */
+    double tokens;            /* budget left, 0..HEDGE_BURST */
     int64_t ring[HEDGE_RING]; /* recent latencies, ms */
     unsigned nring;           /* samples in ring (at most HEDGE_RING) */
     unsigned next;            /* where the next sample goes */
@@ -65,7 +68,7 @@ int64_t hedge_p95(const hedge *h);
  * hedge) while there is no p95 yet. */
 int64_t hedge_delay_ms(const hedge *h);
 
-/* Count one request against the budget (adds share, up to one token). */
+/* Count one request against the budget (adds share, up to HEDGE_BURST). */
 void hedge_credit(hedge *h);
 
 /* Take a token for a hedge: 1 when one was there, else 0. */

@@ -56,8 +56,7 @@ test_expect_success 'stop' 'stop_ragd'
 
 # Once the instance has a p95, every request hangs until its search times
 # out, so every one would be hedged after the floor if the budget let it:
-# 12 requests at a share of 0.25 give at most 3 hedges, plus the one token
-# the bucket may have saved.
+# over the 32 requests at a share of 0.25, at most 8 hedges are sent.
 test_expect_success 'the share limits the hedges' '
 	cat >share.json <<-JSON &&
 	{"sources": [{"name": "web", "type": "web", "url": "$UP_URL",
@@ -71,7 +70,9 @@ test_expect_success 'the share limits the hedges' '
 	done &&
 	wait_for "fake_stat \"$UP_URL\" \".hanging == 0\"" &&
 	n=$(up_requests) && say "12 searches, $n upstream requests" &&
-	test "$n" -gt 12 && test "$n" -le 16 &&
+	test "$n" -gt 12 && test "$n" -le 20 &&
+	curl -s "$RAGD_URL/metrics" >m2.txt &&
+	grep -q "^ragd_source_hedges_total{source=\"web\",outcome=\"sent\"} $((n - 12))$" m2.txt &&
 	fake_control "$UP_URL" "{\"reset\":true}" && stop_ragd
 '
 test_expect_success 'hedge_share 0 turns hedging off' '
