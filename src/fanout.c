@@ -287,6 +287,16 @@ static void fanout_slot_cb(void *arg, int status, const ragd_hit *hits, size_t n
     }
 }
 
+/* The host's word that a hedge won one of search #tag's HTTP requests.
+ * The tag is a search's number, so a search that is over finds nothing. */
+static void fanout_hedge_won(uintptr_t tag)
+{
+    fanout_entry *e = fanout_live_find(tag);
+
+    if (e)
+        e->pub.hedged = 1;
+}
+
 /* Ask the source to stop, once: a slot can be cancelled by its deadline and
  * again when its fanout is freed.  Touches nothing after the source's
  * cancel, which may (against the rules) call back and free e. */
@@ -384,7 +394,12 @@ static int fanout_launch(fanout *f, fanout_entry *e, const char *query, filter *
     q.filter_ref = flt;
     e->flt = flt ? filter_hold(flt) : NULL;
     fanout_slot_move(e, FANOUT_EV_ASK, FANOUT_PENDING, NULL);
+    /* The requests the source starts now are this search's: a hedge that
+     * wins one is reported in its slot. */
+    in->hctx.won = fanout_hedge_won;
+    in->hctx.tag = e->id;
     rc = in->type->search(in->self, &q, fanout_slot_cb, (void *)e->id, &op);
+    in->hctx.tag = 0;
     if (e->src == FANOUT_SRC_DONE)
         return 0; /* it called back from inside search(): that answer stands */
     if (rc != RAGD_OK) {

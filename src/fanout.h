@@ -67,6 +67,7 @@ typedef struct fanout_slot {
     size_t nhits;
     char *error;             /* owned; set for FANOUT_ERROR, FANOUT_TIMEOUT and
                               * FANOUT_SKIPPED */
+    int hedged;              /* a hedged HTTP request's second copy answered first */
 } fanout_slot;
 
 /* Called once on the loop thread when every slot has settled (answered,

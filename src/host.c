@@ -42,13 +42,14 @@ static int host_http_request(const ragd_host *h, const ragd_http_request *req, r
                              void *arg, ragd_http_xfer **xfer)
 {
     const host_ctx *ctx = h->priv;
-    return httpc_start(ctx->svc->http, req, cb, arg, xfer);
+    return hedge_start(ctx->hg, ctx->svc->base, ctx->svc->http, req, cb, arg, ctx->won, ctx->tag,
+                       xfer);
 }
 
 static void host_http_cancel(const ragd_host *h, ragd_http_xfer *xfer)
 {
-    const host_ctx *ctx = h->priv;
-    httpc_cancel(ctx->svc->http, xfer);
+    (void)h;
+    hedge_cancel(xfer);
 }
 
 static int host_work_submit(const ragd_host *h, ragd_work_fn work, ragd_work_done_fn done, void *arg)
@@ -102,9 +103,10 @@ static void host_embed_http_done(void *arg, int status, long http_status, const 
     host_embed_finish(op, status);
 }
 
-static int host_embed_remote(const host_services *svc, host_embed_op *op, const char *text,
+static int host_embed_remote(const host_ctx *ctx, host_embed_op *op, const char *text,
                              int64_t deadline_ms)
 {
+    const host_services *svc = ctx->svc;
     const char *texts[1] = {text};
     char auth[512];
     const char *headers[3] = {"Content-Type: application/json", NULL, NULL};
@@ -128,7 +130,8 @@ static int host_embed_remote(const host_services *svc, host_embed_op *op, const 
      * backstop set later so it never wins that race. */
     req.timeout_ms = (left > 1 ? (long)left : 1) + 1000;
     req.max_response = 4u << 20;
-    rc = httpc_start(svc->http, &req, host_embed_http_done, op, NULL);
+    rc = hedge_start(ctx->hg, svc->base, svc->http, &req, host_embed_http_done, op, ctx->won,
+                     ctx->tag, NULL);
     free(body);
     return rc;
 }
@@ -147,7 +150,7 @@ static int host_embed(const ragd_host *h, const char *text, int64_t deadline_ms,
     op->arg = arg;
     op->dims = svc->embed_dims;
     if (strcmp(svc->embedder, "openai") == 0) {
-        rc = host_embed_remote(svc, op, text, deadline_ms);
+        rc = host_embed_remote(ctx, op, text, deadline_ms);
     } else if (!(op->vec = malloc(op->dims * sizeof *op->vec))) {
         rc = RAGD_ENOMEM;
     } else {

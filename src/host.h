@@ -11,6 +11,7 @@
 
 #include <ragd/source.h>
 
+#include "hedge.h"
 #include "httpc.h"
 #include "pool.h"
 
@@ -32,6 +33,11 @@ typedef struct host_services {
 typedef struct host_ctx {
     host_services *svc;
     const char *name;
+    hedge *hg;          /* the instance's hedging of HTTP requests, or NULL */
+    /* Who hears that a hedge won, and the tag naming the search whose
+     * requests are being started (0 outside a search's start). */
+    hedge_won_fn won;
+    uintptr_t tag;
 } host_ctx;
 
 /* Fill h with the host's functions for the instance described by ctx. */

@@ -68,6 +68,25 @@ static int instance_breaker(instance *in, char *err, size_t errlen)
     return 0;
 }
 
+/* The hedging keys: hedge_share (0 turns it off), hedge_floor_ms. */
+static int instance_hedge(instance *in, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(in->config, "hedge_share");
+    double share = HEDGE_DEFAULT_SHARE;
+    int64_t floor_ms = HEDGE_DEFAULT_FLOOR_MS;
+
+    if (v && (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1)) {
+        snprintf(err, errlen, "source %s: hedge_share: expected a number from 0 to 1", in->name);
+        return -1;
+    }
+    if (v)
+        share = json_number_value(v);
+    if (instance_int(in, "hedge_floor_ms", 0, CONFIG_MAX_TIMEOUT_MS, &floor_ms, err, errlen))
+        return -1;
+    hedge_init(&in->hg, in->name, share, floor_ms);
+    return 0;
+}
+
 /* Read the keys every instance has, whatever its type. */
 static int instance_common(instance *in, instance_set *set, size_t idx, const char *plugin_dir,
                            char *err, size_t errlen)
@@ -118,6 +137,8 @@ static int instance_common(instance *in, instance_set *set, size_t idx, const ch
     }
     if (v)
         in->timeout_ms = (int)json_integer_value(v);
+    if (instance_hedge(in, err, errlen) != 0)
+        return -1;
     return instance_breaker(in, err, errlen);
 }
 
@@ -127,6 +148,7 @@ static int instance_create(instance *in, host_services *svc, char *err, size_t e
 
     in->hctx.svc = svc;
     in->hctx.name = in->name;
+    in->hctx.hg = &in->hg;
     host_init(&in->host, &in->hctx);
     if (!in->enabled)
         return 0;

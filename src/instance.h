@@ -35,6 +35,7 @@ typedef struct instance {
     size_t inflight;    /* searches whose callback has not run yet */
     unsigned refs;      /* the set's, plus one per search slot holding it */
     breaker brk;        /* whether it may be asked now (fanout.c) */
+    hedge hg;           /* hedging of its HTTP requests (host.c) */
     host_ctx hctx;      /* what host.priv points at */
     ragd_host host;
     struct instance *next_retired;  /* on the retired list once out of its set */

@@ -11,7 +11,8 @@ int obs_init(void)
 {
     static const char *const source_status[] = {"source", "status"}, *const source[] = {"source"},
                              *const stage[] = {"stage"}, *const outcome[] = {"outcome"},
-                             *const status[] = {"status"}, *const version[] = {"version"};
+                             *const status[] = {"status"}, *const version[] = {"version"},
+                             *const source_outcome[] = {"source", "outcome"};
     metric *info = metrics_gauge("ragd_build_info", "The running ragd's version; always 1", 1,
                                  version, NULL, NULL);
 
@@ -37,10 +38,13 @@ int obs_init(void)
                         "Searches answered from the result cache", 0, NULL),
         metrics_counter("ragd_cache_misses_total",
                         "Cacheable searches not found in the result cache", 0, NULL),
+        metrics_counter("ragd_source_hedges_total",
+                        "Hedged HTTP requests of source instances: sent, and won (answered "
+                        "first)", 2, source_outcome),
     };
     return info && obs.source_calls && obs.source_latency && obs.stage_latency && obs.llm_calls &&
                    obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written &&
-                   obs.cache_hits && obs.cache_misses
+                   obs.cache_hits && obs.cache_misses && obs.hedges
                ? 0 : -1;
 }
 

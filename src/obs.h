@@ -28,6 +28,7 @@ typedef struct obs_metrics {
     metric *documents_written;
     metric *cache_hits;         /* searches answered from the result cache */
     metric *cache_misses;       /* cacheable searches that found nothing there */
+    metric *hedges;             /* {source, outcome}: sent won */
 } obs_metrics;
 
 /* Every pointer is NULL until obs_init, and the metrics.h calls accept

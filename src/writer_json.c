@@ -18,6 +18,8 @@ json_t *writer_json_source(const fanout_slot *sl)
 
     if (o && sl->error)
         json_object_set_new(o, "error", json_string(sl->error));
+    if (o && sl->hedged)
+        json_object_set_new(o, "hedged", json_true());
     return o;
 }
 

@@ -16,8 +16,8 @@ static ragd_hit hits_kb[] = {
     {"d2", NULL, "http://x/2", "second text", 2.0},
 };
 
-static fanout_slot slot_kb = {&inst_kb, FANOUT_OK, 1000, 3500, hits_kb, 2, NULL};
-static fanout_slot slot_web = {&inst_web, FANOUT_TIMEOUT, 1000, 151000, NULL, 0, "deadline passed"};
+static fanout_slot slot_kb = {&inst_kb, FANOUT_OK, 1000, 3500, hits_kb, 2, NULL, 0};
+static fanout_slot slot_web = {&inst_web, FANOUT_TIMEOUT, 1000, 151000, NULL, 0, "deadline passed", 0};
 
 static writer_data data(const fuse_hit *fused, size_t n, const gen_result *g)
 {

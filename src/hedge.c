@@ -1,0 +1,271 @@
+/*
+ * hedge -- see hedge.h.  An operation has up to two transfers, x[0] (the
+ * original) and x[1] (the hedge), and a timer that sends the hedge.  The
+ * first answer delivered to the caller settles it; every later callback is
+ * a loser's and is swallowed.  The operation is freed once no transfer owes
+ * a callback any more.
+ *
+ * The operation is handed to the caller as a ragd_http_xfer pointer (the
+ * type sources hold for a transfer), converted back in hedge_cancel; it is
+ * never dereferenced as one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "hedge.h"
+#include "obs.h"
+
+typedef struct hedge_op {
+    hedge *h;
+    httpc *c;
+    struct event *timer;      /* sends the hedge; NULL when none may be sent */
+    ragd_http_request req;    /* the copy the hedge is sent with */
+    char **headers;           /* owned copies behind req */
+    ragd_http_xfer *x[2];     /* the transfers whose callback is owed */
+    ragd_http_cb cb;
+    void *arg;
+    hedge_won_fn won;
+    uintptr_t tag;
+    int64_t start_ms;
+    int settled;              /* cb has run */
+    int cancelled;            /* the caller cancelled */
+} hedge_op;
+
+typedef struct hedge_leg {
+    hedge_op *op;
+    int i;
+} hedge_leg;
+
+void hedge_init(hedge *h, const char *name, double share, int64_t floor_ms)
+{
+    memset(h, 0, sizeof *h);
+    h->name = name;
+    h->share = share;
+    h->floor_ms = floor_ms;
+}
+
+void hedge_observe(hedge *h, int64_t ms)
+{
+    h->ring[h->next] = ms < 0 ? 0 : ms;
+    h->next = (h->next + 1) % HEDGE_RING;
+    if (h->nring < HEDGE_RING)
+        h->nring++;
+}
+
+static int hedge_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest rank: the smallest sample at or above 95% of them. */
+int64_t hedge_p95(const hedge *h)
+{
+    int64_t v[HEDGE_RING];
+    unsigned rank;
+
+    if (h->nring < HEDGE_MIN_SAMPLES)
+        return -1;
+    memcpy(v, h->ring, h->nring * sizeof *v);
+    qsort(v, h->nring, sizeof *v, hedge_cmp);
+    rank = (h->nring * 95 + 99) / 100;
+    return v[rank - 1];
+}
+
+int64_t hedge_delay_ms(const hedge *h)
+{
+    int64_t p = hedge_p95(h);
+
+    if (p < 0)
+        return -1;
+    return p > h->floor_ms ? p : h->floor_ms;
+}
+
+void hedge_credit(hedge *h)
+{
+    h->tokens += h->share;
+    if (h->tokens > HEDGE_BURST)
+        h->tokens = HEDGE_BURST;
+}
+
+int hedge_take(hedge *h)
+{
+    /* A little slack so that 20 credits of 0.05 make a whole token. */
+    if (h->share <= 0 || h->tokens < 1.0 - 1e-9)
+        return 0;
+    h->tokens -= 1.0;
+    if (h->tokens < 0)
+        h->tokens = 0;
+    return 1;
+}
+
+/* ------------------------------------------------------- operations -- */
+
+static void hedge_op_free(hedge_op *op)
+{
+    if (op->timer)
+        event_free(op->timer);
+    if (op->headers)
+        for (char **p = op->headers; *p; p++)
+            free(*p);
+    free(op->headers);
+    free((char *)op->req.url);
+    free((char *)op->req.method);
+    free((char *)op->req.body);
+    free(op);
+}
+
+static void hedge_stop_timer(hedge_op *op)
+{
+    if (op->timer) {
+        event_free(op->timer);
+        op->timer = NULL;
+    }
+}
+
+static void hedge_leg_cb(void *arg, int status, long http_status, const char *body, size_t len,
+                         const char *error)
+{
+    hedge_leg *leg = arg;
+    hedge_op *op = leg->op;
+    int i = leg->i, other = !leg->i;
+
+    free(leg);
+    op->x[i] = NULL;
+    /* An error while the other transfer may still answer is not the
+     * answer: wait for that one. */
+    if (!op->settled && (status == RAGD_OK || !op->x[other] || op->cancelled)) {
+        op->settled = 1;
+        hedge_stop_timer(op);
+        if (status == RAGD_OK && op->h)
+            hedge_observe(op->h, clock_ms() - op->start_ms);
+        if (i == 1 && status == RAGD_OK) {
+            op->h->won++;
+            metrics_add(obs.hedges, 1, op->h->name, "won");
+            if (op->won)
+                op->won(op->tag);
+        }
+        if (op->x[other])
+            httpc_cancel(op->c, op->x[other]);
+        op->cb(op->arg, status, http_status, body, len, error);
+    }
+    if (!op->x[0] && !op->x[1])
+        hedge_op_free(op);
+}
+
+/* Start leg i of op.  Returns 0 or a RAGD_* error. */
+static int hedge_leg_start(hedge_op *op, int i, const ragd_http_request *req)
+{
+    hedge_leg *leg = malloc(sizeof *leg);
+    int rc;
+
+    if (!leg)
+        return RAGD_ENOMEM;
+    leg->op = op;
+    leg->i = i;
+    rc = httpc_start(op->c, req, hedge_leg_cb, leg, &op->x[i]);
+    if (rc != RAGD_OK)
+        free(leg);
+    return rc;
+}
+
+static void hedge_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    hedge_op *op = arg;
+
+    (void)fd;
+    (void)what;
+    hedge_stop_timer(op);
+    if (op->settled || op->cancelled || !op->x[0] || !hedge_take(op->h))
+        return;
+    if (hedge_leg_start(op, 1, &op->req) == RAGD_OK) {
+        op->h->sent++;
+        metrics_add(obs.hedges, 1, op->h->name, "sent");
+    }
+}
+
+static char *hedge_dup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Keep a copy of req for the hedge, and arm the timer that sends it. */
+static int hedge_arm(hedge_op *op, struct event_base *base, const ragd_http_request *req,
+                     int64_t delay_ms)
+{
+    size_t n = 0;
+    struct timeval tv = clock_timeval(delay_ms);
+
+    op->req = *req;
+    op->req.url = op->req.method = op->req.body = NULL;
+    op->req.headers = NULL;
+    while (req->headers && req->headers[n])
+        n++;
+    if (!(op->headers = calloc(n + 1, sizeof *op->headers)))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!(op->headers[i] = strdup(req->headers[i])))
+            return -1;
+    op->req.headers = (const char *const *)op->headers;
+    if (!(op->req.url = strdup(req->url)) ||
+        (req->method && !(op->req.method = strdup(req->method))) ||
+        (req->body && !(op->req.body = hedge_dup(req->body, req->body_len))))
+        return -1;
+    if (!(op->timer = evtimer_new(base, hedge_timer_cb, op)) || evtimer_add(op->timer, &tv))
+        return -1;
+    return 0;
+}
+
+int hedge_start(hedge *h, struct event_base *base, httpc *c, const ragd_http_request *req,
+                ragd_http_cb cb, void *arg, hedge_won_fn won, uintptr_t tag,
+                ragd_http_xfer **out)
+{
+    hedge_op *op = calloc(1, sizeof *op);
+    int64_t delay = h ? hedge_delay_ms(h) : -1;
+    int rc;
+
+    if (!op)
+        return RAGD_ENOMEM;
+    op->h = h;
+    op->c = c;
+    op->cb = cb;
+    op->arg = arg;
+    op->won = won;
+    op->tag = tag;
+    op->start_ms = clock_ms();
+    if (h)
+        hedge_credit(h);
+    /* Without a budget or a p95 there is nothing to arm; without memory
+     * for the copy the request simply goes unhedged. */
+    if (delay >= 0 && h->share > 0 && !req->on_data && hedge_arm(op, base, req, delay) != 0)
+        hedge_stop_timer(op);
+    if ((rc = hedge_leg_start(op, 0, req)) != RAGD_OK) {
+        hedge_op_free(op);
+        return rc;
+    }
+    if (out)
+        *out = (ragd_http_xfer *)op;
+    return RAGD_OK;
+}
+
+void hedge_cancel(ragd_http_xfer *x)
+{
+    hedge_op *op = (hedge_op *)x;
+
+    if (op->settled || op->cancelled)
+        return;
+    op->cancelled = 1;
+    hedge_stop_timer(op);
+    for (int i = 0; i < 2; i++)
+        if (op->x[i])
+            httpc_cancel(op->c, op->x[i]);
+}
