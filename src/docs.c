@@ -292,18 +292,6 @@ static const reply_hooks docs_hooks = {docs_gone, docs_pause, docs_stalled};
 
 /* ------------------------------------------------------------ parsing -- */
 
-static int docs_method(struct evhttp_request *req, int allowed, const char *allow)
-{
-    char msg[96];
-
-    if (evhttp_request_get_command(req) & allowed)
-        return 1;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-    snprintf(msg, sizeof msg, "method not allowed here; use %s", allow);
-    reply_error(req, 405, "method_not_allowed", msg);
-    return 0;
-}
-
 /* Take the body of a POST /documents into op->in (moved, not copied: the
  * request may be freed before the worker parses it), or reply 4xx. */
 static int docs_parse_post(docs_op *op, struct evhttp_request *req)
@@ -362,19 +350,19 @@ static int docs_parse(docs_op *op, struct evhttp_request *req, const char *path)
 
     if (!strcmp(path, "/documents")) {
         op->kind = DOCS_POST;
-        return docs_method(req, EVHTTP_REQ_POST, "POST") ? docs_parse_post(op, req) : -1;
+        return reply_method_ok(req, EVHTTP_REQ_POST, "POST") ? docs_parse_post(op, req) : -1;
     }
     if (!strncmp(path, "/documents/", 11)) {
-        if (!docs_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_DELETE, "GET, DELETE"))
+        if (!reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_DELETE, "GET, DELETE"))
             return -1;
         op->kind = m == EVHTTP_REQ_DELETE ? DOCS_DELETE : DOCS_GET;
         return (op->doc_id = docs_path_id(req, path, 11)) ? 0 : -1;
     }
     if (!strcmp(path, "/jobs")) {
         op->kind = JOBS_LIST;
-        return docs_method(req, EVHTTP_REQ_GET, "GET") ? 0 : -1;
+        return reply_method_ok(req, EVHTTP_REQ_GET, "GET") ? 0 : -1;
     }
-    if (!docs_method(req, EVHTTP_REQ_GET | EVHTTP_REQ_DELETE, "GET, DELETE"))
+    if (!reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_DELETE, "GET, DELETE"))
         return -1;
     op->kind = m == EVHTTP_REQ_DELETE ? JOBS_CANCEL : JOBS_GET;
     return docs_job_id(req, path + 6, &op->job_id);

@@ -73,6 +73,18 @@ void reply_error(struct evhttp_request *req, int status, const char *code, const
     reply_json(req, status, json_pack("{s{ss ss}}", "error", "code", code, "message", message));
 }
 
+int reply_method_ok(struct evhttp_request *req, int allowed, const char *allow)
+{
+    char msg[128];
+
+    if (evhttp_request_get_command(req) & allowed)
+        return 1;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+    snprintf(msg, sizeof msg, "method not allowed here; use %s", allow);
+    reply_error(req, 405, "method_not_allowed", msg);
+    return 0;
+}
+
 /* ------------------------------------------------------- connection -- */
 
 static void reply_client_gone(void *arg, const char *why)

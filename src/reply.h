@@ -32,6 +32,10 @@ void reply_json(struct evhttp_request *req, int status, json_t *body);
 /* Send {"error": {"code": code, "message": message}} with status. */
 void reply_error(struct evhttp_request *req, int status, const char *code, const char *message);
 
+/* Whether req's method is one of allowed; if not, answer 405 with an Allow
+ * header (allow, e.g. "GET, POST") and a JSON error saying what to use. */
+int reply_method_ok(struct evhttp_request *req, int allowed, const char *allow);
+
 /* What a reply tells its owner.  Each runs on the loop thread, never from
  * inside a reply_* call of the owner's. */
 typedef struct reply_hooks {

@@ -44,17 +44,6 @@
 #define SERVER_DOCUMENTS_PREFIX "POST /documents"
 #define SERVER_BATCH_PREFIX "POST /search/batch"
 
-static int server_method_ok(struct evhttp_request *req, int allowed, const char *allow)
-{
-    char msg[128];
-
-    if (evhttp_request_get_command(req) & allowed)
-        return 1;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-    snprintf(msg, sizeof msg, "method not allowed here; use %s", allow);
-    reply_error(req, 405, "method_not_allowed", msg);
-    return 0;
-}
 
 /* Whether a new search may start now, or else the 503 is sent: past the
  * in-flight limit a client is told at once to come back, rather than
@@ -75,43 +64,43 @@ static int server_admit(server *srv, struct evhttp_request *req)
     return 0;
 }
 
+/* The door every search route shares: CORS (a preflight is answered
+ * here), the method, the key's search scope, then admission.  Returns 1
+ * with the request's connection in *c when the search may start, 0 when
+ * the request has been answered. */
+static int server_search_door(server *srv, struct evhttp_request *req, int allowed,
+                              const char *allow, conn **c)
+{
+    *c = conn_serve(srv->conns, req);
+    return !cors_apply(srv->cfg->cors_origins, req) && reply_method_ok(req, allowed, allow) &&
+           auth_check(srv->auth, req, AUTH_SEARCH) == 0 && server_admit(srv, req);
+}
+
 static void server_search_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
-    conn *c = conn_serve(srv->conns, req);
+    conn *c;
 
-    if (cors_apply(srv->cfg->cors_origins, req))
-        return;
-    if (!server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST") ||
-        auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
-        return;
-    search_handle(&srv->searches, req, c);
+    if (server_search_door(srv, req, EVHTTP_REQ_GET | EVHTTP_REQ_POST, "GET, POST", &c))
+        search_handle(&srv->searches, req, c);
 }
 
 static void server_batch_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
-    conn *c = conn_serve(srv->conns, req);
+    conn *c;
 
-    if (cors_apply(srv->cfg->cors_origins, req))
-        return;
-    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") ||
-        auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
-        return;
-    batch_handle(&srv->batches, req, c);
+    if (server_search_door(srv, req, EVHTTP_REQ_POST, "POST", &c))
+        batch_handle(&srv->batches, req, c);
 }
 
 static void server_chat_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
-    conn *c = conn_serve(srv->conns, req);
+    conn *c;
 
-    if (cors_apply(srv->cfg->cors_origins, req))
-        return;
-    if (!server_method_ok(req, EVHTTP_REQ_POST, "POST") ||
-        auth_check(srv->auth, req, AUTH_SEARCH) != 0 || !server_admit(srv, req))
-        return;
-    search_handle_chat(&srv->searches, req, c);
+    if (server_search_door(srv, req, EVHTTP_REQ_POST, "POST", &c))
+        search_handle_chat(&srv->searches, req, c);
 }
 
 static void server_healthz_cb(struct evhttp_request *req, void *arg)
@@ -121,7 +110,7 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
 
     conn_serve(srv->conns, req);
     if (cors_apply(srv->cfg->cors_origins, req) ||
-        !server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
+        !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
         return;
     for (size_t i = 0; i < srv->sources->n && sources; i++) {
         const instance *in = srv->sources->v[i];
@@ -144,7 +133,7 @@ static void server_metrics_cb(struct evhttp_request *req, void *arg)
 
     conn_serve(srv->conns, req);
     if (cors_apply(srv->cfg->cors_origins, req) ||
-        !server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
+        !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
         (!auth_listens_loopback(srv->auth) && auth_check(srv->auth, req, AUTH_ADMIN) != 0))
         return;
     if (!(out = evbuffer_new()) || metrics_render(out) != 0) {
@@ -248,7 +237,7 @@ static void server_models_cb(struct evhttp_request *req, void *arg)
 
     conn_serve(srv->conns, req);
     if (cors_apply(cfg->cors_origins, req) ||
-        !server_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
+        !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
         auth_check(srv->auth, req, AUTH_SEARCH) != 0)
         return;
     reply_json(req, 200, json_pack("{ss s[{ss ss sI ss}]}", "object", "list", "data",
