@@ -32,12 +32,8 @@ int access_init(const char *path, int log_queries, char *err, size_t errlen)
 {
     static const char *const route_code[] = {"route", "code"}, *const route[] = {"route"};
 
-    access_shutdown();
-    if (path && *path && !(access_file = fopen(path, "a"))) {
-        snprintf(err, errlen, "access log %s: %s", path, strerror(errno));
+    if (access_configure(path, log_queries, err, errlen) != 0)
         return -1;
-    }
-    access_log_queries = log_queries;
     if (getrandom(&access_prefix, sizeof access_prefix, GRND_NONBLOCK) != sizeof access_prefix)
         access_prefix = (unsigned long long)clock_us() ^ ((unsigned long long)getpid() << 32);
     access_requests = metrics_counter("ragd_http_requests_total",
@@ -46,6 +42,20 @@ int access_init(const char *path, int log_queries, char *err, size_t errlen)
     access_latency = metrics_histogram("ragd_http_request_duration_seconds",
                                        "Time from routing a request to the end of its reply",
                                        1, route, metrics_latency_bounds, metrics_nlatency_bounds);
+    return 0;
+}
+
+int access_configure(const char *path, int log_queries, char *err, size_t errlen)
+{
+    FILE *f = NULL;
+
+    if (path && *path && !(f = fopen(path, "a"))) {
+        snprintf(err, errlen, "access log %s: %s", path, strerror(errno));
+        return -1;
+    }
+    access_shutdown();
+    access_file = f;
+    access_log_queries = log_queries;
     return 0;
 }
 

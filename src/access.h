@@ -44,6 +44,11 @@ typedef struct access_rec {
  * or -1 with a message. */
 int access_init(const char *path, int log_queries, char *err, size_t errlen);
 
+/* Switch the log to path and log_queries (a config reload): the new file
+ * is opened before the old one is closed, so a path that cannot be opened
+ * leaves the log as it was.  Returns 0, or -1 with a message. */
+int access_configure(const char *path, int log_queries, char *err, size_t errlen);
+
 /* Close the log file. */
 void access_shutdown(void);
 

@@ -5,6 +5,7 @@
 
 #include "breaker.h"
 #include "log.h"
+#include "obs.h"
 
 void breaker_init(breaker *b, const char *name, int failures, int64_t open_ms,
                   int64_t max_open_ms)
@@ -14,13 +15,33 @@ void breaker_init(breaker *b, const char *name, int failures, int64_t open_ms,
                    .max_open_ms = max_open_ms, .cur_open_ms = open_ms};
 }
 
+void breaker_export(const breaker *b)
+{
+    metrics_set(obs.breaker_state, b->state, b->name);
+}
+
+/* The one place the state changes: logged once per change, and exported. */
+static void breaker_set(breaker *b, breaker_state to)
+{
+    b->state = to;
+    breaker_export(b);
+    if (to == BREAKER_OPEN) {
+        b->opened++;
+        metrics_add(obs.breaker_opened, 1, b->name);
+        log_msg(LOG_WARN, "source %s: circuit open for %lld ms after %d consecutive failures",
+                b->name, (long long)b->cur_open_ms, b->run);
+    } else if (to == BREAKER_HALF_OPEN) {
+        log_msg(LOG_INFO, "source %s: circuit half-open, letting one request through",
+                b->name);
+    } else {
+        log_msg(LOG_INFO, "source %s: circuit closed, the source answered again", b->name);
+    }
+}
+
 static void breaker_open(breaker *b, int64_t now_ms)
 {
-    b->state = BREAKER_OPEN;
     b->until_ms = now_ms + b->cur_open_ms;
-    b->opened++;
-    log_msg(LOG_WARN, "source %s: circuit open for %lld ms after %d consecutive failures",
-            b->name, (long long)b->cur_open_ms, b->run);
+    breaker_set(b, BREAKER_OPEN);
 }
 
 int breaker_allow(breaker *b, int64_t now_ms)
@@ -31,11 +52,8 @@ int breaker_allow(breaker *b, int64_t now_ms)
         b->rejected++;
         return 0;
     }
-    if (b->state == BREAKER_OPEN) {
-        b->state = BREAKER_HALF_OPEN;
-        log_msg(LOG_INFO, "source %s: circuit half-open, letting one request through",
-                b->name);
-    }
+    if (b->state == BREAKER_OPEN)
+        breaker_set(b, BREAKER_HALF_OPEN);
     /* The next probe, should this one never be counted. */
     b->until_ms = now_ms + b->cur_open_ms;
     return 1;
@@ -48,9 +66,8 @@ void breaker_record(breaker *b, int ok, int64_t now_ms)
     if (ok) {
         b->run = 0;
         if (b->state != BREAKER_CLOSED) {
-            b->state = BREAKER_CLOSED;
             b->cur_open_ms = b->open_ms;
-            log_msg(LOG_INFO, "source %s: circuit closed, the source answered again", b->name);
+            breaker_set(b, BREAKER_CLOSED);
         }
         return;
     }

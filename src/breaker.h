@@ -17,8 +17,6 @@
 
 #include <stdint.h>
 
-/* Off unless configured: a source that fails is still asked every time. */
-#define BREAKER_DEFAULT_FAILURES 0
 #define BREAKER_DEFAULT_OPEN_MS 30000
 #define BREAKER_DEFAULT_MAX_OPEN_MS 600000
 #define BREAKER_MAX_MS 86400000
@@ -41,6 +39,10 @@ typedef struct breaker {
 /* Set up b, closed.  failures 0 disables it. */
 void breaker_init(breaker *b, const char *name, int failures, int64_t open_ms,
                   int64_t max_open_ms);
+
+/* Publish b's state as the ragd_source_breaker_state gauge; done again at
+ * each change of state. */
+void breaker_export(const breaker *b);
 
 /* Whether a request may be sent to the source now.  Returns 1 and, when
  * half-open, counts that request as the probe; 0 when open (counted in

@@ -70,6 +70,10 @@ const char config_serve_usage[] =
     "  --cache-ttl-ms N      keep /search results this long for identical\n"
     "                        searches; 0 turns the cache off (0)\n"
     "  --cache-max-bytes N   memory the result cache may hold (67108864)\n"
+    "  --breaker-failures N  failures in a row that open a source's circuit\n"
+    "                        breaker, unless its config says; 0 turns it off (5)\n"
+    "  --hedge-share X       share of an HTTP source's requests that may be\n"
+    "                        hedged, unless its config says; 0 turns it off (0.05)\n"
     "\n"
     "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint),\n"
     "RAGD_LLM_API_KEY (bearer key for the LLM API).  Keys are never logged.\n";
@@ -78,6 +82,7 @@ enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBE
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
        OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
        OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_ACCESS_LOG, OPT_LOG_QUERIES, OPT_CORS_ORIGIN,
+       OPT_HEDGE_SHARE,
        OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
 
 /* The numeric limits, each a flag and a config file key. */
@@ -105,6 +110,7 @@ static const config_limit_spec config_limit_specs[] = {
     CONFIG_LIMIT(max_batch_bytes, 1024, 1L << 30, 4L << 20),
     CONFIG_LIMIT(cache_ttl_ms, 0, 86400000, 0),
     CONFIG_LIMIT(cache_max_bytes, 1024, 1L << 30, 64L << 20),
+    CONFIG_LIMIT(breaker_failures, 0, 1000, 5),
 };
 #define CONFIG_NLIMITS (sizeof config_limit_specs / sizeof *config_limit_specs)
 
@@ -121,6 +127,7 @@ static const struct option config_opts[] = {
     {"llm-url", required_argument, NULL, OPT_LLM_URL},
     {"llm-model", required_argument, NULL, OPT_LLM_MODEL},
     {"llm-temperature", required_argument, NULL, OPT_LLM_TEMPERATURE},
+    {"hedge-share", required_argument, NULL, OPT_HEDGE_SHARE},
     {"llm-max-tokens", required_argument, NULL, OPT_LLM_MAX_TOKENS},
     {"context-tokens", required_argument, NULL, OPT_CONTEXT_TOKENS},
     {"prompt", required_argument, NULL, OPT_PROMPT},
@@ -148,6 +155,7 @@ static const struct option config_opts[] = {
     {"max-batch-bytes", required_argument, NULL, OPT_LIMIT + 13},
     {"cache-ttl-ms", required_argument, NULL, OPT_LIMIT + 14},
     {"cache-max-bytes", required_argument, NULL, OPT_LIMIT + 15},
+    {"breaker-failures", required_argument, NULL, OPT_LIMIT + 16},
     {NULL, 0, NULL, 0},
 };
 
@@ -324,6 +332,12 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
             return -1;
         }
         c->llm_temperature = json_number_value(v);
+    } else if (!strcmp(key, "hedge_share")) {
+        if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1) {
+            snprintf(err, errlen, "hedge_share: expected a number from 0 to 1");
+            return -1;
+        }
+        c->hedge_share = json_number_value(v);
     } else if (!strcmp(key, "max_body_bytes")) {
         if (config_file_int(v, key, 1024, 16L << 20, &n, err, errlen)) return -1;
         c->max_body = (size_t)n;
@@ -388,6 +402,7 @@ static void config_defaults(config *c)
     c->max_body = 64 << 10;
     c->max_query = 4096;
     c->llm_temperature = -1;
+    c->hedge_share = CONFIG_DEFAULT_HEDGE_SHARE;
     c->llm_max_tokens = CONFIG_DEFAULT_LLM_MAX_TOKENS;
     c->context_tokens = CONFIG_DEFAULT_CONTEXT_TOKENS;
     c->llm_timeout_ms = CONFIG_DEFAULT_LLM_TIMEOUT_MS;
@@ -422,6 +437,16 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
             return -1;
         }
         c->llm_temperature = t;
+        return 0;
+    }
+    case OPT_HEDGE_SHARE: {
+        char *end;
+        double share = strtod(arg, &end);
+        if (end == arg || *end || share < 0 || share > 1) {
+            snprintf(err, errlen, "--hedge-share: expected a number from 0 to 1, got \"%s\"", arg);
+            return -1;
+        }
+        c->hedge_share = share;
         return 0;
     }
     case OPT_LLM_MAX_TOKENS:
@@ -543,6 +568,45 @@ int config_from_args(config *c, int argc, char **argv, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* Swap *a and *b when they differ (strings), noting name in changed. */
+static void config_keep_str(char **next, char **running, const char *name, char *changed,
+                            size_t len)
+{
+    char *t = *next;
+
+    if ((*next == NULL) != (*running == NULL) || (*next && strcmp(*next, *running) != 0))
+        snprintf(changed + strlen(changed), len - strlen(changed), "%s%s", *changed ? ", " : "",
+                 name);
+    *next = *running;
+    *running = t;
+}
+
+#define CONFIG_KEEP_NUM(field, name)                                                         \
+    do {                                                                                     \
+        if (next->field != running->field)                                                   \
+            snprintf(changed + strlen(changed), len - strlen(changed), "%s%s",               \
+                     *changed ? ", " : "", name);                                            \
+        next->field = running->field;                                                        \
+    } while (0)
+
+void config_keep_fixed(config *next, config *running, char *changed, size_t len)
+{
+    *changed = '\0';
+    config_keep_str(&next->listen, &running->listen, "listen", changed, len);
+    config_keep_str(&next->db, &running->db, "db", changed, len);
+    config_keep_str(&next->embed_url, &running->embed_url, "embed_url", changed, len);
+    config_keep_str(&next->llm_url, &running->llm_url, "llm_url", changed, len);
+    config_keep_str(&next->llm_model, &running->llm_model, "llm_model", changed, len);
+    config_keep_str(&next->prompt_file, &running->prompt_file, "prompt_file", changed, len);
+    config_keep_str(&next->plugin_dir, &running->plugin_dir, "plugin_dir", changed, len);
+    CONFIG_KEEP_NUM(workers, "workers");
+    CONFIG_KEEP_NUM(llm_temperature, "llm_temperature");
+    CONFIG_KEEP_NUM(llm_max_tokens, "llm_max_tokens");
+    CONFIG_KEEP_NUM(context_tokens, "context_tokens");
+    CONFIG_KEEP_NUM(max_sse_event, "max_sse_event");
+    CONFIG_KEEP_NUM(job_retention_s, "job_retention_s");
 }
 
 void config_release(config *c)

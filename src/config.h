@@ -20,6 +20,9 @@
 #define CONFIG_DEFAULT_LLM_MODEL "gpt-4o-mini"
 #define CONFIG_DEFAULT_LLM_MAX_TOKENS 512
 #define CONFIG_DEFAULT_LLM_TIMEOUT_MS 30000
+/* At most one request in twenty is hedged, so a slow upstream sees at most
+ * 5% more load. */
+#define CONFIG_DEFAULT_HEDGE_SHARE 0.05
 
 typedef struct config {
     char *db;           /* store file, or NULL */
@@ -60,6 +63,8 @@ typedef struct config {
     long job_retention_s;    /* how long finished jobs and their payloads are kept */
     long cache_ttl_ms;       /* life of a cached /search result; 0: no cache */
     long cache_max_bytes;    /* memory the result cache may hold */
+    long breaker_failures;   /* instances' breaker_failures unless set; 0: off */
+    double hedge_share;      /* instances' hedge_share unless set; 0: off */
     json_t *cors_origins;    /* array of origin strings browsers may call from (owned), or NULL */
 } config;
 
@@ -71,6 +76,15 @@ typedef struct config {
  * success, 1 when --help was printed, or -1 with a message naming the
  * problem in err.  The caller releases c with config_release either way. */
 int config_from_args(config *c, int argc, char **argv, char *err, size_t errlen);
+
+/* For a reload: give next the running values of the settings that need
+ * a restart (the listen address, the store, the embedder, the LLM and the
+ * prompt, the plugin directory, the worker count, and the limits the LLM
+ * client and the jobs took at start), so next describes what will run.
+ * Strings move between the two (running gets next's, to be freed with it).
+ * changed (len bytes) lists the settings next wanted to change: ""
+ * when none. */
+void config_keep_fixed(config *next, config *running, char *changed, size_t len);
 
 /* Free what c owns; c may then be reused. */
 void config_release(config *c);

@@ -464,6 +464,13 @@ conn_table *conn_table_new(struct event_base *base, struct evhttp *http,
     return t;
 }
 
+void conn_table_set_limits(conn_table *t, const conn_limits *lim)
+{
+    t->lim = *lim;
+    t->idle = clock_timeval(lim->idle_timeout_ms);
+    conn_pace(t, 0);
+}
+
 void conn_table_stop_accepting(conn_table *t)
 {
     t->listener = NULL;

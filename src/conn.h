@@ -65,6 +65,10 @@ typedef void (*conn_gone_cb)(void *arg, const char *why);
 conn_table *conn_table_new(struct event_base *base, struct evhttp *http,
                            struct evconnlistener *listener, const conn_limits *lim);
 
+/* Apply new limits (a config reload): they hold for what happens next;
+ * connections already open keep the idle timeout they were given. */
+void conn_table_set_limits(conn_table *t, const conn_limits *lim);
+
 /* The listener is about to be freed (shutdown): stop pacing it. */
 void conn_table_stop_accepting(conn_table *t);
 

@@ -30,10 +30,6 @@
 
 struct event_base;
 
-/* Off unless an instance sets hedge_share: a hedge is a second request to
- * someone else's service, which its operator should choose (0.05 is a good
- * start). */
-#define HEDGE_DEFAULT_SHARE 0.0
 #define HEDGE_DEFAULT_FLOOR_MS 50
 #define HEDGE_RING 128
 #define HEDGE_BURST 10

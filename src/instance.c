@@ -47,9 +47,9 @@ static int instance_int(instance *in, const char *key, int64_t lo, int64_t hi, i
 
 /* The circuit breaker's keys: breaker_failures (0 turns it off),
  * breaker_open_ms, breaker_max_open_ms. */
-static int instance_breaker(instance *in, char *err, size_t errlen)
+static int instance_breaker(instance *in, const config *cfg, char *err, size_t errlen)
 {
-    int64_t failures = BREAKER_DEFAULT_FAILURES, open_ms = BREAKER_DEFAULT_OPEN_MS,
+    int64_t failures = cfg->breaker_failures, open_ms = BREAKER_DEFAULT_OPEN_MS,
             max_ms = BREAKER_DEFAULT_MAX_OPEN_MS;
 
     if (instance_int(in, "breaker_failures", 0, 1000, &failures, err, errlen) ||
@@ -69,10 +69,10 @@ static int instance_breaker(instance *in, char *err, size_t errlen)
 }
 
 /* The hedging keys: hedge_share (0 turns it off), hedge_floor_ms. */
-static int instance_hedge(instance *in, char *err, size_t errlen)
+static int instance_hedge(instance *in, const config *cfg, char *err, size_t errlen)
 {
     json_t *v = json_object_get(in->config, "hedge_share");
-    double share = HEDGE_DEFAULT_SHARE;
+    double share = cfg->hedge_share;
     int64_t floor_ms = HEDGE_DEFAULT_FLOOR_MS;
 
     if (v && (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1)) {
@@ -88,7 +88,7 @@ static int instance_hedge(instance *in, char *err, size_t errlen)
 }
 
 /* Read the keys every instance has, whatever its type. */
-static int instance_common(instance *in, instance_set *set, size_t idx, const char *plugin_dir,
+static int instance_common(instance *in, instance_set *set, size_t idx, const config *cfg,
                            char *err, size_t errlen)
 {
     json_t *c = in->config, *v;
@@ -110,7 +110,7 @@ static int instance_common(instance *in, instance_set *set, size_t idx, const ch
         snprintf(err, errlen, "source %s: type: required", name);
         return -1;
     }
-    if (registry_find(type, plugin_dir, &in->type, why, sizeof why) != 0) {
+    if (registry_find(type, cfg->plugin_dir, &in->type, why, sizeof why) != 0) {
         snprintf(err, errlen, "source %s: %s", name, why);
         return -1;
     }
@@ -137,9 +137,9 @@ static int instance_common(instance *in, instance_set *set, size_t idx, const ch
     }
     if (v)
         in->timeout_ms = (int)json_integer_value(v);
-    if (instance_hedge(in, err, errlen) != 0)
+    if (instance_hedge(in, cfg, err, errlen) != 0)
         return -1;
-    return instance_breaker(in, err, errlen);
+    return instance_breaker(in, cfg, err, errlen);
 }
 
 static int instance_create(instance *in, host_services *svc, char *err, size_t errlen)
@@ -150,6 +150,7 @@ static int instance_create(instance *in, host_services *svc, char *err, size_t e
     in->hctx.name = in->name;
     in->hctx.hg = &in->hg;
     host_init(&in->host, &in->hctx);
+    breaker_export(&in->brk);
     if (!in->enabled)
         return 0;
     if (in->type->create(&in->host, in->name, in->config, &in->self, why, sizeof why) != RAGD_OK) {
@@ -160,8 +161,54 @@ static int instance_create(instance *in, host_services *svc, char *err, size_t e
     return 0;
 }
 
+/* Whether a and b configure the same source, apart from the keys a reload
+ * may change in place (those the source itself never reads). */
+static int instance_same(const json_t *a, const json_t *b)
+{
+    static const char *const live[] = {"weight", "timeout_ms"};
+    json_t *x = json_copy((json_t *)a), *y = json_copy((json_t *)b);
+    int same;
+
+    for (size_t i = 0; x && y && i < sizeof live / sizeof *live; i++) {
+        json_object_del(x, live[i]);
+        json_object_del(y, live[i]);
+    }
+    same = x && y && json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return same;
+}
+
+/* The instance of old that the parsed candidate in can stay, or NULL.
+ * Its weight and deadline take in's values (a search in flight may see
+ * either: both are read afresh at each use). */
+static instance *instance_keep(const instance_set *old, instance *in)
+{
+    instance *o = old ? instance_set_find((instance_set *)old, in->name) : NULL;
+
+    if (!o || o->type != in->type || o->enabled != in->enabled ||
+        !instance_same(o->config, in->config))
+        return NULL;
+    o->weight = in->weight;
+    o->timeout_ms = in->timeout_ms;
+    json_object_set_new(o->config, "weight", json_real(in->weight));
+    if (json_object_get(in->config, "timeout_ms"))
+        json_object_set(o->config, "timeout_ms", json_object_get(in->config, "timeout_ms"));
+    else
+        json_object_del(o->config, "timeout_ms");
+    instance_ref(o);
+    o->sets++;
+    return o;
+}
+
 int instance_set_load(instance_set *set, host_services *svc, const config *cfg, char *err,
                       size_t errlen)
+{
+    return instance_set_reload(set, NULL, svc, cfg, err, errlen);
+}
+
+int instance_set_reload(instance_set *set, const instance_set *old, host_services *svc,
+                        const config *cfg, char *err, size_t errlen)
 {
     json_t *list = cfg->sources ? json_incref(cfg->sources) : registry_default_sources(cfg, svc->embedder);
     size_t i;
@@ -174,7 +221,7 @@ int instance_set_load(instance_set *set, host_services *svc, const config *cfg, 
         goto done;
     }
     json_array_foreach(list, i, item) {
-        instance *in;
+        instance *in, *kept;
         if (!json_is_object(item)) {
             snprintf(err, errlen, "sources[%zu]: expected an object", i);
             goto done;
@@ -187,12 +234,19 @@ int instance_set_load(instance_set *set, host_services *svc, const config *cfg, 
             snprintf(err, errlen, "out of memory");
             goto done;
         }
-        if (instance_common(in, set, i, cfg->plugin_dir, err, errlen) != 0) {
+        if (instance_common(in, set, i, cfg, err, errlen) != 0) {
             json_decref(in->config);
             free(in);
             goto done;
         }
+        if ((kept = instance_keep(old, in))) {
+            json_decref(in->config);
+            free(in);
+            set->v[set->n++] = kept;
+            continue;
+        }
         in->refs = 1;
+        in->sets = 1;
         set->v[set->n++] = in;
         if (instance_create(in, svc, err, errlen) != 0)
             goto done;
@@ -244,10 +298,12 @@ void instance_set_release(instance_set *set)
 {
     for (size_t i = 0; i < set->n; i++) {
         instance *in = set->v[i];
+        assert(in->sets > 0);
+        in->sets--;
         instance_unref(in);
         if (in->refs == 0) {
             instance_destroy(in);
-        } else {
+        } else if (in->sets == 0) {
             in->next_retired = instance_retired;
             instance_retired = in;
         }
@@ -256,7 +312,7 @@ void instance_set_release(instance_set *set)
     memset(set, 0, sizeof *set);
 }
 
-size_t instance_reap(void)
+size_t instance_reap(int warn)
 {
     size_t held = 0;
 
@@ -267,8 +323,9 @@ size_t instance_reap(void)
             instance_destroy(in);
             continue;
         }
-        log_msg(LOG_WARN, "source %s: %zu searches never called back; not destroying it",
-                in->name, in->inflight);
+        if (warn)
+            log_msg(LOG_WARN, "source %s: %zu searches never called back; not destroying it",
+                    in->name, in->inflight);
         held++;
         pp = &in->next_retired;
     }

@@ -33,7 +33,8 @@ typedef struct instance {
     double weight;      /* fusion weight, >= 0 */
     int timeout_ms;     /* own deadline; 0 means the request's */
     size_t inflight;    /* searches whose callback has not run yet */
-    unsigned refs;      /* the set's, plus one per search slot holding it */
+    unsigned refs;      /* its sets', plus one per search slot holding it */
+    unsigned sets;      /* sets listing it (two while a reload keeps it) */
     breaker brk;        /* whether it may be asked now (fanout.c) */
     hedge hg;           /* hedging of its HTTP requests (host.c) */
     host_ctx hctx;      /* what host.priv points at */
@@ -50,6 +51,14 @@ typedef struct instance_set {
  * Returns 0, or -1 with a message naming the instance and the problem. */
 int instance_set_load(instance_set *set, host_services *svc, const config *cfg, char *err,
                       size_t errlen);
+
+/* The same for a config reload: an instance of old whose config is
+ * unchanged, apart from its weight and timeout_ms, is kept (one more
+ * reference, same source, same breaker) with those two updated; the
+ * others are created anew.  old is not changed otherwise; on failure set
+ * holds what was made so far, for instance_set_release. */
+int instance_set_reload(instance_set *set, const instance_set *old, host_services *svc,
+                        const config *cfg, char *err, size_t errlen);
 
 /* The instance called name, or NULL. */
 instance *instance_set_find(instance_set *set, const char *name);
@@ -68,8 +77,9 @@ void instance_unref(instance *in);
 void instance_set_release(instance_set *set);
 
 /* Destroy every retired instance that no search holds any more.  Returns
- * how many retired instances are still held (a source that never called
- * back): those are left alone, not destroyed under their own feet. */
-size_t instance_reap(void);
+ * how many retired instances are still held (searches in flight, or at
+ * shutdown a source that never called back): those are left alone, not
+ * destroyed under their own feet, and named in the log when warn. */
+size_t instance_reap(int warn);
 
 #endif /* RAGD_INSTANCE_H */

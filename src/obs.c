@@ -41,10 +41,16 @@ int obs_init(void)
         metrics_counter("ragd_source_hedges_total",
                         "Hedged HTTP requests of source instances: sent, and won (answered "
                         "first)", 2, source_outcome),
+        metrics_gauge("ragd_source_breaker_state",
+                      "Circuit breaker of each source instance: 0 closed, 1 open, 2 half-open",
+                      1, source, NULL, NULL),
+        metrics_counter("ragd_source_breaker_opened_total",
+                        "Times the circuit breaker of a source instance opened", 1, source),
     };
     return info && obs.source_calls && obs.source_latency && obs.stage_latency && obs.llm_calls &&
                    obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written &&
-                   obs.cache_hits && obs.cache_misses && obs.hedges
+                   obs.cache_hits && obs.cache_misses && obs.hedges &&
+                   obs.breaker_state && obs.breaker_opened
                ? 0 : -1;
 }
 

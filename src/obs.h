@@ -29,6 +29,8 @@ typedef struct obs_metrics {
     metric *cache_hits;         /* searches answered from the result cache */
     metric *cache_misses;       /* cacheable searches that found nothing there */
     metric *hedges;             /* {source, outcome}: sent won */
+    metric *breaker_state;      /* {source}: 0 closed, 1 open, 2 half-open */
+    metric *breaker_opened;     /* {source}: times the breaker opened */
 } obs_metrics;
 
 /* Every pointer is NULL until obs_init, and the metrics.h calls accept

@@ -314,8 +314,11 @@ static void search_retrieved(void *arg, fanout *f)
         search_complete(s);
 }
 
-/* The instances a request asked for: all, or the named ones in order. */
-static size_t search_select(const search_env *env, const sreq *q, instance **out)
+/* The instances a request asked for: all, or the named ones in order.
+ * Returns how many, or 0 with *missing naming one that is gone (a config
+ * reload removed it after the request was parsed). */
+static size_t search_select(const search_env *env, const sreq *q, instance **out,
+                            const char **missing)
 {
     size_t n = 0;
 
@@ -325,7 +328,10 @@ static size_t search_select(const search_env *env, const sreq *q, instance **out
         return n;
     }
     for (size_t i = 0; i < q->nsources; i++)
-        out[n++] = instance_set_find(env->sources, q->sources[i]);
+        if (!(out[n++] = instance_set_find(env->sources, q->sources[i]))) {
+            *missing = q->sources[i];
+            return 0;
+        }
     return n;
 }
 
@@ -402,10 +408,18 @@ static int search_begin(search *s, int may_answer)
     instance **sel = calloc(env->sources->n + 1, sizeof *sel);
     int timeout = s->q.timeout_ms ? s->q.timeout_ms : env->cfg->timeout_ms;
     writer_data d = search_data(s);
-    size_t n = sel ? search_select(env, &s->q, sel) : 0;
-    const char *text;
+    const char *text, *missing = NULL;
+    size_t n = sel ? search_select(env, &s->q, sel, &missing) : 0;
+    char msg[96];
     int rc = -1;
 
+    if (missing) {
+        snprintf(msg, sizeof msg, "sources: unknown source \"%s\" (removed by a config reload)",
+                 missing);
+        free(sel);
+        search_fail(s, 400, "unknown_source", msg);
+        return 0;
+    }
     s->key = search_key(s, timeout);
     if (may_answer && sel && s->key && env->cache) {
         if ((text = cache_get(env->cache, s->key, clock_ms()))) {

@@ -27,16 +27,93 @@
 typedef struct serve_state {
     struct event_base *base;
     host_services svc;
-    instance_set sources;
+    config *cfg;                /* the running config (owned) */
+    instance_set sources;       /* the running instances (owned) */
     server srv;
-    struct event *sigint, *sigterm;
+    struct event *sigint, *sigterm, *sighup;
+    struct event *reap;         /* destroys instances a reload retired, once free */
+    int argc;                   /* what the config is read from again on SIGHUP */
+    char **argv;
 } serve_state;
+
+static void serve_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    serve_state *st = arg;
+
+    (void)fd;
+    (void)what;
+    if (instance_reap(0) == 0)
+        event_del(st->reap);
+}
+
+/* Commit a config whose instances are built: swap them in and hand the
+ * server the config.  Returns 0 (the old ones are released), or -1 with a
+ * message and everything as it was. */
+static int serve_commit(serve_state *st, config *next, instance_set *set, char *err,
+                        size_t errlen)
+{
+    static const struct timeval tick = {0, 100000};
+    instance_set old = st->sources;
+
+    st->sources = *set;
+    if (server_reload(&st->srv, next, err, errlen) != 0) {
+        *set = st->sources;
+        st->sources = old;
+        return -1;
+    }
+    *set = old;
+    instance_set_release(set);
+    if (instance_reap(0) > 0)
+        event_add(st->reap, &tick);
+    log_set_level(next->log_level);
+    httpc_set_max_response(st->svc.http, (size_t)next->max_upstream_bytes);
+    config_release(st->cfg);
+    free(st->cfg);
+    st->cfg = next;
+    return 0;
+}
+
+/* SIGHUP: read the config again (the same flags and file) and apply what
+ * can change while serving.  A config that fails to load changes nothing. */
+static void serve_reload(serve_state *st)
+{
+    config *next = calloc(1, sizeof *next);
+    instance_set set = {0};
+    char err[1024] = "out of memory", changed[512] = "", undo[512];
+    int kept = 0;
+
+    if (!next || config_from_args(next, st->argc, st->argv, err, sizeof err) != 0)
+        goto fail;
+    config_keep_fixed(next, st->cfg, changed, sizeof changed);
+    kept = 1;
+    if (instance_set_reload(&set, &st->sources, &st->svc, next, err, sizeof err) != 0 ||
+        serve_commit(st, next, &set, err, sizeof err) != 0)
+        goto fail;
+    if (*changed)
+        log_msg(LOG_WARN, "reload: %s changed, which needs a restart: still running with the "
+                "old value", changed);
+    log_msg(LOG_INFO, "reload: config loaded, %zu sources", st->sources.n);
+    return;
+fail:
+    log_msg(LOG_ERROR, "reload: %s; still running with the previous config", err);
+    instance_set_release(&set);
+    if (kept) /* give the running config its strings back */
+        config_keep_fixed(st->cfg, next, undo, sizeof undo);
+    if (next)
+        config_release(next);
+    free(next);
+}
 
 static void serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     serve_state *st = arg;
 
     (void)what;
+    if (sig == SIGHUP) {
+        log_msg(LOG_INFO, "signal %d: reloading the config", (int)sig);
+        serve_reload(st);
+        return;
+    }
     log_msg(LOG_INFO, "signal %d: shutting down", (int)sig);
     server_shutdown(&st->srv, SHUTDOWN_GRACE_MS);
 }
@@ -70,7 +147,10 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
         return -1;
     st->sigint = evsignal_new(st->base, SIGINT, serve_signal_cb, st);
     st->sigterm = evsignal_new(st->base, SIGTERM, serve_signal_cb, st);
-    if (!st->sigint || !st->sigterm || evsignal_add(st->sigint, NULL) || evsignal_add(st->sigterm, NULL)) {
+    st->sighup = evsignal_new(st->base, SIGHUP, serve_signal_cb, st);
+    st->reap = event_new(st->base, -1, EV_PERSIST, serve_reap_cb, st);
+    if (!st->sigint || !st->sigterm || !st->sighup || !st->reap || evsignal_add(st->sigint, NULL) ||
+        evsignal_add(st->sigterm, NULL) || evsignal_add(st->sighup, NULL)) {
         snprintf(err, errlen, "cannot install signal handlers");
         return -1;
     }
@@ -141,13 +221,17 @@ static size_t serve_teardown(serve_state *st)
     instance_set_release(&st->sources);
     if (st->svc.pool)
         pool_free(&st->svc.pool);
-    if (instance_reap() == 0)
+    if (instance_reap(1) == 0)
         registry_unload_all();
     host_services_release(&st->svc);
     if (st->sigint)
         event_free(st->sigint);
     if (st->sigterm)
         event_free(st->sigterm);
+    if (st->sighup)
+        event_free(st->sighup);
+    if (st->reap)
+        event_free(st->reap);
     if (st->base) {
         leftover = serve_leftover_events(st->base);
         event_base_free(st->base);
@@ -158,22 +242,28 @@ static size_t serve_teardown(serve_state *st)
 int serve_main(int argc, char **argv)
 {
     serve_state st;
-    config cfg;
     char err[1024];
     int rc;
 
     memset(&st, 0, sizeof st);
-    rc = config_from_args(&cfg, argc, argv, err, sizeof err);
+    st.argc = argc;
+    st.argv = argv;
+    if (!(st.cfg = calloc(1, sizeof *st.cfg))) {
+        fprintf(stderr, "ragd serve: out of memory\n");
+        return 2;
+    }
+    rc = config_from_args(st.cfg, argc, argv, err, sizeof err);
     if (rc != 0) {
         if (rc < 0)
             fprintf(stderr, "ragd serve: %s\n", err);
-        config_release(&cfg);
+        config_release(st.cfg);
+        free(st.cfg);
         return rc < 0 ? 2 : 0;
     }
-    log_set_level(cfg.log_level);
+    log_set_level(st.cfg->log_level);
     signal(SIGPIPE, SIG_IGN);
     rc = 0;
-    if (serve_setup(&st, &cfg, err, sizeof err) != 0) {
+    if (serve_setup(&st, st.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "ragd serve: %s\n", err);
         rc = 2;
     } else {
@@ -183,6 +273,7 @@ int serve_main(int argc, char **argv)
     }
     if (serve_teardown(&st) != 0 && rc == 0)
         rc = 1; /* a clean run with an unclean shutdown still fails */
-    config_release(&cfg);
+    config_release(st.cfg);
+    free(st.cfg);
     return rc;
 }

@@ -302,20 +302,48 @@ static void server_bound_address(server *srv)
     }
 }
 
+/* The connection limits cfg sets. */
+static conn_limits server_conn_limits(const config *cfg)
+{
+    return (conn_limits){
+        cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max(),
+        (int)cfg->read_timeout_ms, (int)cfg->idle_timeout_ms, (size_t)cfg->max_pending_input,
+        SERVER_HARD_MAX_BODY,
+        {{SERVER_DOCUMENTS_PREFIX, (size_t)cfg->max_documents_bytes},
+         /* not below the hard cap: a batch over its own limit still gets
+          * batch.c's JSON 413 */
+         {SERVER_BATCH_PREFIX, cfg->max_batch_bytes > (long)SERVER_HARD_MAX_BODY
+                                   ? (size_t)cfg->max_batch_bytes : SERVER_HARD_MAX_BODY}}};
+}
+
+/* The instances' names, for request validation (owned by the caller). */
+static const char **server_names(const instance_set *sources)
+{
+    const char **names = calloc(sources->n + 1, sizeof *names);
+
+    for (size_t i = 0; names && i < sources->n; i++)
+        names[i] = sources->v[i]->name;
+    return names;
+}
+
+/* The result cache cfg asks for in *out (NULL when off).  Returns 0, or -1
+ * (ENOMEM). */
+static int server_cache(const config *cfg, cache **out)
+{
+    *out = NULL;
+    if (cfg->cache_ttl_ms <= 0)
+        return 0;
+    *out = cache_new(cfg->cache_ttl_ms, (size_t)cfg->cache_max_bytes, cfg->db);
+    return *out ? 0 : -1;
+}
+
 int server_start(server *srv, struct event_base *base, const config *cfg, instance_set *sources,
                  host_services *svc, char *err, size_t errlen)
 {
     char host[256];
     int port;
     struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
-    conn_limits lim = {cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max(),
-                       (int)cfg->read_timeout_ms, (int)cfg->idle_timeout_ms,
-                       (size_t)cfg->max_pending_input, SERVER_HARD_MAX_BODY,
-                       {{SERVER_DOCUMENTS_PREFIX, (size_t)cfg->max_documents_bytes},
-                        /* not below the hard cap: a batch over its own limit
-                         * still gets batch.c's JSON 413 */
-                        {SERVER_BATCH_PREFIX, cfg->max_batch_bytes > (long)SERVER_HARD_MAX_BODY ?
-                         (size_t)cfg->max_batch_bytes : SERVER_HARD_MAX_BODY}}};
+    conn_limits lim = server_conn_limits(cfg);
 
     memset(srv, 0, sizeof *srv);
     srv->base = base;
@@ -323,12 +351,10 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     srv->sources = sources;
     srv->svc = svc;
     srv->started = time(NULL);
-    if (!(srv->names = calloc(sources->n + 1, sizeof *srv->names)) || !(srv->http = evhttp_new(base))) {
+    if (!(srv->names = server_names(sources)) || !(srv->http = evhttp_new(base))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < sources->n; i++)
-        srv->names[i] = sources->v[i]->name;
     if (access_init(cfg->access_log, cfg->log_queries, err, errlen) != 0)
         return -1;
     if (server_metrics_init(srv) != 0) {
@@ -340,9 +366,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
         return -1;
     srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, NULL, 0, NULL,
                                  NULL};
-    if (cfg->cache_ttl_ms > 0 &&
-        !(srv->searches.cache = cache_new(cfg->cache_ttl_ms, (size_t)cfg->cache_max_bytes,
-                                          cfg->db))) {
+    if (server_cache(cfg, &srv->searches.cache) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -350,6 +374,10 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s, err,
                                              errlen)))
         return -1;
+    if (cfg->db && !(srv->store_watch = watch_new(base, svc->pool, cfg->db, WATCH_INTERVAL_MS))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     srv->docs = (docs_env){base, svc->pool, srv->jobs, (size_t)cfg->max_documents_bytes,
                            (size_t)cfg->max_output, cfg->read_timeout_ms, 0};
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -380,6 +408,51 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     log_msg(LOG_DEBUG, "at most %zu connections and %ld searches at once", lim.max_connections,
             cfg->max_inflight);
     return 0;
+}
+
+int server_reload(server *srv, const config *cfg, char *err, size_t errlen)
+{
+    struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
+    conn_limits lim = server_conn_limits(cfg);
+    const char **names = server_names(srv->sources);
+    auth *keys = NULL;
+    cache *results = NULL;
+
+    if (srv->drain) {
+        snprintf(err, errlen, "the server is shutting down");
+        goto fail;
+    }
+    if (!names || server_cache(cfg, &results) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (auth_load(&keys, cfg->api_keys_file, err, errlen) != 0 ||
+        access_configure(cfg->access_log, cfg->log_queries, err, errlen) != 0)
+        goto fail;
+    /* Nothing fails from here on. */
+    auth_free(&srv->auth);
+    srv->auth = keys;
+    server_bound_address(srv); /* the new keys learn the loopback rule */
+    free(srv->names);
+    srv->names = names;
+    srv->cfg = cfg;
+    /* Results of the old sources and weights must not answer new searches. */
+    cache_free(&srv->searches.cache);
+    srv->searches.cache = results;
+    srv->searches.cfg = cfg;
+    srv->searches.names = names;
+    srv->docs.max_body = (size_t)cfg->max_documents_bytes;
+    srv->docs.max_output = (size_t)cfg->max_output;
+    srv->docs.stall_ms = cfg->read_timeout_ms;
+    conn_table_set_limits(srv->conns, &lim);
+    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_headers);
+    evhttp_set_timeout_tv(srv->http, &idle);
+    return 0;
+fail:
+    free(names);
+    cache_free(&results);
+    auth_free(&keys);
+    return -1;
 }
 
 static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
@@ -449,6 +522,7 @@ void server_release(server *srv)
     auth_free(&srv->auth);
     gen_env_release(&srv->genv);
     cache_free(&srv->searches.cache);
+    watch_free(&srv->store_watch);
     job_env_free(&srv->jobs);
     access_shutdown();
     obs_reset();

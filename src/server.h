@@ -24,6 +24,7 @@
 #include "host.h"
 #include "instance.h"
 #include "search.h"
+#include "watch.h"
 
 typedef struct server {
     struct event_base *base;
@@ -42,6 +43,7 @@ typedef struct server {
     char address[300];        /* "HOST:PORT" actually bound */
     gen_env genv;             /* what every generation shares */
     job_env *jobs;            /* background jobs on cfg->db; NULL without a store */
+    watch *store_watch;       /* other processes' writes to cfg->db; NULL without one */
     docs_env docs;            /* the documents and jobs endpoints */
     time_t started;           /* when server_start ran: the model's "created" */
 } server;
@@ -49,6 +51,14 @@ typedef struct server {
 /* Bind cfg->listen and route requests.  Returns 0, or -1 with a message. */
 int server_start(server *srv, struct event_base *base, const config *cfg, instance_set *sources,
                  host_services *svc, char *err, size_t errlen);
+
+/* Apply a reloaded config: cfg (borrowed, and from now on the server's
+ * config) with the instances *sources already holds (the caller swapped
+ * them in).  Reloads the API keys and the access log, rebuilds the result
+ * cache, and applies the limits and timeouts to what happens next.
+ * Searches in flight finish with what they started with.  Returns 0, or
+ * -1 with a message and the server unchanged (still on its old config). */
+int server_reload(server *srv, const config *cfg, char *err, size_t errlen);
 
 /* Stop accepting connections, let live searches finish (at most grace_ms),
  * then make the loop exit. */

@@ -3,6 +3,8 @@
 # garbage, truncated, reset), the answer comes back from the other sources,
 # says what happened to web, and sets partial.
 . "$SRCDIR/tests/t/lib.sh"
+# web fails over and over on purpose here, and its requests are counted: no
+# circuit breaker (it would skip web) and no hedging (it would add requests).
 DB=$TEST_DIR/p.db
 
 # web_fails_with WORD: after a query, web is "error" (or $2) with WORD in its
@@ -24,7 +26,7 @@ web_fails_with() {
 
 test_expect_success 'setup' '
 	ingest_fixture "$DB" && start_fakeup UP &&
-	start_ragd --db "$DB" --web-url "$UP_URL"
+	start_ragd --db "$DB" --web-url "$UP_URL" --breaker-failures 0 --hedge-share 0
 '
 # The deadline steps keep every timing check 10 times away from what could
 # make it fail: the upstream is 20 times slower than the deadline, and the
@@ -70,12 +72,12 @@ test_expect_success 'web recovers: ok again on the same server' '
 '
 test_expect_success 'web connection refused: error' '
 	stop_ragd && kill "$UP_PID" && wait "$UP_PID" 2>/dev/null;
-	start_ragd --db "$DB" --web-url "$UP_URL" &&
+	start_ragd --db "$DB" --web-url "$UP_URL" --breaker-failures 0 --hedge-share 0 &&
 	web_fails_with "connect"
 '
 test_expect_success 'every source failing: still 200, no contexts, partial' '
 	stop_ragd && start_fakeup DOWN --mode fail &&
-	cp "$DB" "$TEST_DIR/gone.db" && start_ragd --db "$TEST_DIR/gone.db" --web-url "$DOWN_URL" &&
+	cp "$DB" "$TEST_DIR/gone.db" && start_ragd --db "$TEST_DIR/gone.db" --web-url "$DOWN_URL" --breaker-failures 0 &&
 	mv "$TEST_DIR/gone.db" "$TEST_DIR/moved.db" && rm -f "$TEST_DIR/gone.db-wal" "$TEST_DIR/gone.db-shm" &&
 	test "$(post_search "{\"query\":\"volcano lava\"}")" = 200 &&
 	jq -e ".sources.web.status == \"error\" and .sources.kb.status == \"error\" and .sources.vector.status == \"error\"" out.json >/dev/null &&

@@ -6,6 +6,8 @@
 # from ragd's /healthz and the upstream's /stats, that its searches are in
 # flight before it acts, and releases them when it wants answers.
 . "$SRCDIR/tests/t/lib.sh"
+# web fails over and over on purpose here, and its requests are counted: no
+# circuit breaker (it would skip web) and no hedging (it would add requests).
 DB=$TEST_DIR/l.db
 
 # search_bg N QUERY TIMEOUT_MS: start N searches in the background, each
@@ -20,7 +22,7 @@ search_bg() {
 }
 
 test_expect_success 'setup' '
-	ingest_fixture "$DB" && start_fakeup UP && start_ragd --db "$DB" --web-url "$UP_URL"
+	ingest_fixture "$DB" && start_fakeup UP && start_ragd --db "$DB" --web-url "$UP_URL" --breaker-failures 0 --hedge-share 0
 '
 test_expect_success 'a client that disconnects mid-request does not hurt the server' '
 	fake_control "$UP_URL" "{\"mode\":\"hang\"}" &&

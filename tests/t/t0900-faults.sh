@@ -8,6 +8,8 @@
 # kept; ragd stays healthy, cancels the upstream calls nobody waits for, and
 # exits LeakSanitizer-clean (the suite builds it with ASan, detect_leaks=1).
 . "$SRCDIR/tests/t/lib.sh"
+# web fails over and over on purpose here, and its requests are counted: no
+# circuit breaker (it would skip web) and no hedging (it would add requests).
 DB=$TEST_DIR/f.db
 
 # Deadlines: retrieval and generation get 1 s each, 10 times more than a
@@ -81,7 +83,7 @@ stream_fails() {
 test_expect_success 'setup: store, fake web and LLM upstreams, a closed port, ragd' '
 	ingest_fixture "$DB" && start_fakeup WEB && start_fakeup LLM && start_fakeup GONE &&
 	kill "$GONE_PID" && { wait "$GONE_PID" || :; } &&
-	start_ragd --db "$DB" --web-url "$WEB_URL" --llm-url "$LLM_URL/v1" --llm-timeout-ms 1000 &&
+	start_ragd --db "$DB" --web-url "$WEB_URL" --breaker-failures 0 --hedge-share 0 --llm-url "$LLM_URL/v1" --llm-timeout-ms 1000 &&
 	ask "$Q" && check ".partial == false and .generation.status == \"ok\""
 '
 
@@ -218,7 +220,7 @@ test_expect_success 'after the whole matrix ragd exits 0, LeakSanitizer-clean' '
 
 # ---- refused connections: a ragd whose web source and LLM are a closed port
 test_expect_success 'web and LLM refused: both errors name the connection, the rest kept' '
-	start_ragd --db "$DB" --web-url "$GONE_URL" --llm-url "$GONE_URL/v1" --llm-timeout-ms 1000 &&
+	start_ragd --db "$DB" --web-url "$GONE_URL" --breaker-failures 0 --llm-url "$GONE_URL/v1" --llm-timeout-ms 1000 &&
 	ask "$Q" &&
 	check ".sources.web.status == \"error\" and (.sources.web.error | test(\"connect\"; \"i\"))" &&
 	check ".partial == true and .sources.kb.status == \"ok\" and .sources.vector.status == \"ok\" and .contexts[0].id == \"d07\"" &&

@@ -44,6 +44,7 @@ test_expect_success 'every family the contract names is exported, with HELP and 
 		"ragd_http_client_transfers gauge" "ragd_llm_calls_total counter" \
 		"ragd_llm_retries_total counter" "ragd_llm_streamed_tokens_total counter" \
 		"ragd_ingest_jobs_total counter" "ragd_documents_written_total counter" \
+		"ragd_source_breaker_state gauge" "ragd_source_breaker_opened_total counter" \
 		"ragd_build_info gauge"; do
 		grep -qx "$f" fam.txt || { echo "missing: $f"; cat fam.txt; return 1; }
 		grep -q "^# HELP ${f%% *} ." m.txt || { echo "no HELP for $f"; return 1; }
@@ -51,6 +52,7 @@ test_expect_success 'every family the contract names is exported, with HELP and 
 	test "$(val ragd_build_info version="$(healthz version)")" = 1 &&
 	test "$(val ragd_pool_queue_depth)" = 0 && test "$(val ragd_pool_busy_workers)" = 0 &&
 	test "$(val ragd_http_client_transfers)" = 0 &&
+	test "$(val ragd_source_breaker_state source=web)" = 0 &&
 	at_least "$(val ragd_connections)" 1
 '
 test_expect_success 'a search moves the request, stage and per-source metrics' '

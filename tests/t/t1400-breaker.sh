@@ -18,6 +18,12 @@ web_times_out() {
 	test "$(jq -r .sources.web.status out.json)" = timeout
 }
 
+# breaker_metric NAME: the sample NAME{source="web"} from GET /metrics.
+breaker_metric() {
+	curl -s "$RAGD_URL/metrics" >m.txt &&
+	"$PY" "$SRCDIR/tests/t/prom.py" m.txt value "$1" source=web
+}
+
 test_expect_success 'setup' '
 	start_fakeup UP &&
 	cat >cfg.json <<-JSON &&
@@ -27,7 +33,8 @@ test_expect_success 'setup' '
 	validate config cfg.json && start_ragd --config cfg.json
 '
 test_expect_success 'a healthy source is asked' '
-	web_is ok && validate search-response out.json
+	web_is ok && validate search-response out.json &&
+	test "$(breaker_metric ragd_source_breaker_state)" = 0
 '
 test_expect_success 'failures below the threshold are reported as errors' '
 	fake_control "$UP_URL" "{\"mode\":\"fail\",\"status\":503}" &&
@@ -40,7 +47,9 @@ test_expect_success 'the third failure opens the circuit: web is skipped, not as
 	validate search-response out.json &&
 	before=$(curl -s "$UP_URL/stats" | jq .requests) &&
 	web_is skipped "circuit open" &&
-	test "$(curl -s "$UP_URL/stats" | jq .requests)" = "$before"
+	test "$(curl -s "$UP_URL/stats" | jq .requests)" = "$before" &&
+	test "$(breaker_metric ragd_source_breaker_state)" = 1 &&
+	test "$(breaker_metric ragd_source_breaker_opened_total)" = 1
 '
 test_expect_success 'after the open period one request probes; success closes it' '
 	fake_control "$UP_URL" "{\"reset\":true}" &&
@@ -48,7 +57,8 @@ test_expect_success 'after the open period one request probes; success closes it
 	wait_for_line "$RAGD_LOG" "source web: circuit half-open" &&
 	wait_for_line "$RAGD_LOG" "source web: circuit closed" &&
 	web_is ok && web_is ok &&
-	test "$(grep -c "circuit closed" "$RAGD_LOG")" = 1
+	test "$(grep -c "circuit closed" "$RAGD_LOG")" = 1 &&
+	test "$(breaker_metric ragd_source_breaker_state)" = 0
 '
 test_expect_success 'timeouts count as failures too' '
 	fake_control "$UP_URL" "{\"mode\":\"hang\"}" &&

@@ -89,6 +89,15 @@ test_expect_success 'POST /documents empties the cache' '
 	jq -e "[.contexts[].id] | index(\"fresh\")" e.json >/dev/null &&
 	stop_ragd
 '
+test_expect_success 'a write by another process empties the cache within a second' '
+	start_ragd --config on.json &&
+	search a "volcano lava" && search b "volcano lava" && cached b &&
+	printf "%s\n" "{\"id\":\"other\",\"text\":\"volcano lava from ragd ingest\"}" >other.jsonl &&
+	"$RAGD" ingest --db "$DB" other.jsonl &&
+	wait_for "scrape && test \"\$(val ragd_cache_entries)\" = 0" &&
+	search c "volcano lava" && not_cached c &&
+	stop_ragd
+'
 test_expect_success 'entries expire after the TTL' '
 	config ttl.json "\"cache_ttl_ms\": 3000" && start_ragd --config ttl.json &&
 	fake_control "$UP_URL" "{\"reset_stats\":true}" &&

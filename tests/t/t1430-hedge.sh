@@ -54,20 +54,25 @@ test_expect_success 'the hedges are counted in /metrics' '
 '
 test_expect_success 'stop' 'stop_ragd'
 
+# timed_out_searches N: N searches, in each of which web timed out.
+timed_out_searches() {
+	for i in $(seq "$1"); do
+		test "$(post_search "{\"query\":\"q$i\",\"timeout_ms\":300}")" = 200 &&
+		test "$(jq -r .sources.web.status out.json)" = timeout || return 1
+	done
+}
+
 # Once the instance has a p95, every request hangs until its search times
 # out, so every one would be hedged after the floor if the budget let it:
 # over the 32 requests at a share of 0.25, at most 8 hedges are sent.
 test_expect_success 'the share limits the hedges' '
 	cat >share.json <<-JSON &&
 	{"sources": [{"name": "web", "type": "web", "url": "$UP_URL",
-	  "hedge_share": 0.25, "hedge_floor_ms": 20}]}
+	  "hedge_share": 0.25, "hedge_floor_ms": 20, "breaker_failures": 0}]}
 	JSON
 	start_ragd --config share.json && fast_searches 20 &&
 	fake_control "$UP_URL" "{\"reset_stats\":true,\"mode\":\"hang\"}" &&
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
-		test "$(post_search "{\"query\":\"q$i\",\"timeout_ms\":300}")" = 200 &&
-		test "$(jq -r .sources.web.status out.json)" = timeout || return 1
-	done &&
+	timed_out_searches 12 &&
 	wait_for "fake_stat \"$UP_URL\" \".hanging == 0\"" &&
 	n=$(up_requests) && say "12 searches, $n upstream requests" &&
 	test "$n" -gt 12 && test "$n" -le 20 &&
