@@ -10,7 +10,9 @@ caller prints that; screenshots go to OUT_DIR.  Every wait is for a
 condition in the page (WebDriverWait), never for a fixed time.
 
 Selenium and chromedriver come from Debian (python3-selenium,
-chromium-driver): a real browser with no download at test time.  axe-core
+chromium-driver): a real browser with no download at test time.  With
+KEYS_URL (a second ragd with API keys), READ_KEY (scope search) and
+WRITE_KEY (search and write) set, the key prompt is checked too.  axe-core
 (tests/browser/vendor, MPL-2.0) is injected into the page by the test only.
 """
 import os
@@ -222,6 +224,48 @@ class Playground:
         assert not self.js("return document.querySelector('main img, main script')"), \
             "markup from a document reached the DOM"
 
+    def filter_errors(self):
+        """A bad filter is refused in place: by the page, then by the server."""
+        self.open()
+        self.q("#q").send_keys("tides")
+        self.q("#filter").send_keys("{year")
+        self.q("#go").click()
+        self.until("!document.querySelector('#filter-error').hidden", "the page's filter error")
+        assert self.q("#filter-error").text.startswith("filter: not JSON"), self.q("#filter-error").text
+        assert self.q("#filter").get_attribute("aria-invalid") == "true"
+        self.q("#filter").clear()
+        self.q("#filter").send_keys('{"year": {"$foo": 1}}')
+        self.q("#go").click()
+        self.until("document.querySelector('#filter-error').textContent.includes('unknown operator')",
+                   "the server's filter error")
+        assert self.q("#filter-error").text.startswith("filter.year.$foo: "), self.q("#filter-error").text
+
+    def keys(self, url, read, write):
+        """With keys the page asks for one, keeps it for the tab, and shows
+        the Documents tab only to a key that may write."""
+        self.d.get(url + "/")
+        self.until("!document.querySelector('#key-form').hidden", "the page asking for a key")
+        assert not self.q("#tab-docs").is_displayed()
+        self.q("#key").send_keys("not-a-key")
+        self.q("#key-form button").click()
+        self.until("document.querySelector('#key-why').textContent.includes('not known')",
+                   "an unknown key refused")
+        self.q("#key").send_keys(read)
+        self.q("#key-form button").click()
+        self.until("document.querySelectorAll('#sources input').length > 0", "sources with the key")
+        assert self.q("#key-form").get_attribute("hidden") is not None
+        assert not self.q("#tab-docs").is_displayed(), "Documents shown to a search-only key"
+        self.d.get(url + "/?q=volcano&generate=false")
+        self.until("document.querySelector('#ctx-1')", "a search with the kept key")
+        assert self.js("return sessionStorage.getItem('ragd-key')") == read
+        self.js("sessionStorage.clear()")
+        self.d.get(url + "/")
+        self.until("!document.querySelector('#key-form').hidden", "the page asking again")
+        self.q("#key").send_keys(write)
+        self.q("#key-form button").click()
+        self.until("document.querySelectorAll('#sources input').length > 0", "sources with the key")
+        assert self.q("#tab-docs").is_displayed(), "no Documents tab for a key that may write"
+
     def delete(self):
         """A document can be deleted from the Documents tab."""
         self.q("#tab-docs").click()
@@ -253,6 +297,10 @@ def main():
             t.run("a shared link fills the form and finds the new document", p.found)
             t.run("a document with markup is shown literally and runs nothing", p.escaped)
             t.run("a document can be deleted", p.delete)
+        t.run("a bad filter is shown in place, the page's and the server's", p.filter_errors)
+        if os.environ.get("KEYS_URL"):
+            t.run("with keys: asked for, kept for the tab, Documents only for writers",
+                  lambda: p.keys(os.environ["KEYS_URL"], os.environ["READ_KEY"], os.environ["WRITE_KEY"]))
     finally:
         p.d.quit()
     return 0
