@@ -431,7 +431,8 @@ async function readStream(run, body) {
 function endRun(run) {
     clearInterval(run.timer);
     run.done = true;
-    $("answer").removeAttribute("aria-busy");
+    if (state.run === run) /* not a run a newer search aborted */
+        $("answer").removeAttribute("aria-busy");
 }
 
 /* A citation scrolls to its context and marks it. */

@@ -6,10 +6,10 @@
 # hostile markup is shown literally, a bad filter is shown in place, a key
 # is asked for when keys exist, and axe-core finds no serious accessibility
 # problem.  Screenshots go to $PLAYGROUND_OUT (default
-# tests/browser/out in the build directory).
+# playground-shots in the build directory).
 . "$SRCDIR/tests/t/lib.sh"
 DB=$TEST_DIR/b.db
-OUT=${PLAYGROUND_OUT:-${BUILDDIR:-$TEST_DIR}/tests/browser/out}
+OUT=${PLAYGROUND_OUT:-${BUILDDIR:-$TEST_DIR}/playground-shots}
 
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
