@@ -24,9 +24,11 @@
 #include "cache.h"
 #include "clock.h"
 #include "cors.h"
+#include "info.h"
 #include "log.h"
 #include "metrics.h"
 #include "obs.h"
+#include "page.h"
 #include "reply.h"
 #include "search.h"
 #include "server.h"
@@ -245,6 +247,41 @@ static void server_models_cb(struct evhttp_request *req, void *arg)
                                    "created", (json_int_t)srv->started, "owned_by", "ragd"));
 }
 
+/* The playground page and its files: open to all, like /healthz (page.h). */
+static void server_page_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+
+    conn_serve(srv->conns, req);
+    if (!cors_apply(srv->cfg->cors_origins, req))
+        page_serve(req);
+}
+
+/* GET /sources: what the search scope may ask (info.h). */
+static void server_sources_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+
+    conn_serve(srv->conns, req);
+    if (cors_apply(srv->cfg->cors_origins, req) ||
+        !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
+        auth_check(srv->auth, req, AUTH_SEARCH) != 0)
+        return;
+    info_sources(req, srv->sources);
+}
+
+/* GET /session: the presented key's scopes; it does its own key check. */
+static void server_session_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+
+    conn_serve(srv->conns, req);
+    if (cors_apply(srv->cfg->cors_origins, req) ||
+        !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
+        return;
+    info_session(req, srv->auth);
+}
+
 /* Every endpoint that writes (documents and jobs) comes through here, so
  * that one check can guard them all. */
 static void server_route_write(server *srv, struct evhttp_request *req, conn *c)
@@ -392,6 +429,11 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     evhttp_set_cb(srv->http, "/metrics", server_metrics_cb, srv);
     evhttp_set_cb(srv->http, "/v1/chat/completions", server_chat_cb, srv);
     evhttp_set_cb(srv->http, "/v1/models", server_models_cb, srv);
+    evhttp_set_cb(srv->http, "/sources", server_sources_cb, srv);
+    evhttp_set_cb(srv->http, "/session", server_session_cb, srv);
+    evhttp_set_cb(srv->http, "/", server_page_cb, srv);
+    evhttp_set_cb(srv->http, "/app.js", server_page_cb, srv);
+    evhttp_set_cb(srv->http, "/app.css", server_page_cb, srv);
     evhttp_set_gencb(srv->http, server_notfound_cb, srv);
     config_split_listen(cfg->listen, host, sizeof host, &port);
     if (!(srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port))) {

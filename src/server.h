@@ -1,7 +1,7 @@
 /*
  * server -- the HTTP front: one evhttp on the loop, its connections
  * (conn.c), routes (/search, /search/batch, /v1/chat/completions,
- * /healthz), admission,
+ * /healthz, /sources, /session, and the playground's files), admission,
  * and graceful shutdown.
  *
  * The server owns the search_env its searches share (src/search.c), so it
