@@ -3,7 +3,7 @@
  * in the store, reporting the best chunk of each document.
  *
  * Config: {"db": PATH (required), "refresh_ms": 1000 (0 disables),
- * "quantize": "none" | "int8", "rerank": 100}.
+ * "quantize": "none" | "int8", "rerank": 100, "scan_threads": cores}.
  *
  * All embeddings live in memory as one immutable snapshot that every search
  * scans in full on a worker (vectors are L2-normalised, so cosine is a dot
@@ -25,6 +25,12 @@
  * -- a quarter of the bytes -- to pick the best "rerank" documents, whose
  * chunks are then scored exactly from the float rows, so the scores
  * returned are exact and only the choice of candidates is approximate.
+ * A snapshot of at least 2 * VEC_PART_ROWS rows is scanned in parts by up
+ * to scan_threads threads: the worker running the search and the
+ * instance's own scan_threads - 1 helper threads (vec_par.c).  The rule
+ * that keeps this free of deadlock: a scan never submits to the worker
+ * pool and never waits for a helper to be free -- the worker takes parts
+ * itself until none is left, and waits only for parts already running.
  * With a metadata filter (RAGD_SOURCE_FILTERS) it is evaluated once per
  * document of the snapshot, against the metadata held next to the rows,
  * and the rows of documents it drops are skipped unscored: the filter
@@ -38,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <ragd/source.h>
@@ -46,6 +53,7 @@
 #include "notify.h"
 #include "store.h"
 #include "vec_kernel.h"
+#include "vec_par.h"
 #include "vec_quant.h"
 #include "vec_scan.h"
 
@@ -58,6 +66,12 @@
  * dead rows cost scan time and memory, segments cost a little locality. */
 #define VEC_COMPACT_AT 4
 #define VEC_MAX_SEGS 64
+
+/* A scan is split into parts of at least VEC_PART_ROWS rows, at most one
+ * per scan thread (VEC_MAX_THREADS at most): below that a thread's
+ * hand-off costs more than it saves. */
+#define VEC_PART_ROWS 32768
+#define VEC_MAX_THREADS 64
 
 /* A block of rows loaded together, shared by every snapshot built on it
  * and never changed after loading.  mat is n rows of dims floats in one
@@ -126,6 +140,8 @@ typedef struct vector {
     const vec_kernel *kernel; /* the scan's dot products */
     int quantize;             /* scan int8 rows, then re-rank */
     size_t rerank;            /* documents re-ranked exactly after an int8 scan */
+    unsigned scan_threads;    /* threads that share one scan, the worker's included */
+    vec_par *par;             /* scan_threads - 1 helpers; NULL with one */
     vector_snap *snap;
     store *load_db;
     size_t skipped;      /* bad rows in the last load, to warn once */
@@ -142,8 +158,9 @@ typedef struct vector {
  * ragd_op the host may cancel.  The loop thread owns it except while the
  * scan runs on a worker; cancelled is the one field both touch.  snap is a
  * held reference from submit to done (NULL outside); q is the query vector
- * (dims floats, VEC_ALIGN-aligned); cands has room for ncap candidates
- * and pool, the int8 scan's, for npool (ncap without quantisation).
+ * (dims floats, VEC_ALIGN-aligned); cands has room for ncap candidates;
+ * npool is how many each part of the scan keeps (ncap without
+ * quantisation, rerank with it).
  * hits[0..nhits) own their strings (const only because ragd_hit is the
  * host's type): at most k, one per document, best first.  Freed by
  * vector_finish right after the callback. */
@@ -158,7 +175,7 @@ typedef struct vector_job {
     atomic_int cancelled;
     vector_snap *snap;
     float *q;
-    vec_cand *cands, *pool;
+    vec_cand *cands;
     size_t ncap, npool;
     int status;
     char error[256];
@@ -646,26 +663,86 @@ static size_t vector_scan_part(const vector *v, const vec_rows *rows, size_t nse
     return vec_scan_exact(v->kernel, rows, nseg, from, to, q, h, 0, cap);
 }
 
+/* One scan split into parts: part p scans rows [cut[p], cut[p + 1]) into
+ * the heap heaps + p * cap and leaves its size in n[p]. */
+typedef struct vector_split {
+    const vector *v;
+    const vec_rows *rows;
+    size_t nseg;
+    const float *q;
+    size_t cut[VEC_MAX_THREADS + 1], n[VEC_MAX_THREADS];
+    vec_cand *heaps;
+    size_t cap;
+} vector_split;
+
+static void vector_scan_split(void *arg, unsigned part)
+{
+    vector_split *sp = arg;
+
+    sp->n[part] = vector_scan_part(sp->v, sp->rows, sp->nseg, sp->cut[part], sp->cut[part + 1],
+                                   sp->q, sp->heaps + part * sp->cap, sp->cap);
+}
+
+/* How many parts a scan of nrows rows takes. */
+static unsigned vector_nparts(const vector *v, size_t nrows)
+{
+    size_t n = nrows / VEC_PART_ROWS;
+
+    if (!v->par || n < 2)
+        return 1;
+    return n < v->scan_threads ? (unsigned)n : v->scan_threads;
+}
+
+/* Merge the parts' heaps into the one at heaps + nparts * cap.  Returns
+ * its size, or (size_t)-1 when a part ran out of memory. */
+static size_t vector_merge(vector_split *sp, unsigned nparts)
+{
+    vec_cand *out = sp->heaps + nparts * sp->cap;
+    size_t n = 0;
+
+    for (unsigned p = 0; p < nparts; p++) {
+        if (sp->n[p] == (size_t)-1)
+            return (size_t)-1;
+        for (size_t i = 0; i < sp->n[p]; i++)
+            n = vec_scan_offer(out, n, sp->cap, sp->heaps[p * sp->cap + i]);
+    }
+    return n;
+}
+
 /* Scan the job's snapshot into j->cands: the best row of each of the best
- * j->ncap documents, best first.  With int8 rows the best j->npool
- * documents by estimate are re-ranked exactly first.  Returns how many
- * were kept, or (size_t)-1 when out of memory. */
+ * j->ncap documents, best first.  A large snapshot is scanned in parts,
+ * this worker and the instance's scan threads each taking some, cut where
+ * documents begin so that each is scored in one part.  With int8 rows the
+ * best j->npool documents by estimate are re-ranked exactly last.  Returns
+ * how many were kept, or (size_t)-1 when out of memory. */
 static size_t vector_scan(vector_job *j)
 {
     const vector_snap *s = j->snap;
-    vec_rows *rows = vector_rows(s, j->keep);
-    size_t n;
+    unsigned nparts = vector_nparts(j->v, s->nrows);
+    vector_split sp = {j->v, vector_rows(s, j->keep), s->nseg, j->q, {0}, {0}, NULL, j->npool};
+    size_t n = (size_t)-1;
+    vec_cand *all;
 
-    if (!rows)
-        return (size_t)-1;
-    n = vector_scan_part(j->v, rows, s->nseg, 0, s->nrows, j->q, j->pool, j->npool);
-    if (n != (size_t)-1 && j->v->quantize)
-        n = vec_scan_rerank(j->v->kernel, rows, j->q, j->pool, n, j->cands, 0, j->ncap);
-    else if (n != (size_t)-1)
-        memcpy(j->cands, j->pool, n * sizeof *j->cands);
-    free(rows);
-    if (n != (size_t)-1)
-        vec_scan_sort(j->cands, n);
+    if (!sp.rows || !(sp.heaps = calloc((nparts + 1) * sp.cap, sizeof *sp.heaps)))
+        goto done;
+    for (unsigned p = 1; p < nparts; p++)
+        sp.cut[p] = vec_scan_cut(sp.rows, sp.nseg, s->nrows / nparts * p);
+    sp.cut[nparts] = s->nrows;
+    if (nparts == 1)
+        vector_scan_split(&sp, 0);
+    else
+        vec_par_run(j->v->par, vector_scan_split, &sp, nparts);
+    if ((n = vector_merge(&sp, nparts)) == (size_t)-1)
+        goto done;
+    all = sp.heaps + nparts * sp.cap;
+    if (j->v->quantize)
+        n = vec_scan_rerank(j->v->kernel, sp.rows, j->q, all, n, j->cands, 0, j->ncap);
+    else
+        memcpy(j->cands, all, n * sizeof *all);
+    vec_scan_sort(j->cands, n);
+done:
+    free(sp.heaps);
+    free((void *)sp.rows);
     return n;
 }
 
@@ -793,7 +870,6 @@ static void vector_job_free(vector_job *j)
 {
     hits_release(j->hits, j->nhits);
     free(j->cands);
-    free(j->pool);
     free(j->q);
     free(j);
 }
@@ -897,8 +973,7 @@ static int vector_search(void *self, const ragd_query *q, ragd_search_cb cb, voi
     j->ncap = (size_t)q->k + 16;
     j->npool = v->quantize && v->rerank > j->ncap ? v->rerank : j->ncap;
     if (!(j->hits = calloc((size_t)q->k, sizeof *j->hits)) ||
-        !(j->cands = calloc(j->ncap, sizeof *j->cands)) ||
-        !(j->pool = calloc(j->npool, sizeof *j->pool))) {
+        !(j->cands = calloc(j->ncap, sizeof *j->cands))) {
         vector_job_free(j);
         return RAGD_ENOMEM;
     }
@@ -1043,6 +1118,7 @@ static void vector_free(vector *v)
         store_close(&v->conns[i].db);
     store_close(&v->load_db);
     vector_snap_unref(v->snap);
+    vec_par_free(&v->par);
     free(v->conns);
     free(v->embedder);
     free(v->path);
@@ -1096,7 +1172,8 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
                       char *err, size_t errlen)
 {
     const char *path, *quantize;
-    long long refresh_ms, rerank;
+    long long refresh_ms, rerank, threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     const vec_kernel *kernel;
     vector *v;
 
@@ -1104,7 +1181,10 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
     if (host->cfg_string(config, "db", NULL, &path, err, errlen) ||
         host->cfg_int(config, "refresh_ms", 1000, 0, 86400000, &refresh_ms, err, errlen) ||
         host->cfg_string(config, "quantize", "none", &quantize, err, errlen) ||
-        host->cfg_int(config, "rerank", 100, 1, 100000, &rerank, err, errlen))
+        host->cfg_int(config, "rerank", 100, 1, 100000, &rerank, err, errlen) ||
+        host->cfg_int(config, "scan_threads",
+                      cores < 1 ? 1 : cores > VEC_MAX_THREADS ? VEC_MAX_THREADS : cores, 1,
+                      VEC_MAX_THREADS, &threads, err, errlen))
         return RAGD_EINVAL;
     if (!path || !*path) {
         snprintf(err, errlen, "db: required");
@@ -1130,12 +1210,17 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
     v->kernel = kernel;
     v->quantize = strcmp(quantize, "int8") == 0;
     v->rerank = (size_t)rerank;
+    v->scan_threads = (unsigned)threads;
     if (!(v->path = strdup(path)) || !(v->embedder = strdup(host->embedder)) ||
         !(v->conns = calloc(host->nworkers ? host->nworkers : 1, sizeof *v->conns))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     v->nconns = host->nworkers;
+    if (threads > 1 && !(v->par = vec_par_new((unsigned)threads - 1))) {
+        snprintf(err, errlen, "cannot start %lld scan threads", threads);
+        goto fail;
+    }
     if (vector_open_store(v, err, errlen) != 0 ||
         (refresh_ms > 0 && vector_start_timer(v, refresh_ms, err, errlen) != 0))
         goto fail;

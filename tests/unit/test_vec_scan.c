@@ -11,6 +11,7 @@
 
 #include "tap.h"
 #include "vec_kernel.h"
+#include "vec_par.h"
 #include "vec_quant.h"
 #include "vec_scan.h"
 
@@ -156,12 +157,34 @@ static void recall(const vec_kernel *k)
     is_int(wrong_scores, 0, "%s: re-ranked scores are the exact ones", k->name);
 }
 
-/* Scanned in parts cut at vec_scan_cut and merged, the answer is one
- * scan's, with documents of 1 to 5 rows. */
+#define PARTS 7
+
+/* One split scan, for vec_par_run: part p scans [cut[p], cut[p + 1]). */
+typedef struct split {
+    const vec_kernel *k;
+    const vec_rows *segs;
+    const float *q;
+    size_t cut[PARTS + 1], n[PARTS];
+    vec_cand heaps[PARTS][K];
+} split;
+
+static void split_part(void *arg, unsigned p)
+{
+    split *sp = arg;
+
+    sp->n[p] = vec_scan_exact(sp->k, sp->segs, 2, sp->cut[p], sp->cut[p + 1], sp->q, sp->heaps[p],
+                              0, K);
+}
+
+/* Scanned in parts cut at vec_scan_cut, on two helper threads and this
+ * one, and merged, the answer is one scan's, with documents of 1 to 5
+ * rows. */
 static void parts(const vec_kernel *k)
 {
     vec_rows segs[2];
     int same = 1, unique = 1;
+    vec_par *par = vec_par_new(2);
+    static split sp;
 
     for (size_t r = 0, d = 0; r < ROWS; d++)
         for (size_t n = 1 + d % 5; n > 0 && r < ROWS; n--)
@@ -169,15 +192,19 @@ static void parts(const vec_kernel *k)
     segments(segs, NULL, NULL);
     for (size_t q = 0; q < 20; q++) {
         const float *qv = queries + q * DIMS;
-        vec_cand one[K], merged[K], part[K];
-        size_t n1 = exact(k, segs, qv, one), nm = 0, from = 0;
-        for (size_t p = 1; p <= 7; p++) {
-            size_t to = p == 7 ? ROWS : vec_scan_cut(segs, 2, ROWS * p / 7);
-            size_t np = vec_scan_exact(k, segs, 2, from, to, qv, part, 0, K);
-            for (size_t i = 0; i < np; i++)
-                nm = vec_scan_offer(merged, nm, K, part[i]);
-            from = to;
-        }
+        vec_cand one[K], merged[K];
+        size_t n1 = exact(k, segs, qv, one), nm = 0;
+        memset(&sp, 0, sizeof sp);
+        sp.k = k;
+        sp.segs = segs;
+        sp.q = qv;
+        for (size_t p = 1; p <= PARTS; p++)
+            sp.cut[p] = p == PARTS ? ROWS : vec_scan_cut(segs, 2, ROWS * p / PARTS);
+        if (par)
+            vec_par_run(par, split_part, &sp, PARTS);
+        for (size_t p = 0; p < PARTS; p++)
+            for (size_t i = 0; i < sp.n[p]; i++)
+                nm = vec_scan_offer(merged, nm, K, sp.heaps[p][i]);
         vec_scan_sort(merged, nm);
         same &= n1 == nm && memcmp(one, merged, nm * sizeof *one) == 0;
         for (size_t i = 0; i < n1; i++)
@@ -185,7 +212,8 @@ static void parts(const vec_kernel *k)
                 unique &= !(one[i].seg == one[j].seg &&
                             segs[one[i].seg].doc[one[i].row] == segs[one[j].seg].doc[one[j].row]);
     }
-    ok(same, "%s: seven parts merged answer as one scan", k->name);
+    vec_par_free(&par);
+    ok(same, "%s: seven parts on three threads, merged, answer as one scan", k->name);
     ok(unique, "%s: each document at most once", k->name);
     /* Documents 0, 1, 2 have rows {0}, {1, 2}, {3, 4, 5}. */
     ok(vec_scan_cut(segs, 2, 1) == 1 && vec_scan_cut(segs, 2, 2) == 3 &&
