@@ -2,7 +2,8 @@
  * vector -- the vector source: exact cosine top-k over every chunk embedding
  * in the store, reporting the best chunk of each document.
  *
- * Config: {"db": PATH (required), "refresh_ms": 1000 (0 disables)}.
+ * Config: {"db": PATH (required), "refresh_ms": 1000 (0 disables),
+ * "quantize": "none" | "int8", "rerank": 100, "scan_threads": cores}.
  *
  * All embeddings live in memory as one immutable snapshot that every search
  * scans in full on a worker (vectors are L2-normalised, so cosine is a dot
@@ -15,13 +16,27 @@
  * search sees a document whole or not at all.  When tombstones pass a
  * quarter of the rows the snapshot is rebuilt from the whole store.
  *
- * The scan keeps the best chunk of each document and the best k
- * documents, so k documents come back whenever k have vectors.  With a
- * metadata filter (RAGD_SOURCE_FILTERS) it is evaluated once per document
- * of the snapshot, against the metadata held next to the rows, and the
- * rows of documents it drops are skipped unscored: the filter works
- * before the top k is cut, and a selective one makes the scan cheaper.
- * Not an approximate index, and not for writing the store.
+ * The scan (vec_scan.c) runs the dot-product kernel vec_kernel picks for
+ * this CPU over each segment's 64-byte-aligned matrix, and keeps the best
+ * chunk of each document and the best k documents in a bounded heap, so k
+ * documents come back whenever k have vectors.  With "quantize": "int8"
+ * every segment also holds its rows as int8 (vec_quant.c, one scale per
+ * dimension, computed when the segment is loaded); the scan reads those
+ * -- a quarter of the bytes -- to pick the best "rerank" documents, whose
+ * chunks are then scored exactly from the float rows, so the scores
+ * returned are exact and only the choice of candidates is approximate.
+ * A snapshot of at least 2 * VEC_PART_ROWS rows is scanned in parts by up
+ * to scan_threads threads: the worker running the search and the
+ * instance's own scan_threads - 1 helper threads (vec_par.c).  The rule
+ * that keeps this free of deadlock: a scan never submits to the worker
+ * pool and never waits for a helper to be free -- the worker takes parts
+ * itself until none is left, and waits only for parts already running.
+ * With a metadata filter (RAGD_SOURCE_FILTERS) it is evaluated once per
+ * document of the snapshot, against the metadata held next to the rows,
+ * and the rows of documents it drops are skipped unscored: the filter
+ * works before the top k is cut, and a selective one makes the scan
+ * cheaper.  Not an approximate index (no graph, no clustering), and not
+ * for writing the store.
  */
 #include <assert.h>
 #include <stdatomic.h>
@@ -29,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <ragd/source.h>
@@ -36,6 +52,10 @@
 #include "hits.h"
 #include "notify.h"
 #include "store.h"
+#include "vec_kernel.h"
+#include "vec_par.h"
+#include "vec_quant.h"
+#include "vec_scan.h"
 
 /* Alignment of the snapshot matrix and the query: a cache line, and enough
  * for any SIMD load. */
@@ -46,6 +66,12 @@
  * dead rows cost scan time and memory, segments cost a little locality. */
 #define VEC_COMPACT_AT 4
 #define VEC_MAX_SEGS 64
+
+/* A scan is split into parts of at least VEC_PART_ROWS rows, at most one
+ * per scan thread (VEC_MAX_THREADS at most): below that a thread's
+ * hand-off costs more than it saves. */
+#define VEC_PART_ROWS 32768
+#define VEC_MAX_THREADS 64
 
 /* A block of rows loaded together, shared by every snapshot built on it
  * and never changed after loading.  mat is n rows of dims floats in one
@@ -59,6 +85,8 @@ typedef struct vector_seg {
     atomic_uint refs;
     size_t n, cap, dims;
     float *mat;
+    int8_t *qmat;  /* with quantize int8: mat quantised, n * dims, aligned */
+    float *scale;  /* with quantize int8: qmat's dims scales */
     int64_t *ids;
     uint64_t *keys;
     uint32_t *doc;
@@ -109,6 +137,11 @@ typedef struct vector {
     char *path;
     char *embedder;
     size_t dims;
+    const vec_kernel *kernel; /* the scan's dot products */
+    int quantize;             /* scan int8 rows, then re-rank */
+    size_t rerank;            /* documents re-ranked exactly after an int8 scan */
+    unsigned scan_threads;    /* threads that share one scan, the worker's included */
+    vec_par *par;             /* scan_threads - 1 helpers; NULL with one */
     vector_snap *snap;
     store *load_db;
     size_t skipped;      /* bad rows in the last load, to warn once */
@@ -121,17 +154,13 @@ typedef struct vector {
     int pending;         /* a change was told while a refresh ran */
 } vector;
 
-/* A candidate row of the scan: its score and chunk id. */
-typedef struct vector_cand {
-    float score;
-    int64_t id;
-} vector_cand;
-
 /* One search, from search() until its callback has run; it is also the
  * ragd_op the host may cancel.  The loop thread owns it except while the
  * scan runs on a worker; cancelled is the one field both touch.  snap is a
  * held reference from submit to done (NULL outside); q is the query vector
- * (dims floats, VEC_ALIGN-aligned); cands has room for ncap candidates.
+ * (dims floats, VEC_ALIGN-aligned); cands has room for ncap candidates;
+ * npool is how many each part of the scan keeps (ncap without
+ * quantisation, rerank with it).
  * hits[0..nhits) own their strings (const only because ragd_hit is the
  * host's type): at most k, one per document, best first.  Freed by
  * vector_finish right after the callback. */
@@ -146,8 +175,8 @@ typedef struct vector_job {
     atomic_int cancelled;
     vector_snap *snap;
     float *q;
-    vector_cand *cands;
-    size_t ncap;
+    vec_cand *cands;
+    size_t ncap, npool;
     int status;
     char error[256];
     ragd_hit *hits;
@@ -212,6 +241,8 @@ static void vector_seg_unref(vector_seg *g)
     free(g->names);
     free(g->meta);
     free(g->mat);
+    free(g->qmat);
+    free(g->scale);
     free(g->ids);
     free(g->keys);
     free(g->doc);
@@ -299,6 +330,21 @@ static int vector_seg_meta(vector_seg *g, store *db)
     return 0;
 }
 
+/* Add the int8 copy of g's rows that an int8 scan reads, once g is loaded
+ * (a segment never changes after: the copy stays true).  Out of memory
+ * sets g->oom. */
+static void vector_seg_quantize(vector_seg *g)
+{
+    if (g->oom || g->n == 0)
+        return;
+    if (!(g->scale = vector_aligned_alloc(g->dims * sizeof *g->scale)) ||
+        !(g->qmat = vector_aligned_alloc(g->n * g->dims))) {
+        g->oom = 1;
+        return;
+    }
+    vec_quant_rows(g->mat, g->n, g->dims, g->scale, g->qmat);
+}
+
 /* ---------------------------------------------------------- snapshot -- */
 
 /* An empty snapshot with room for nseg segments and nrows rows' bits, or
@@ -383,6 +429,8 @@ static int vector_load(const vector *v, store *db, vector_snap **out, size_t *sk
     if (store_vectors(db, NULL, v->dims, vector_seg_add, g, skipped) != 0 ||
         vector_seg_meta(g, db) != 0 || store_last_seq(db, &s->seq) != 0)
         goto fail_store;
+    if (v->quantize)
+        vector_seg_quantize(g);
     if (g->oom) {
         snprintf(err, errlen, "out of memory for %zu vectors of %zu dims", n, v->dims);
         goto fail;
@@ -519,6 +567,8 @@ static int vector_read_changes(const vector *v, store *db, const vector_snap *ol
     }
     if (!g->oom && vector_seg_meta(g, db) != 0)
         goto fail_store;
+    if (v->quantize)
+        vector_seg_quantize(g);
     if (c->oom || g->oom) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -582,108 +632,117 @@ static int vector_conn_open(const vector *v, vector_conn *c, char *err, size_t e
 
 /* -------------------------------------------------------------- scan -- */
 
-/* Dot product of a[0..n) and b[0..n).  Eight independent partial sums: GCC
- * may not reorder one running float sum (that would change its rounding)
- * and so would not vectorise it without -ffast-math, but it turns these
- * eight into SIMD lanes, at -O2 as well as -O3. */
-static float vector_dot(const float *restrict a, const float *restrict b, size_t n)
+/* The snapshot's segments as vec_scan reads them, with the filter's
+ * verdicts keep (or NULL): one vec_rows per segment, malloc'd, or NULL when
+ * out of memory. */
+static vec_rows *vector_rows(const vector_snap *s, unsigned char *const *keep)
 {
-    float s[8] = {0};
-    size_t i = 0;
+    vec_rows *rows = malloc((s->nseg ? s->nseg : 1) * sizeof *rows);
+    size_t base = 0;
 
-    for (; i + 8 <= n; i += 8)
-        for (size_t j = 0; j < 8; j++)
-            s[j] += a[i + j] * b[i + j];
-    for (; i < n; i++)
-        s[0] += a[i] * b[i];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
-}
-
-static void vector_cand_swap(vector_cand *a, vector_cand *b)
-{
-    vector_cand t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Restore the min-heap h[0..n) below i. */
-static void vector_sift_down(vector_cand *h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && h[l].score < h[m].score)
-            m = l;
-        if (r < n && h[r].score < h[m].score)
-            m = r;
-        if (m == i)
-            return;
-        vector_cand_swap(&h[i], &h[m]);
-        i = m;
+    if (!rows)
+        return NULL;
+    for (size_t i = 0; i < s->nseg; i++) {
+        const vector_seg *g = s->segs[i];
+        rows[i] = (vec_rows){g->n, s->dims, base, g->mat, g->qmat, g->scale, g->doc,
+                             keep ? keep[i] : NULL, s->ndead ? s->dead : NULL};
+        base += g->n;
     }
+    assert(base == s->nrows);
+    return rows;
 }
 
-/* Restore the min-heap h[0..i] after appending h[i]. */
-static void vector_sift_up(vector_cand *h, size_t i)
+/* Scan rows [from, to) of the snapshot into the heap h of at most cap:
+ * exactly, or through the int8 rows when the instance quantises.  Returns
+ * how many were kept, or (size_t)-1 when out of memory. */
+static size_t vector_scan_part(const vector *v, const vec_rows *rows, size_t nseg, size_t from,
+                               size_t to, const float *q, vec_cand *h, size_t cap)
 {
-    while (i > 0 && h[(i - 1) / 2].score > h[i].score) {
-        vector_cand_swap(&h[i], &h[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
+    if (v->quantize)
+        return vec_scan_int8(v->kernel, rows, nseg, from, to, q, h, 0, cap);
+    return vec_scan_exact(v->kernel, rows, nseg, from, to, q, h, 0, cap);
 }
 
-/* Offer candidate c to the min-heap h[0..n) of at most cap, whose root is
- * the worst kept.  Returns the new n. */
-static size_t vector_offer(vector_cand *h, size_t n, size_t cap, vector_cand c)
+/* One scan split into parts: part p scans rows [cut[p], cut[p + 1]) into
+ * the heap heaps + p * cap and leaves its size in n[p]. */
+typedef struct vector_split {
+    const vector *v;
+    const vec_rows *rows;
+    size_t nseg;
+    const float *q;
+    size_t cut[VEC_MAX_THREADS + 1], n[VEC_MAX_THREADS];
+    vec_cand *heaps;
+    size_t cap;
+} vector_split;
+
+static void vector_scan_split(void *arg, unsigned part)
 {
-    if (n < cap) {
-        h[n] = c;
-        vector_sift_up(h, n);
-        return n + 1;
-    }
-    if (c.score > h[0].score) {
-        h[0] = c;
-        vector_sift_down(h, n, 0);
+    vector_split *sp = arg;
+
+    sp->n[part] = vector_scan_part(sp->v, sp->rows, sp->nseg, sp->cut[part], sp->cut[part + 1],
+                                   sp->q, sp->heaps + part * sp->cap, sp->cap);
+}
+
+/* How many parts a scan of nrows rows takes. */
+static unsigned vector_nparts(const vector *v, size_t nrows)
+{
+    size_t n = nrows / VEC_PART_ROWS;
+
+    if (!v->par || n < 2)
+        return 1;
+    return n < v->scan_threads ? (unsigned)n : v->scan_threads;
+}
+
+/* Merge the parts' heaps into the one at heaps + nparts * cap.  Returns
+ * its size, or (size_t)-1 when a part ran out of memory. */
+static size_t vector_merge(vector_split *sp, unsigned nparts)
+{
+    vec_cand *out = sp->heaps + nparts * sp->cap;
+    size_t n = 0;
+
+    for (unsigned p = 0; p < nparts; p++) {
+        if (sp->n[p] == (size_t)-1)
+            return (size_t)-1;
+        for (size_t i = 0; i < sp->n[p]; i++)
+            n = vec_scan_offer(out, n, sp->cap, sp->heaps[p * sp->cap + i]);
     }
     return n;
 }
 
-/* Score every live row of s against q, skipping the documents keep (when
- * not NULL) drops, and keep in h the best row of each of the best cap
- * documents: a document's rows are one run in one segment (a changed
- * document's old rows are dead), so its best row is offered once, as the
- * run ends.  Returns how many were kept, sorted best first. */
-static size_t vector_scan(const vector_snap *s, unsigned char *const *keep, const float *q,
-                          vector_cand *h, size_t cap)
+/* Scan the job's snapshot into j->cands: the best row of each of the best
+ * j->ncap documents, best first.  A large snapshot is scanned in parts,
+ * this worker and the instance's scan threads each taking some, cut where
+ * documents begin so that each is scored in one part.  With int8 rows the
+ * best j->npool documents by estimate are re-ranked exactly last.  Returns
+ * how many were kept, or (size_t)-1 when out of memory. */
+static size_t vector_scan(vector_job *j)
 {
-    size_t n = 0, row = 0;
+    const vector_snap *s = j->snap;
+    unsigned nparts = vector_nparts(j->v, s->nrows);
+    vector_split sp = {j->v, vector_rows(s, j->keep), s->nseg, j->q, {0}, {0}, NULL, j->npool};
+    size_t n = (size_t)-1;
+    vec_cand *all;
 
-    for (size_t i = 0; i < s->nseg; i++) {
-        const vector_seg *g = s->segs[i];
-        vector_cand best = {0, 0};
-        uint32_t doc = UINT32_MAX; /* the run's document; none yet */
-        for (size_t r = 0; r < g->n; r++, row++) {
-            float score;
-            if ((s->ndead && vector_is_dead(s, row)) || (keep && !keep[i][g->doc[r]]))
-                continue;
-            score = vector_dot(q, g->mat + r * s->dims, s->dims);
-            if (g->doc[r] != doc) {
-                if (doc != UINT32_MAX)
-                    n = vector_offer(h, n, cap, best);
-                doc = g->doc[r];
-                best = (vector_cand){score, g->ids[r]};
-            } else if (score > best.score) {
-                best = (vector_cand){score, g->ids[r]};
-            }
-        }
-        if (doc != UINT32_MAX)
-            n = vector_offer(h, n, cap, best);
-    }
-    assert(row == s->nrows);
-    /* Heap sort: moving the worst to the end each time leaves h best first. */
-    for (size_t i = n; i > 1; i--) {
-        vector_cand_swap(&h[0], &h[i - 1]);
-        vector_sift_down(h, i - 1, 0);
-    }
+    if (!sp.rows || !(sp.heaps = calloc((nparts + 1) * sp.cap, sizeof *sp.heaps)))
+        goto done;
+    for (unsigned p = 1; p < nparts; p++)
+        sp.cut[p] = vec_scan_cut(sp.rows, sp.nseg, s->nrows / nparts * p);
+    sp.cut[nparts] = s->nrows;
+    if (nparts == 1)
+        vector_scan_split(&sp, 0);
+    else
+        vec_par_run(j->v->par, vector_scan_split, &sp, nparts);
+    if ((n = vector_merge(&sp, nparts)) == (size_t)-1)
+        goto done;
+    all = sp.heaps + nparts * sp.cap;
+    if (j->v->quantize)
+        n = vec_scan_rerank(j->v->kernel, sp.rows, j->q, all, n, j->cands, 0, j->ncap);
+    else
+        memcpy(j->cands, all, n * sizeof *all);
+    vec_scan_sort(j->cands, n);
+done:
+    free(sp.heaps);
+    free((void *)sp.rows);
     return n;
 }
 
@@ -720,7 +779,8 @@ static void vector_lookup(vector_job *j, vector_conn *c, size_t ncands)
 {
     for (size_t i = 0; i < ncands && j->nhits < (size_t)j->k; i++) {
         store_hit sh;
-        int rc = store_chunk_get(c->db, j->cands[i].id, &sh);
+        int64_t id = j->snap->segs[j->cands[i].seg]->ids[j->cands[i].row];
+        int rc = store_chunk_get(c->db, id, &sh);
 
         if (rc < 0) {
             j->status = RAGD_ERR;
@@ -777,7 +837,11 @@ static void vector_scan_work(void *arg, unsigned worker)
         snprintf(j->error, sizeof j->error, "out of memory");
         return;
     }
-    n = vector_scan(j->snap, j->keep, j->q, j->cands, j->ncap);
+    if ((n = vector_scan(j)) == (size_t)-1) {
+        j->status = RAGD_ENOMEM;
+        snprintf(j->error, sizeof j->error, "out of memory");
+        return;
+    }
     if (n == 0 || atomic_load(&j->cancelled))
         return;
     c = &j->v->conns[worker];
@@ -907,6 +971,7 @@ static int vector_search(void *self, const ragd_query *q, ragd_search_cb cb, voi
     /* Candidates are distinct documents; the spare ones stand in for chunks
      * deleted since the snapshot was loaded. */
     j->ncap = (size_t)q->k + 16;
+    j->npool = v->quantize && v->rerank > j->ncap ? v->rerank : j->ncap;
     if (!(j->hits = calloc((size_t)q->k, sizeof *j->hits)) ||
         !(j->cands = calloc(j->ncap, sizeof *j->cands))) {
         vector_job_free(j);
@@ -1053,6 +1118,7 @@ static void vector_free(vector *v)
         store_close(&v->conns[i].db);
     store_close(&v->load_db);
     vector_snap_unref(v->snap);
+    vec_par_free(&v->par);
     free(v->conns);
     free(v->embedder);
     free(v->path);
@@ -1105,16 +1171,32 @@ static int vector_start_timer(vector *v, long long ms, char *err, size_t errlen)
 static int vector_create(const ragd_host *host, const char *name, json_t *config, void **self,
                       char *err, size_t errlen)
 {
-    const char *path;
-    long long refresh_ms;
+    const char *path, *quantize;
+    long long refresh_ms, rerank, threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const vec_kernel *kernel;
     vector *v;
 
     (void)name;
     if (host->cfg_string(config, "db", NULL, &path, err, errlen) ||
-        host->cfg_int(config, "refresh_ms", 1000, 0, 86400000, &refresh_ms, err, errlen))
+        host->cfg_int(config, "refresh_ms", 1000, 0, 86400000, &refresh_ms, err, errlen) ||
+        host->cfg_string(config, "quantize", "none", &quantize, err, errlen) ||
+        host->cfg_int(config, "rerank", 100, 1, 100000, &rerank, err, errlen) ||
+        host->cfg_int(config, "scan_threads",
+                      cores < 1 ? 1 : cores > VEC_MAX_THREADS ? VEC_MAX_THREADS : cores, 1,
+                      VEC_MAX_THREADS, &threads, err, errlen))
         return RAGD_EINVAL;
     if (!path || !*path) {
         snprintf(err, errlen, "db: required");
+        return RAGD_EINVAL;
+    }
+    if (strcmp(quantize, "none") != 0 && strcmp(quantize, "int8") != 0) {
+        snprintf(err, errlen, "quantize: \"none\" or \"int8\"");
+        return RAGD_EINVAL;
+    }
+    if (!(kernel = vec_kernel_pick())) {
+        snprintf(err, errlen, "RAGD_VEC_KERNEL: no kernel \"%s\" that this CPU runs",
+                 getenv("RAGD_VEC_KERNEL"));
         return RAGD_EINVAL;
     }
     if (host->embed_dims == 0 || !host->embedder) {
@@ -1125,12 +1207,20 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
         return RAGD_ENOMEM;
     v->host = host;
     v->dims = host->embed_dims;
+    v->kernel = kernel;
+    v->quantize = strcmp(quantize, "int8") == 0;
+    v->rerank = (size_t)rerank;
+    v->scan_threads = (unsigned)threads;
     if (!(v->path = strdup(path)) || !(v->embedder = strdup(host->embedder)) ||
         !(v->conns = calloc(host->nworkers ? host->nworkers : 1, sizeof *v->conns))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     v->nconns = host->nworkers;
+    if (threads > 1 && !(v->par = vec_par_new((unsigned)threads - 1))) {
+        snprintf(err, errlen, "cannot start %lld scan threads", threads);
+        goto fail;
+    }
     if (vector_open_store(v, err, errlen) != 0 ||
         (refresh_ms > 0 && vector_start_timer(v, refresh_ms, err, errlen) != 0))
         goto fail;
@@ -1138,8 +1228,8 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    host->log(host, RAGD_LOG_INFO, "%zu vectors of %zu dimensions loaded from %s", v->snap->nrows,
-              v->dims, v->path);
+    host->log(host, RAGD_LOG_INFO, "%zu vectors of %zu dimensions loaded from %s (%s scan, %s kernel)",
+              v->snap->nrows, v->dims, v->path, v->quantize ? "int8" : "exact", kernel->name);
     *self = v;
     return RAGD_OK;
 fail:

@@ -256,8 +256,9 @@ static void crowded(const ragd_source_type *t, void *self)
     json_decref(spec);
 }
 
-/* Create a source of type t on the store at path; NULL on failure. */
-static void *create(const ragd_source_type *t, const char *path)
+/* Create a source of type t on the store at path, the vector source
+ * scanning int8 rows when int8 is set; NULL on failure. */
+static void *create(const ragd_source_type *t, const char *path, int int8)
 {
     json_t *cfg = json_pack("{ss si}", "db", path, "refresh_ms", 0);
     void *self = NULL;
@@ -265,6 +266,8 @@ static void *create(const ragd_source_type *t, const char *path)
 
     if (t == ragd_source_kb())
         json_object_del(cfg, "refresh_ms");
+    if (int8)
+        json_object_set_new(cfg, "quantize", json_string("int8"));
     if (t->create(&host, t->name, cfg, &self, err, sizeof err) != RAGD_OK)
         printf("# %s: %s\n", t->name, err);
     /* The config must outlive the instance: keep it with the test. */
@@ -274,7 +277,9 @@ static void *create(const ragd_source_type *t, const char *path)
 
 int main(void)
 {
-    const ragd_source_type *types[] = {ragd_source_kb(), ragd_source_vector()};
+    /* The vector source twice: exact, then int8 with its re-rank. */
+    const ragd_source_type *types[] = {ragd_source_kb(), ragd_source_vector(),
+                                       ragd_source_vector()};
     char dir[] = "/tmp/test_filter_sources.XXXXXX", table[128], crowd[128];
 
     store_process_init();
@@ -291,7 +296,7 @@ int main(void)
     ok(build(crowd, 1) == 0, "a store of crowding documents");
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         const ragd_source_type *t = types[i];
-        void *a = create(t, table), *b = create(t, crowd);
+        void *a = create(t, table, i == 2), *b = create(t, crowd, i == 2);
 
         ok(t->flags & RAGD_SOURCE_FILTERS, "%s declares that it filters", t->name);
         ok(a && b, "%s: created on both stores", t->name);
