@@ -28,6 +28,7 @@ test_expect_success 'make install places man pages, unit and example config' '
 	test -f "$INST$PREFIX/share/man/man1/ragd.1" &&
 	test -f "$INST$PREFIX/share/man/man1/rag-eval.1" &&
 	test -f "$INST$PREFIX/lib/systemd/system/ragd.service" &&
+	test -f "$INST$PREFIX/lib/systemd/system/ragd@.service" &&
 	test "$(find "$INST" -path "*/ragd/ragd.json.example" | wc -l)" = 1
 '
 test_expect_success 'the unit runs the installed ragd with the installed config' '
@@ -50,7 +51,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 # about it (a value it cannot parse is only a warning, exit status 0).
 verify_unit() {
 	systemd-analyze verify --man=no "$1" >verify.txt 2>&1; rc=$?
-	cat verify.txt; test $rc = 0 && ! grep -q "ragd.service" verify.txt
+	cat verify.txt; test $rc = 0 && ! grep -qF "$(basename "$1")" verify.txt
 }
 test_expect_success 'the unit passes systemd-analyze verify' '
 	mkdir -p unit bad && sed "s|^ExecStart=$PREFIX|ExecStart=$INST$PREFIX|" "$unit" >unit/ragd.service &&
@@ -60,8 +61,24 @@ test_expect_success 'systemd-analyze verify would see a bad value' '
 	sed "s/^ProtectHome=yes/ProtectHome=bogus/" unit/ragd.service >bad/ragd.service &&
 	! verify_unit bad/ragd.service
 '
+test_expect_success 'the replica template unit passes systemd-analyze verify as ragd@8081' '
+	sed "s|^ExecStart=$PREFIX|ExecStart=$INST$PREFIX|" \
+		"$INST$PREFIX/lib/systemd/system/ragd@.service" >unit/ragd@8081.service &&
+	grep -q "^ExecStart=.* --listen 127.0.0.1:%i$" unit/ragd@8081.service &&
+	verify_unit unit/ragd@8081.service
+'
 else
 test_skip 'the unit passes systemd-analyze verify' 'systemd-analyze is not installed'
+fi
+if command -v haproxy >/dev/null 2>&1; then
+test_expect_success 'deploy/haproxy.cfg is valid with its ports filled in' '
+	sed "s/127.0.0.1:808\([0-3]\)/127.0.0.1:1808\1/" "$SRCDIR/deploy/haproxy.cfg" >h.cfg &&
+	! cmp -s h.cfg "$SRCDIR/deploy/haproxy.cfg" &&
+	haproxy -c -f h.cfg &&
+	grep -q "uri /readyz" h.cfg && grep -q "^ *retry-on " h.cfg
+'
+else
+test_skip 'deploy/haproxy.cfg is valid' 'haproxy is not installed'
 fi
 test_expect_success 'every flag of ragd --help and ragd serve --help is in ragd(1)' '
 	man_has "$SRCDIR/man/ragd.1" $(flags_of "$RAGD") $(flags_of "$RAGD" serve) &&
