@@ -12,8 +12,9 @@
  * exports only ragd_source_entry() and uses nothing but libc, jansson and
  * the ragd_host (HTTP, config readers, log).
  *
- * Config (ragd itself reads name, type, enabled, weight, timeout_ms and may
- * inject db; any other unknown key is an error, so typos fail at startup):
+ * Config (ragd itself reads name, type, enabled, weight, timeout_ms, the
+ * breaker_* and hedge_* keys, and may inject db; any other unknown key is an
+ * error, so typos fail at startup):
  *   url        required; http(s) URL template: {query} is the percent-encoded
  *              query, {k} the number of hits wanted
  *   method     "GET" (default) or "POST"
@@ -99,7 +100,8 @@ static int httpjson_check_keys(json_t *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = {
         "name", "type", "enabled", "weight", "timeout_ms", "db", /* ragd's */
-        "breaker_failures", "breaker_open_ms", "breaker_max_open_ms",
+        "breaker_failures", "breaker_open_ms", "breaker_max_open_ms", "hedge_share",
+        "hedge_floor_ms",
         "url", "method", "body", "headers", "results", "fields", "max_response_bytes",
     };
     const char *key;

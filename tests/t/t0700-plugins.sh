@@ -58,6 +58,7 @@ test_expect_success 'setup: store, fake upstream, config with plugin instances' 
 	  {"name": "faq1", "type": "./faq.so", "entries": [{"id": "f1", "title": "One", "text": "Volcano facts from the first list"}]},
 	  {"name": "faq2", "type": "$TEST_DIR/faq.so", "entries": [{"id": "f2", "title": "Two", "text": "Volcano trivia from the second list"}]},
 	  {"name": "searx", "type": "./httpjson.so", "url": "$UP_URL/search?q={query}&format=json", "results": "results",
+	   "hedge_share": 0.1, "hedge_floor_ms": 200, "breaker_failures": 3,
 	   "fields": {"id": "url", "title": "title", "text": "content", "url": "url", "score": "score"}},
 	  {"name": "stuck", "type": "./never.so", "timeout_ms": 300}]}
 	EOC
