@@ -50,9 +50,11 @@ struct httpc {
     httpc_xfer *xfers;
 };
 
-/* Per-socket state that libcurl asks us to watch. */
+/* Per-socket state that libcurl asks us to watch: one event for the
+ * socket's life, and what it watches for. */
 typedef struct httpc_sock {
     struct event *ev;
+    short kind;
 } httpc_sock;
 
 static void httpc_check_done(httpc *c);
@@ -140,7 +142,8 @@ static int httpc_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, voi
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
         if (hs) {
-            event_free(hs->ev);
+            if (hs->ev)
+                event_free(hs->ev);
             free(hs);
             curl_multi_assign(c->multi, s, NULL);
         }
@@ -148,16 +151,21 @@ static int httpc_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, voi
     }
     kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
            ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    if (hs && hs->kind == kind)
+        return 0; /* libcurl repeats itself; the socket is watched already */
     if (!hs) {
         if (!(hs = calloc(1, sizeof *hs)))
             return -1;
         curl_multi_assign(c->multi, s, hs);
+        hs->ev = event_new(c->base, s, kind, httpc_event_cb, c);
     } else {
-        event_free(hs->ev);
+        /* The same event, re-aimed: no allocation per change of interest. */
+        event_del(hs->ev);
+        event_assign(hs->ev, c->base, s, kind, httpc_event_cb, c);
     }
-    hs->ev = event_new(c->base, s, kind, httpc_event_cb, c);
     if (!hs->ev)
         return -1;
+    hs->kind = kind;
     event_add(hs->ev, NULL);
     return 0;
 }
