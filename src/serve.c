@@ -52,11 +52,6 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
      * 4 ms ticks let a source's deadline fire before it is due. */
     if (ec)
         event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-    /* A request's socket is disabled for reading and re-enabled in the same
-     * loop iteration (and so are libcurl's); the change list makes that one
-     * epoll_ctl or none.  ragd never dup()s a socket, which it requires. */
-    if (ec)
-        event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     st->base = ec ? event_base_new_with_config(ec) : NULL;
     if (ec)
         event_config_free(ec);
