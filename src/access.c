@@ -19,6 +19,7 @@
 
 #include "access.h"
 #include "clock.h"
+#include "jdump.h"
 #include "log.h"
 #include "metrics.h"
 #include "reply.h"
@@ -170,7 +171,7 @@ static void access_write(const access_rec *r, int status, double latency_ms)
     struct timespec ts;
     struct tm tm;
     json_t *line;
-    char *text;
+    buf text = {0};
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
@@ -184,14 +185,16 @@ static void access_write(const access_rec *r, int status, double latency_ms)
         json_object_set(line, "sources", r->sources);
     if (line && r->query)
         json_object_set_new(line, "query", json_string(r->query));
-    if (!line || !(text = json_dumps(line, REPLY_JSON_FLAGS))) {
+    if (!line || jdump_add(&text, line, REPLY_MAX_JSON) != 0 ||
+        buf_add(&text, "\n", 1, REPLY_MAX_JSON) != 0) {
         json_decref(line);
+        buf_release(&text);
         log_msg(LOG_WARN, "access log: out of memory writing request %s", r->id);
         return;
     }
-    fprintf(access_file ? access_file : stderr, "%s\n", text);
+    fwrite(text.p, 1, text.len, access_file ? access_file : stderr);
     fflush(access_file ? access_file : stderr);
-    free(text);
+    buf_release(&text);
     json_decref(line);
 }
 

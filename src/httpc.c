@@ -11,7 +11,9 @@
  * Transfer lifetime: an xfer is created by httpc_start and freed right after
  * its callback has run, in exactly one of three places: httpc_check_done
  * (finished), httpc_deliver_cb (cancelled, delivered on a later iteration so
- * the canceller is never re-entered) and httpc_free (shutdown).
+ * the canceller is never re-entered) and httpc_free (shutdown).  The easy
+ * handle of a transfer that finished in the multi outlives it: it is reset
+ * and kept, up to HTTPC_IDLE_MAX, for the next httpc_start.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,10 @@
 
 #define HTTPC_DEFAULT_MAX (8u << 20)
 
+/* Easy handles kept for reuse once their transfer is over: a new one costs
+ * allocations (its receive buffer among them) that a reset one keeps. */
+#define HTTPC_IDLE_MAX 128
+
 struct ragd_http_xfer {
     httpc *c;
     CURL *easy;
@@ -36,6 +42,8 @@ struct ragd_http_xfer {
     size_t max;
     int too_large;          /* the body passed max: the write callback stopped it */
     int aborted_by_data;    /* on_data asked to stop */
+    int reusable;           /* finished in the multi, never paused: its handle may be reset */
+    int paused;             /* httpc_pause was ever called on it */
     struct event *deliver;  /* fires the callback of a cancelled xfer */
     char errbuf[CURL_ERROR_SIZE];
     struct ragd_http_xfer *prev, *next;   /* c->xfers, every live xfer */
@@ -48,11 +56,15 @@ struct httpc {
     struct event *timer;
     size_t active;
     httpc_xfer *xfers;
+    CURL *idle[HTTPC_IDLE_MAX];   /* reset easy handles, owned here */
+    size_t nidle;
 };
 
-/* Per-socket state that libcurl asks us to watch. */
+/* Per-socket state that libcurl asks us to watch: one event for the
+ * socket's life, and what it watches for. */
 typedef struct httpc_sock {
     struct event *ev;
+    short kind;
 } httpc_sock;
 
 static void httpc_check_done(httpc *c);
@@ -79,8 +91,17 @@ static void httpc_unlink(httpc *c, httpc_xfer *x)
 
 static void httpc_xfer_free(httpc_xfer *x)
 {
-    if (x->easy)
+    httpc *c = x->c;
+
+    /* curl_easy_reset keeps the handle's buffers and leaves its options as
+     * curl_easy_init does; a handle that was paused or taken out early
+     * could carry state of that transfer, so it is not reused. */
+    if (x->easy && x->reusable && c->nidle < HTTPC_IDLE_MAX) {
+        curl_easy_reset(x->easy);
+        c->idle[c->nidle++] = x->easy;
+    } else if (x->easy) {
         curl_easy_cleanup(x->easy);
+    }
     curl_slist_free_all(x->headers);
     if (x->deliver)
         event_free(x->deliver);
@@ -140,7 +161,8 @@ static int httpc_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, voi
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
         if (hs) {
-            event_free(hs->ev);
+            if (hs->ev)
+                event_free(hs->ev);
             free(hs);
             curl_multi_assign(c->multi, s, NULL);
         }
@@ -148,16 +170,21 @@ static int httpc_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, voi
     }
     kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
            ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    if (hs && hs->kind == kind)
+        return 0; /* libcurl repeats itself; the socket is watched already */
     if (!hs) {
         if (!(hs = calloc(1, sizeof *hs)))
             return -1;
         curl_multi_assign(c->multi, s, hs);
+        hs->ev = event_new(c->base, s, kind, httpc_event_cb, c);
     } else {
-        event_free(hs->ev);
+        /* The same event, re-aimed: no allocation per change of interest. */
+        event_del(hs->ev);
+        event_assign(hs->ev, c->base, s, kind, httpc_event_cb, c);
     }
-    hs->ev = event_new(c->base, s, kind, httpc_event_cb, c);
     if (!hs->ev)
         return -1;
+    hs->kind = kind;
     event_add(hs->ev, NULL);
     return 0;
 }
@@ -199,6 +226,7 @@ static void httpc_check_done(httpc *c)
                      : curl_easy_strerror(msg->data.result));
         }
         curl_multi_remove_handle(c->multi, x->easy);
+        x->reusable = !x->paused;
         httpc_finish(x, status, code, status == RAGD_OK ? NULL : why);
     }
 }
@@ -289,7 +317,8 @@ int httpc_start(httpc *c, const ragd_http_request *req, ragd_http_cb cb, void *a
     x->on_data = req->on_data;
     x->max = req->max_response && req->max_response < c->max_response ? req->max_response
                                                                        : c->max_response;
-    if (!(x->easy = curl_easy_init()) || httpc_setup(x, req) != 0)
+    x->easy = c->nidle ? c->idle[--c->nidle] : curl_easy_init();
+    if (!x->easy || httpc_setup(x, req) != 0)
         goto fail;
     if (curl_multi_add_handle(c->multi, x->easy) != CURLM_OK)
         goto fail;
@@ -326,6 +355,7 @@ void httpc_cancel(httpc *c, httpc_xfer *x)
 void httpc_pause(httpc *c, httpc_xfer *x, int paused)
 {
     (void)c;
+    x->paused = 1;
     if (!x->deliver)
         curl_easy_pause(x->easy, paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
 }
@@ -384,6 +414,8 @@ void httpc_free(httpc **cp)
             curl_multi_remove_handle(c->multi, x->easy);
         httpc_finish(x, RAGD_ECANCELED, 0, "cancelled: shutting down");
     }
+    while (c->nidle)
+        curl_easy_cleanup(c->idle[--c->nidle]);
     if (c->multi)
         curl_multi_cleanup(c->multi);
     if (c->timer)

@@ -17,6 +17,7 @@
 #include <event2/http.h>
 
 #include "clock.h"
+#include "jdump.h"
 #include "log.h"
 #include "reply.h"
 #include "sse.h"
@@ -46,21 +47,22 @@ static void reply_internal(struct evhttp_request *req, struct evbuffer *out)
 void reply_json(struct evhttp_request *req, int status, json_t *body)
 {
     struct evbuffer *out = evbuffer_new();
-    char *text = body ? json_dumps(body, REPLY_JSON_FLAGS) : NULL;
+    buf text = {0};
+    int built = jdump_add(&text, body, REPLY_MAX_JSON) == 0 &&
+                buf_add(&text, "\n", 1, REPLY_MAX_JSON) == 0;
     const char *reason = status == 200 ? "OK" : NULL;
 
     json_decref(body);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
     if (!out) {
-        free(text);
+        buf_release(&text);
         evhttp_send_error(req, 500, NULL); /* nothing left to build JSON with */
         return;
     }
-    if (!text || evbuffer_add_reference(out, text, strlen(text), reply_free_dumped, NULL) ||
-        evbuffer_add(out, "\n", 1)) {
-        if (text && !evbuffer_get_length(out))
-            free(text);
+    /* The evbuffer takes the text as it is; it frees it once sent. */
+    if (!built || evbuffer_add_reference(out, text.p, text.len, reply_free_dumped, NULL)) {
+        buf_release(&text);
         reply_internal(req, out);
     } else {
         evhttp_send_reply(req, status, reason, out);

@@ -25,6 +25,10 @@ struct event_base;
  * 9.9 prints as 9.9, not 9.9000000000000004. */
 #define REPLY_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
+/* The largest JSON reply: a body that would pass it is answered with a 500.
+ * Every reply is built from bounded parts; this only keeps the bound. */
+#define REPLY_MAX_JSON ((size_t)1 << 30)
+
 /* Send a JSON reply and release body (a new reference is stolen).  A NULL
  * body (it could not be built) sends a JSON 500 instead. */
 void reply_json(struct evhttp_request *req, int status, json_t *body);
