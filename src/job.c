@@ -239,7 +239,7 @@ static int job_take(void *arg, int64_t index, const char *text)
 
 /* ----------------------------------------------------------- writing -- */
 
-static int job_put(store *s, const job_doc *d, int into)
+static int job_put(store *s, const job_doc *d, int into, int64_t job)
 {
     store_chunk chunks[64], *c = d->nspans <= 64 ? chunks : malloc(d->nspans * sizeof *c);
     const char *text = json_string_value(json_object_get(d->doc, "text"));
@@ -260,7 +260,7 @@ static int job_put(store *s, const job_doc *d, int into)
         .url = json_string_value(json_object_get(d->doc, "url")),
         .metadata = meta, .chunks = c, .nchunks = d->nspans,
         .vecs = (into & DOCREQ_VECTOR) && d->nspans ? d->vecs : NULL,
-        .fts = (into & DOCREQ_KB) != 0,
+        .fts = (into & DOCREQ_KB) != 0, .job = job,
     };
     rc = store_put(s, &sd);
     free(meta);
@@ -281,7 +281,10 @@ static int job_commit(store *s, job_batch *b, int into, char *err, size_t errlen
         goto fail;
     if ((rc = store_job_get(s, b->j->id, &now)) < 0)
         goto fail;
-    if (rc == 0 || strcmp(now.status, "running") != 0) {
+    /* Another process may run the same job: the batch is committed once,
+     * by whoever finds the job still at done0 (the store locks the job's
+     * row until the commit). */
+    if (rc == 0 || strcmp(now.status, "running") != 0 || now.done != done0) {
         store_job_release(&now);
         store_rollback(s);
         return 0;
@@ -290,7 +293,7 @@ static int job_commit(store *s, job_batch *b, int into, char *err, size_t errlen
     for (size_t i = 0; i < b->n; i++) {
         if (!b->docs[i].doc)
             continue;
-        if (job_put(s, &b->docs[i], into) < 0)
+        if (job_put(s, &b->docs[i], into, b->j->id) < 0)
             goto fail;
         b->j->chunks += (int64_t)b->docs[i].nspans;
     }
