@@ -328,8 +328,11 @@ int store_pg_unsupported(store_pg *p, const char *what)
 /* Run sql with n text parameters v (NULL: SQL NULL); lens/fmts may be NULL
  * (all text).  Returns the result, which the caller PQclears, or NULL
  * with p->err. */
-static PGresult *pg_run(store_pg *p, const char *sql, int n, const char *const *v,
-                        const int *lens, const int *fmts, int binary)
+static int pg_ready(store_pg *p);
+
+/* One try of pg_run. */
+static PGresult *pg_run_once(store_pg *p, const char *sql, int n, const char *const *v,
+                             const int *lens, const int *fmts, int binary)
 {
     /* Without parameters, the simple protocol, which runs several
      * statements (the schema) in one call. */
@@ -342,6 +345,20 @@ static PGresult *pg_run(store_pg *p, const char *sql, int n, const char *const *
     pg_fail_msg(p, r ? PQresultErrorMessage(r) : PQerrorMessage(p->conn));
     PQclear(r);
     return NULL;
+}
+
+static PGresult *pg_run(store_pg *p, const char *sql, int n, const char *const *v,
+                        const int *lens, const int *fmts, int binary)
+{
+    /* A connection whose server restarted looks fine until its next
+     * statement fails.  Outside a transaction nothing was lost with it:
+     * connect again and run the statement once more. */
+    int idle = PQtransactionStatus(p->conn) == PQTRANS_IDLE;
+    PGresult *r = pg_run_once(p, sql, n, v, lens, fmts, binary);
+
+    if (!r && idle && PQstatus(p->conn) == CONNECTION_BAD && pg_ready(p) == 0)
+        r = pg_run_once(p, sql, n, v, lens, fmts, binary);
+    return r;
 }
 
 /* pg_run for a statement whose rows do not matter.  Returns 0 or -1. */
