@@ -47,6 +47,7 @@ struct job_env {
     unsigned nhandles;
     int busy, stopping, again;
     job_step *cur;      /* the step while its embeddings are in flight */
+    notify_sub *feed;   /* a database store's changes: look for work again */
     int64_t cancelled;  /* the job last cancelled, or 0 */
 };
 
@@ -607,6 +608,14 @@ void job_env_stop(job_env *e)
         embedq_cancel(e->cur->q);
 }
 
+/* A database store changed (or its feed reconnected after an outage): a
+ * step that failed while the database was down left its job queued or
+ * running, and no one else would look for it again. */
+static void job_env_told(void *arg)
+{
+    job_env_kick(arg);
+}
+
 job_env *job_env_new(struct event_base *base, host_services *svc, const char *db_path,
                      long retention_s, char *err, size_t errlen)
 {
@@ -622,6 +631,12 @@ job_env *job_env_new(struct event_base *base, host_services *svc, const char *db
     e->path = db_path;
     e->retention_s = retention_s;
     e->nhandles = pool_size(svc->pool);
+    if (store_is_url(db_path) && !(e->feed = notify_subscribe(db_path, job_env_told, e))) {
+        free(e->handles);
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     job_step_start(e);
     return e;
 }
@@ -632,6 +647,7 @@ void job_env_free(job_env **ep)
 
     if (!e)
         return;
+    notify_unsubscribe(&e->feed);
     for (unsigned i = 0; i < e->nhandles; i++)
         store_close(&e->handles[i]);
     free(e->handles);

@@ -120,6 +120,18 @@ older_job_loses() {
 	wait_for "found $B_URL 'kangaroos' pg3" 10
 }
 
+# A job queued by another process (here: by hand) waits until a change
+# is told; then any replica runs it.
+queued_elsewhere() {
+	"$PGBIN/psql" "$URL" -qAt -c "WITH j AS (INSERT INTO ragd_jobs(status, into_, total, created_at)
+		VALUES ('queued', '[\"vector\"]', 1, 1) RETURNING id)
+		INSERT INTO ragd_job_docs(job_id, idx, doc) SELECT id, 0,
+		'{\"id\": \"pg4\", \"title\": \"pg4\", \"text\": \"Platypus lay eggs.\"}' FROM j" &&
+	! found "$B_URL" 'platypus eggs' pg4 &&
+	"$PGBIN/psql" "$URL" -qAt -c "NOTIFY ragd_changes" &&
+	wait_for "found $B_URL 'platypus eggs' pg4" 10
+}
+
 database_down() {
 	pg_stop &&
 	wait_for "ready $B_URL degraded" && validate readyz ready.json &&
@@ -148,6 +160,7 @@ test_expect_success 'the vector source searches the PostgreSQL store' 'search_se
 test_expect_success 'a document written through one ragd is found through the other (LISTEN/NOTIFY)' \
 	'written_through_a_found_through_b'
 test_expect_success 'a put from a job older than the document'"'"'s is skipped' 'older_job_loses'
+test_expect_success 'a job queued by another process runs once a change is told' 'queued_elsewhere'
 test_expect_success 'database down: degraded, searches from memory, writes get 503' 'database_down'
 test_expect_success 'database back: ready again, writes go through and propagate' 'database_back'
 test_expect_success 'both stop cleanly' 'stop_both'
