@@ -82,6 +82,13 @@ migrate_both_ways() {
 	! "$RAGD" migrate --from fx.db --to fx.db 2>same.err && grep -q 'the same store' same.err
 }
 
+# A store that cannot be opened is named without its password.
+no_password_in_errors() {
+	! "$RAGD" migrate --from fx.db --to "postgresql://ragd:s3cret-pw@/nosuchdb?host=$PGDIR&port=5432" \
+		2>pw.err &&
+	grep -q 'nosuchdb' pw.err && grep -q 'ragd:\*\*\*@' pw.err && ! grep -q s3cret pw.err
+}
+
 serve_a() {
 	cfg cfg.json &&
 	start_ragd --config cfg.json && A_URL=$RAGD_URL && A_PID=$RAGD_PID && A_LOG=$RAGD_LOG &&
@@ -154,6 +161,7 @@ stop_both() {
 
 test_expect_success 'setup: a PostgreSQL cluster of its own, as a non-root user' 'setup'
 test_expect_success 'ragd migrate copies the fixture store into PostgreSQL and back' 'migrate_both_ways'
+test_expect_success 'errors name the database, never its password' 'no_password_in_errors'
 test_expect_success 'ragd A serves the database: /readyz is ready' 'serve_a'
 test_expect_success 'ragd B on the same database' 'serve_b'
 test_expect_success 'the vector source searches the PostgreSQL store' 'search_served'
