@@ -22,6 +22,8 @@ const char config_serve_usage[] =
     "Serve /search over HTTP, asking every enabled source concurrently.\n"
     "\n"
     "  --db FILE          store built by 'ragd ingest' (vector + kb sources)\n"
+    "  --store URL        a store in PostgreSQL (postgres://...), shared by replicas,\n"
+    "                     instead of --db (vector source; see 'ragd migrate')\n"
     "  --listen HOST:PORT address to listen on (default " CONFIG_DEFAULT_LISTEN ";\n"
     "                     port 0 picks a free port, shown in the ready line)\n"
     "  --web-url URL      SearxNG base URL for the web source (default: disabled)\n"
@@ -82,7 +84,7 @@ enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBE
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
        OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
        OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_ACCESS_LOG, OPT_LOG_QUERIES, OPT_CORS_ORIGIN,
-       OPT_HEDGE_SHARE,
+       OPT_HEDGE_SHARE, OPT_STORE,
        OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
 
 /* The numeric limits, each a flag and a config file key. */
@@ -116,6 +118,7 @@ static const config_limit_spec config_limit_specs[] = {
 
 static const struct option config_opts[] = {
     {"db", required_argument, NULL, OPT_DB},
+    {"store", required_argument, NULL, OPT_STORE},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"web-url", required_argument, NULL, OPT_WEB_URL},
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
@@ -287,12 +290,33 @@ static int config_file_limit(config *c, const char *key, json_t *v, char *err, s
     return 0;
 }
 
+/* --store URL: a database's store, which takes the place of --db (one
+ * store serves a process; the store module tells the two apart). */
+static int config_store_url(config *c, const char *url, char *err, size_t errlen)
+{
+    if (strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13)) {
+        snprintf(err, errlen, "store: expected postgres:// or postgresql://, got \"%.200s\"", url);
+        return -1;
+    }
+    return config_set_str(&c->db, url);
+}
+
+static int config_store(config *c, json_t *v, char *err, size_t errlen)
+{
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "store: expected a string");
+        return -1;
+    }
+    return config_store_url(c, json_string_value(v), err, errlen);
+}
+
 /* Apply one top-level key of the config file. */
 static int config_file_key(config *c, const char *key, json_t *v, char *err, size_t errlen)
 {
     long n;
 
     if (!strcmp(key, "db")) return config_file_str(v, key, &c->db, err, errlen);
+    if (!strcmp(key, "store")) return config_store(c, v, err, errlen);
     if (!strcmp(key, "listen")) return config_file_str(v, key, &c->listen, err, errlen);
     if (!strcmp(key, "web_url")) return config_file_str(v, key, &c->web_url, err, errlen);
     if (!strcmp(key, "embed_url")) return config_file_str(v, key, &c->embed_url, err, errlen);
@@ -417,6 +441,7 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
 
     switch (opt) {
     case OPT_DB: return config_set_str(&c->db, arg);
+    case OPT_STORE: return config_store_url(c, arg, err, errlen);
     case OPT_LISTEN: return config_set_str(&c->listen, arg);
     case OPT_WEB_URL: return config_set_str(&c->web_url, arg);
     case OPT_EMBED_URL: return config_set_str(&c->embed_url, arg);
@@ -564,7 +589,7 @@ int config_from_args(config *c, int argc, char **argv, char *err, size_t errlen)
         return -1;
     }
     if (!c->db && !c->sources) {
-        snprintf(err, errlen, "--db FILE is required (build one with 'ragd ingest')");
+        snprintf(err, errlen, "--db FILE or --store URL is required (build one with 'ragd ingest')");
         return -1;
     }
     return 0;

@@ -83,6 +83,16 @@ static void docs_set_error(docs_op *op, int status, const char *code, const char
     docs_set(op, status, docs_error(code, msg));
 }
 
+/* The store failed: 503 when it is unreachable (a database that is down:
+ * try again later), else 500. */
+static void docs_store_error(docs_op *op, store *s)
+{
+    if (store_unreachable(s))
+        docs_set_error(op, 503, "unavailable", store_errmsg(s));
+    else
+        docs_set_error(op, 500, "internal", store_errmsg(s));
+}
+
 /* --------------------------------------------------------- the work -- */
 
 /* Parse the body into op->dr, or set the 400.  On the worker, not the
@@ -123,7 +133,7 @@ static void docs_post_work(docs_op *op, store *s)
         docs_set_error(op, 500, "internal", "out of memory");
     else if (store_job_add(s, docreq_into_json(op->dr.into), (const char *const *)texts, n,
                            (int64_t)time(NULL), &op->job_id) < 0)
-        docs_set_error(op, 500, "internal", store_errmsg(s));
+        docs_store_error(op, s);
     else {
         snprintf(msg, sizeof msg, "%lld", (long long)op->job_id);
         docs_set(op, 202, json_pack("{ss ss sI}", "job", msg, "status", "queued", "documents",
@@ -141,7 +151,7 @@ static void docs_get_work(docs_op *op, store *s)
     json_t *meta;
 
     if (rc < 0)
-        docs_set_error(op, 500, "internal", store_errmsg(s));
+        docs_store_error(op, s);
     else if (rc == 0)
         docs_set_error(op, 404, "not_found", "no such document");
     else {
@@ -158,7 +168,7 @@ static void docs_delete_work(docs_op *op, store *s)
     int rc = store_delete(s, op->doc_id);
 
     if (rc < 0)
-        docs_set_error(op, 500, "internal", store_errmsg(s));
+        docs_store_error(op, s);
     else if (rc == 0)
         docs_set_error(op, 404, "not_found", "no such document");
     else
@@ -179,7 +189,7 @@ static void docs_jobs_work(docs_op *op, store *s)
 
     if (op->kind == JOBS_LIST) {
         if (store_job_list(s, DOCS_MAX_LIST, docs_list_one, jobs) < 0)
-            docs_set_error(op, 500, "internal", store_errmsg(s));
+            docs_store_error(op, s);
         else
             docs_set(op, 200, json_pack("{sO}", "jobs", jobs));
         json_decref(jobs);
@@ -189,7 +199,7 @@ static void docs_jobs_work(docs_op *op, store *s)
     /* A cancel and the runner's next commit are ordered by the store: the
      * runner checks the status inside its transaction. */
     if (op->kind == JOBS_CANCEL && store_begin(s) < 0) {
-        docs_set_error(op, 500, "internal", store_errmsg(s));
+        docs_store_error(op, s);
         return;
     }
     rc = store_job_get(s, op->job_id, &j);
@@ -205,7 +215,7 @@ static void docs_jobs_work(docs_op *op, store *s)
         rc = -1;
     }
     if (rc < 0)
-        docs_set_error(op, 500, "internal", store_errmsg(s));
+        docs_store_error(op, s);
     else if (rc == 0)
         docs_set_error(op, 404, "not_found", "no such job");
     else
@@ -220,7 +230,11 @@ static void docs_work(void *arg, unsigned worker)
     store *s = job_store(op->env->jobs, worker, op->err, sizeof op->err);
 
     if (!s) {
-        docs_set_error(op, 500, "internal", op->err);
+        /* A database store that cannot be opened is down, not broken. */
+        if (store_is_url(job_env_path(op->env->jobs)))
+            docs_set_error(op, 503, "unavailable", op->err);
+        else
+            docs_set_error(op, 500, "internal", op->err);
         return;
     }
     switch (op->kind) {

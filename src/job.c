@@ -47,6 +47,7 @@ struct job_env {
     unsigned nhandles;
     int busy, stopping, again;
     job_step *cur;      /* the step while its embeddings are in flight */
+    notify_sub *feed;   /* a database store's changes: look for work again */
     int64_t cancelled;  /* the job last cancelled, or 0 */
 };
 
@@ -239,7 +240,7 @@ static int job_take(void *arg, int64_t index, const char *text)
 
 /* ----------------------------------------------------------- writing -- */
 
-static int job_put(store *s, const job_doc *d, int into)
+static int job_put(store *s, const job_doc *d, int into, int64_t job)
 {
     store_chunk chunks[64], *c = d->nspans <= 64 ? chunks : malloc(d->nspans * sizeof *c);
     const char *text = json_string_value(json_object_get(d->doc, "text"));
@@ -260,7 +261,7 @@ static int job_put(store *s, const job_doc *d, int into)
         .url = json_string_value(json_object_get(d->doc, "url")),
         .metadata = meta, .chunks = c, .nchunks = d->nspans,
         .vecs = (into & DOCREQ_VECTOR) && d->nspans ? d->vecs : NULL,
-        .fts = (into & DOCREQ_KB) != 0,
+        .fts = (into & DOCREQ_KB) != 0, .job = job,
     };
     rc = store_put(s, &sd);
     free(meta);
@@ -281,7 +282,10 @@ static int job_commit(store *s, job_batch *b, int into, char *err, size_t errlen
         goto fail;
     if ((rc = store_job_get(s, b->j->id, &now)) < 0)
         goto fail;
-    if (rc == 0 || strcmp(now.status, "running") != 0) {
+    /* Another process may run the same job: the batch is committed once,
+     * by whoever finds the job still at done0 (the store locks the job's
+     * row until the commit). */
+    if (rc == 0 || strcmp(now.status, "running") != 0 || now.done != done0) {
         store_job_release(&now);
         store_rollback(s);
         return 0;
@@ -290,7 +294,7 @@ static int job_commit(store *s, job_batch *b, int into, char *err, size_t errlen
     for (size_t i = 0; i < b->n; i++) {
         if (!b->docs[i].doc)
             continue;
-        if (job_put(s, &b->docs[i], into) < 0)
+        if (job_put(s, &b->docs[i], into, b->j->id) < 0)
             goto fail;
         b->j->chunks += (int64_t)b->docs[i].nspans;
     }
@@ -604,6 +608,14 @@ void job_env_stop(job_env *e)
         embedq_cancel(e->cur->q);
 }
 
+/* A database store changed (or its feed reconnected after an outage): a
+ * step that failed while the database was down left its job queued or
+ * running, and no one else would look for it again. */
+static void job_env_told(void *arg)
+{
+    job_env_kick(arg);
+}
+
 job_env *job_env_new(struct event_base *base, host_services *svc, const char *db_path,
                      long retention_s, char *err, size_t errlen)
 {
@@ -619,6 +631,12 @@ job_env *job_env_new(struct event_base *base, host_services *svc, const char *db
     e->path = db_path;
     e->retention_s = retention_s;
     e->nhandles = pool_size(svc->pool);
+    if (store_is_url(db_path) && !(e->feed = notify_subscribe(db_path, job_env_told, e))) {
+        free(e->handles);
+        free(e);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     job_step_start(e);
     return e;
 }
@@ -629,6 +647,7 @@ void job_env_free(job_env **ep)
 
     if (!e)
         return;
+    notify_unsubscribe(&e->feed);
     for (unsigned i = 0; i < e->nhandles; i++)
         store_close(&e->handles[i]);
     free(e->handles);

@@ -11,6 +11,7 @@
 
 #include "delete.h"
 #include "ingest.h"
+#include "migrate.h"
 #include "serve.h"
 #include "store.h"
 
@@ -24,6 +25,7 @@ static const char main_usage[] =
     "  ingest   load documents into a store  (ragd ingest --help)\n"
     "  delete   delete documents from a store (ragd delete --db FILE ID...)\n"
     "  serve    serve /search over HTTP      (ragd serve --help)\n"
+    "  migrate  copy a store: a file to PostgreSQL, or back (ragd migrate --help)\n"
     "\n"
     "  ragd --help      this text\n"
     "  ragd --version   the version\n";
@@ -41,7 +43,8 @@ int main(int argc, char **argv)
         printf("ragd %s\n", PACKAGE_VERSION);
         return 0;
     }
-    if (strcmp(argv[1], "serve") && strcmp(argv[1], "ingest") && strcmp(argv[1], "delete")) {
+    if (strcmp(argv[1], "serve") && strcmp(argv[1], "ingest") && strcmp(argv[1], "delete") &&
+        strcmp(argv[1], "migrate")) {
         fprintf(stderr, "ragd: unknown command \"%s\" (see 'ragd --help')\n", argv[1]);
         return 2;
     }
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
     }
     rc = !strcmp(argv[1], "serve")    ? serve_main(argc - 1, argv + 1)
          : !strcmp(argv[1], "delete") ? delete_main(argc - 1, argv + 1)
+         : !strcmp(argv[1], "migrate") ? migrate_main(argc - 1, argv + 1)
                                       : ingest_main(argc - 1, argv + 1);
     libevent_global_shutdown();
     curl_global_cleanup();

@@ -126,6 +126,31 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
                                           (json_int_t)conn_count(srv->conns)));
 }
 
+/* GET /readyz: whether this replica should get traffic.  Sources load
+ * before the server listens; a PostgreSQL store's replica is ready once
+ * its change feed is live (caught up), and stays ready while the database
+ * is unreachable, serving what it has loaded ("degraded"). */
+static void server_readyz_cb(struct evhttp_request *req, void *arg)
+{
+    server *srv = arg;
+    store_listen_state st = srv->store_feed ? store_listen_get_state(srv->store_feed)
+                                            : STORE_LISTEN_LIVE;
+
+    conn_serve(srv->conns, req);
+    if (cors_apply(srv->cfg->cors_origins, req) ||
+        !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
+        return;
+    if (st == STORE_LISTEN_STARTING)
+        reply_json(req, 503, json_pack("{ss ss}", "status", "loading", "reason",
+                                       "catching up with the store's change log"));
+    else if (st == STORE_LISTEN_LOST)
+        reply_json(req, 200, json_pack("{ss ss}", "status", "degraded", "reason",
+                                       "the store is unreachable: serving what is loaded; "
+                                       "writes fail"));
+    else
+        reply_json(req, 200, json_pack("{ss}", "status", "ready"));
+}
+
 /* GET /metrics: open on a loopback listen address, else the admin scope
  * (auth.h). */
 static void server_metrics_cb(struct evhttp_request *req, void *arg)
@@ -411,7 +436,13 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s, err,
                                              errlen)))
         return -1;
-    if (cfg->db && !(srv->store_watch = watch_new(base, svc->pool, cfg->db, WATCH_INTERVAL_MS))) {
+    if (cfg->db && store_is_url(cfg->db) &&
+        !(srv->store_feed = store_listen_new(base, svc->pool, cfg->db))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (cfg->db && !store_is_url(cfg->db) &&
+        !(srv->store_watch = watch_new(base, svc->pool, cfg->db, WATCH_INTERVAL_MS))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -426,6 +457,7 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     evhttp_set_cb(srv->http, "/search", server_search_cb, srv);
     evhttp_set_cb(srv->http, "/search/batch", server_batch_cb, srv);
     evhttp_set_cb(srv->http, "/healthz", server_healthz_cb, srv);
+    evhttp_set_cb(srv->http, "/readyz", server_readyz_cb, srv);
     evhttp_set_cb(srv->http, "/metrics", server_metrics_cb, srv);
     evhttp_set_cb(srv->http, "/v1/chat/completions", server_chat_cb, srv);
     evhttp_set_cb(srv->http, "/v1/models", server_models_cb, srv);
@@ -565,6 +597,7 @@ void server_release(server *srv)
     gen_env_release(&srv->genv);
     cache_free(&srv->searches.cache);
     watch_free(&srv->store_watch);
+    store_listen_free(&srv->store_feed);
     job_env_free(&srv->jobs);
     access_shutdown();
     obs_reset();

@@ -24,6 +24,7 @@
 #include "host.h"
 #include "instance.h"
 #include "search.h"
+#include "store_listen.h"
 #include "watch.h"
 
 typedef struct server {
@@ -44,6 +45,7 @@ typedef struct server {
     gen_env genv;             /* what every generation shares */
     job_env *jobs;            /* background jobs on cfg->db; NULL without a store */
     watch *store_watch;       /* other processes' writes to cfg->db; NULL without one */
+    store_listen *store_feed; /* the same for a PostgreSQL store, told by the database */
     docs_env docs;            /* the documents and jobs endpoints */
     time_t started;           /* when server_start ran: the model's "created" */
 } server;

@@ -12,6 +12,7 @@
  */
 #include "store.h"
 #include "store_int.h"
+#include "store_pg.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -133,7 +134,15 @@ struct store {
     char *row;
     size_t rowcap;
     char err[512];
+    store_pg *pg; /* a PostgreSQL store: every call goes to store_pg.c */
 };
+
+/* A PostgreSQL store's calls go to store_pg.c, with the same contract. */
+#define STORE_ON_PG(s, call)                                                             \
+    do {                                                                                 \
+        if ((s)->pg)                                                                     \
+            return call;                                                                 \
+    } while (0)
 
 /* How the schema_version check came out. */
 enum { STORE_SCHEMA_OK, STORE_SCHEMA_OLD, STORE_SCHEMA_EMPTY, STORE_SCHEMA_BAD };
@@ -162,6 +171,21 @@ int store_fail_msg(store *s, const char *msg)
     return -1;
 }
 
+store_pg *store_pg_of(store *s)
+{
+    return s->pg;
+}
+
+int store_is_url(const char *path)
+{
+    return store_pg_is_url(path);
+}
+
+int store_unreachable(store *s)
+{
+    return s->pg && store_pg_unreachable(s->pg);
+}
+
 sqlite3 *store_sqlite(store *s)
 {
     return s->db;
@@ -169,11 +193,16 @@ sqlite3 *store_sqlite(store *s)
 
 const char *store_errmsg(store *s)
 {
+    STORE_ON_PG(s, store_pg_errmsg(s->pg));
     return s->err;
 }
 
 void store_interrupt(store *s)
 {
+    if (s->pg) {
+        store_pg_interrupt(s->pg);
+        return;
+    }
     sqlite3_interrupt(s->db);
 }
 
@@ -182,6 +211,8 @@ void store_interrupt(store *s)
 /* Statement i of s, prepared on first use; NULL with s->err on failure. */
 static sqlite3_stmt *store_stmt(store *s, int i)
 {
+    if (s->pg) /* never used: the public function passes the call on */
+        return NULL;
     if (!s->st[i] && sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                         &s->st[i], NULL) != SQLITE_OK) {
         store_fail(s);
@@ -428,6 +459,12 @@ void store_close(store **sp)
 
     if (!s)
         return;
+    if (s->pg) {
+        store_pg_close(&s->pg);
+        free(s);
+        *sp = NULL;
+        return;
+    }
     if (s->in_txn)
         store_rollback(s);
     for (int i = 0; i < ST_COUNT; i++)
@@ -500,12 +537,31 @@ void store_process_init(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* A store whose every call goes to store_pg.c. */
+static int store_open_pg(const char *url, int writable, store **out, char *err, size_t errlen)
+{
+    store *s = calloc(1, sizeof *s);
+
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (store_pg_open(url, writable, &s->pg, err, errlen) < 0) {
+        free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
 int store_open(const char *path, int writable, store **out, char *err, size_t errlen)
 {
     struct stat sb;
     int rc;
 
     *out = NULL;
+    if (store_pg_is_url(path))
+        return store_open_pg(path, writable, out, err, errlen);
     /* SQLite's "unable to open database file" does not say why; stat does. */
     if (!writable && stat(path, &sb) != 0) {
         store_errf(err, errlen, path, strerror(errno), "run 'ragd ingest' first");
@@ -521,6 +577,7 @@ int store_open(const char *path, int writable, store **out, char *err, size_t er
 
 int store_begin(store *s)
 {
+    STORE_ON_PG(s, store_pg_begin(s->pg));
     assert(!s->in_txn);
     if (store_exec(s, s->writable ? "BEGIN IMMEDIATE" : "BEGIN") < 0)
         return -1;
@@ -530,6 +587,7 @@ int store_begin(store *s)
 
 int store_commit(store *s)
 {
+    STORE_ON_PG(s, store_pg_commit(s->pg));
     assert(s->in_txn);
     if (store_exec(s, "COMMIT") < 0)
         return -1;
@@ -541,6 +599,10 @@ int store_commit(store *s)
 
 void store_rollback(store *s)
 {
+    if (s->pg) {
+        store_pg_rollback(s->pg);
+        return;
+    }
     /* Only when a transaction is open: SQLite may already have rolled back
      * after an error, and its own failure would repeat that error. */
     if (!sqlite3_get_autocommit(s->db))
@@ -556,6 +618,7 @@ int store_embedder_get(store *s, store_embedder *e)
     char dims[32] = "0";
     int rc;
 
+    STORE_ON_PG(s, store_pg_embedder_get(s->pg, e));
     memset(e, 0, sizeof *e);
     if ((rc = store_meta_get(s, "embedder", e->name, sizeof e->name)) <= 0)
         return rc;
@@ -575,9 +638,10 @@ int store_embedder_get(store *s, store_embedder *e)
 int store_embedder_use(store *s, const store_embedder *e, char *err, size_t errlen)
 {
     store_embedder r;
-    int rc = store_embedder_get(s, &r);
+    int rc;
 
-    if (rc < 0) {
+    STORE_ON_PG(s, store_pg_embedder_use(s->pg, e, err, errlen));
+    if ((rc = store_embedder_get(s, &r)) < 0) {
         store_errf(err, errlen, s->path, "cannot read meta", s->err);
         return -1;
     }
@@ -612,6 +676,7 @@ int store_embedder_match(store *s, const char *name, size_t dims, char *err, siz
     int64_t any = 0;
     int rc;
 
+    STORE_ON_PG(s, store_pg_embedder_match(s->pg, name, dims, err, errlen));
     if (store_int(s, ST_ANY_VEC, &any) < 0 || (rc = store_embedder_get(s, &r)) < 0) {
         snprintf(err, errlen, "sqlite: %s", s->err);
         return -1;
@@ -783,6 +848,7 @@ int store_put(store *s, const store_doc *d)
 {
     int own = !s->in_txn;
 
+    STORE_ON_PG(s, store_pg_put(s->pg, d));
     assert(s->writable && d->id && d->title);
     /* Vectors need a declared embedder: its dims say how long they are. */
     assert(!d->vecs || s->use.dims > 0);
@@ -802,6 +868,7 @@ int store_delete(store *s, const char *id)
 {
     int own = !s->in_txn, rc;
 
+    STORE_ON_PG(s, store_pg_delete(s->pg, id));
     assert(s->writable);
     if (own && store_begin(s) < 0)
         return -1;
@@ -819,6 +886,7 @@ int store_delete(store *s, const char *id)
 
 int store_last_seq(store *s, int64_t *seq)
 {
+    STORE_ON_PG(s, store_pg_last_seq(s->pg, seq));
     return store_int(s, ST_LAST_SEQ, seq);
 }
 
@@ -827,6 +895,7 @@ int store_changes(store *s, int64_t after, store_change_fn fn, void *arg)
     sqlite3_stmt *st = store_stmt(s, ST_CHANGES);
     int rc;
 
+    STORE_ON_PG(s, store_pg_changes(s->pg, after, fn, arg));
     if (!st)
         return -1;
     if (sqlite3_bind_int64(st, 1, after) != SQLITE_OK)
@@ -858,6 +927,7 @@ int store_vector_count(store *s, size_t *n)
 {
     int64_t v;
 
+    STORE_ON_PG(s, store_pg_vector_count(s->pg, n));
     if (store_int(s, ST_VEC_COUNT, &v) < 0)
         return -1;
     *n = (size_t)v;
@@ -880,6 +950,7 @@ int store_vectors(store *s, const char *doc_id, size_t dims, store_vector_fn fn,
     sqlite3_stmt *st = store_stmt(s, doc_id ? ST_VECS_DOC : ST_VECS_ALL);
     int rc;
 
+    STORE_ON_PG(s, store_pg_vectors(s->pg, doc_id, dims, fn, arg, skipped));
     *skipped = 0;
     if (!st)
         return -1;
@@ -944,6 +1015,7 @@ int store_chunk_get(store *s, int64_t chunk_id, store_hit *h)
     const char **cols[5] = {&h->doc_id, &h->title, &h->url, &h->text, &h->metadata};
     int rc;
 
+    STORE_ON_PG(s, store_pg_chunk_get(s->pg, chunk_id, h));
     if (!st)
         return -1;
     if (sqlite3_bind_int64(st, 1, chunk_id) != SQLITE_OK)
@@ -967,6 +1039,7 @@ int store_doc_metadata(store *s, const char *id, const char **json)
     const char **cols[1] = {json};
     int rc;
 
+    STORE_ON_PG(s, store_pg_doc_metadata(s->pg, id, json));
     *json = NULL;
     if (!st)
         return -1;
@@ -985,10 +1058,11 @@ int store_doc_metadata(store *s, const char *id, const char **json)
 int store_kb_prepare(store *s, double title_weight, double text_weight)
 {
     /* SQLite's printf formats the weights the same in every locale. */
-    char *sql = sqlite3_mprintf(STORE_KB_SQL_FMT, title_weight, text_weight);
+    char *sql;
     int rc;
 
-    if (!sql)
+    STORE_ON_PG(s, store_pg_unsupported(s->pg, "the kb's full-text search"));
+    if (!(sql = sqlite3_mprintf(STORE_KB_SQL_FMT, title_weight, text_weight)))
         return store_fail_msg(s, "out of memory");
     sqlite3_finalize(s->kb);
     s->kb = NULL;
@@ -1002,6 +1076,7 @@ int store_kb_rank(store *s, const char *match, store_rank_fn fn, void *arg)
     sqlite3_stmt *st = s->kb;
     int rc;
 
+    STORE_ON_PG(s, store_pg_unsupported(s->pg, "the kb's full-text search"));
     assert(st);
     if (sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC) != SQLITE_OK) {
         store_fail(s);
@@ -1027,6 +1102,7 @@ int store_doc_get(store *s, const char *id, store_docinfo *d)
     const char **cols[] = {&d->id, &d->title, &d->url, &d->metadata};
     int rc;
 
+    STORE_ON_PG(s, store_pg_doc_get(s->pg, id, d));
     if (!st)
         return -1;
     if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK)

@@ -5,9 +5,10 @@
  * `ragd ingest` writes it; the vector and kb sources and the query embedder
  * read it.  The interface speaks documents, chunks, vectors and change
  * sequence numbers, never tables or SQL, so that another backend can stand
- * behind it.  Today the file is SQLite in WAL mode: readers never block the
+ * behind it.  A store is a SQLite file in WAL mode (readers never block the
  * writer, and documents ingested while ragd serves are visible to the next
- * read.  The kb's ranked full-text search (store_kb_rank) is SQLite's
+ * read), or a PostgreSQL database named by a postgres:// URL (store_pg.h),
+ * which several ragd processes share.  The kb's ranked full-text search (store_kb_rank) is SQLite's
  * FTS5 bm25() with FTS5 MATCH syntax: it exists only in this backend.
  *
  * Invariants of a store:
@@ -42,13 +43,18 @@ typedef struct store store;
  * start: the storage library's process-wide settings. */
 void store_process_init(void);
 
-/* Open the store at path.  Writable: create the file when missing and
+/* Open the store at path: a file, or a postgres:// or postgresql:// URL
+ * (a database, whose tables ragd creates when they are missing).  Writable: create the file when missing and
  * upgrade a store written by an older ragd in place.  Read-only: fail when
  * the file is missing or not a ragd store; an older store is upgraded in
  * place when its file can be written, else refused with a message naming
  * the command that upgrades it.  Returns 0 with *out (close it with
  * store_close), or -1 with a message naming path in err. */
 int store_open(const char *path, int writable, store **out, char *err, size_t errlen);
+
+/* Whether path names a database (a postgres:// or postgresql:// URL)
+ * rather than a file. */
+int store_is_url(const char *path);
 
 /* Close *sp (NULL is fine) and set *sp to NULL.  A transaction still open
  * is rolled back. */
@@ -57,6 +63,11 @@ void store_close(store **sp);
 /* The message of the last failed call on s.  Owned by s; valid until the
  * next call on s. */
 const char *store_errmsg(store *s);
+
+/* Whether the last failed call on s failed because the store was
+ * unreachable (a PostgreSQL store whose database is down), so the caller
+ * can say "try again later" rather than report an internal error. */
+int store_unreachable(store *s);
 
 /* Stop the read running on s as soon as possible: it fails with an
  * "interrupted" error.  The one call that may come from another thread
@@ -112,13 +123,17 @@ typedef struct store_chunk {
 /* A document as put: everything borrowed for the call.  url and metadata
  * (JSON text) may be NULL.  vecs is NULL (no vectors) or nchunks rows of
  * the declared embedder's dims.  fts: index the chunks for full-text
- * search, under the document's title. */
+ * search, under the document's title.  job: the job that writes it (0:
+ * none); a PostgreSQL store skips the put when the document it has was
+ * written by a later job, so that the newest job's version stays whichever
+ * process commits last. */
 typedef struct store_doc {
     const char *id, *title, *url, *metadata;
     const store_chunk *chunks;
     size_t nchunks;
     const float *vecs;
     int fts;
+    int64_t job;
 } store_doc;
 
 /* Insert d, or replace the document with its id and everything it had,
@@ -201,6 +216,13 @@ typedef struct store_docinfo {
 
 /* Look up document id.  Returns 1 with *d, 0 when there is none, or -1. */
 int store_doc_get(store *s, const char *id, store_docinfo *d);
+
+/* Call fn with every chunk of document id, in order, until it returns
+ * non-zero: its text (len bytes, valid during the call) and its vector (dims
+ * floats, or NULL when it has none).  For copying a store (ragd migrate).
+ * Returns 0 (also when fn stopped), or -1. */
+typedef int (*store_doc_chunk_fn)(void *arg, const char *text, size_t len, const float *vec);
+int store_doc_chunks(store *s, const char *id, size_t dims, store_doc_chunk_fn fn, void *arg);
 
 /* --------------------------------------------------------------- jobs -- */
 

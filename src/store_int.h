@@ -1,6 +1,6 @@
 /*
  * store_int -- what the files of the store module share among themselves
- * (store.c, store_job.c).  Not for use outside them: the rest of ragd
+ * (store.c, store_job.c, store_pg.c).  Not for use outside them: the rest of ragd
  * speaks to the store only through store.h.
  */
 #ifndef RAGD_STORE_INT_H
@@ -9,10 +9,15 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_pg.h"
 
 /* The schema of the jobs tables (store_job.c), created by every writable
  * open. */
 extern const char store_job_schema_sql[];
+
+/* s's PostgreSQL handle, or NULL for a SQLite store: a function of store.h
+ * passes the call on to store_pg.c when it is not NULL. */
+store_pg *store_pg_of(store *s);
 
 /* s's connection, for the store's own files. */
 sqlite3 *store_sqlite(store *s);

@@ -35,6 +35,8 @@ static sqlite3_stmt *store_job_prepare(store *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
 
+    if (store_pg_of(s)) /* never used: the public function passes the call on */
+        return NULL;
     if (sqlite3_prepare_v2(store_sqlite(s), sql, -1, &st, NULL) != SQLITE_OK) {
         store_fail(s);
         return NULL;
@@ -94,6 +96,8 @@ static int store_job_add_docs(store *s, int64_t id, const char *const *docs, siz
 int store_job_add(store *s, const char *into, const char *const *docs, size_t n, int64_t now,
                   int64_t *id)
 {
+    if (store_pg_of(s))
+        return store_pg_job_add(store_pg_of(s), into, docs, n, now, id);
     sqlite3_stmt *st = NULL;
 
     if (store_begin(s) < 0)
@@ -122,6 +126,8 @@ fail:
 
 int store_job_get(store *s, int64_t id, store_job *j)
 {
+    if (store_pg_of(s))
+        return store_pg_job_get(store_pg_of(s), id, j);
     sqlite3_stmt *st = store_job_prepare(s, "SELECT " STORE_JOB_COLS " FROM jobs WHERE id = ?1");
     int rc;
 
@@ -139,6 +145,8 @@ int store_job_get(store *s, int64_t id, store_job *j)
 
 int store_job_list(store *s, int limit, store_job_fn fn, void *arg)
 {
+    if (store_pg_of(s))
+        return store_pg_job_list(store_pg_of(s), limit, fn, arg);
     sqlite3_stmt *st = store_job_prepare(s, "SELECT " STORE_JOB_COLS
                                             " FROM jobs ORDER BY id DESC LIMIT ?1");
     store_job j;
@@ -171,6 +179,8 @@ int store_job_list(store *s, int limit, store_job_fn fn, void *arg)
 
 int store_job_update(store *s, const store_job *j)
 {
+    if (store_pg_of(s))
+        return store_pg_job_update(store_pg_of(s), j);
     sqlite3_stmt *st = store_job_prepare(s, "UPDATE jobs SET status = ?2, done = ?3, failed = ?4,"
                                             " chunks = ?5, errors = ?6, started_at = ?7,"
                                             " finished_at = ?8 WHERE id = ?1");
@@ -196,6 +206,8 @@ int store_job_update(store *s, const store_job *j)
 int store_job_docs(store *s, int64_t id, int64_t from, int64_t n, store_job_doc_fn fn,
                    void *arg)
 {
+    if (store_pg_of(s))
+        return store_pg_job_docs(store_pg_of(s), id, from, n, fn, arg);
     sqlite3_stmt *st = store_job_prepare(s, "SELECT idx, doc FROM job_docs WHERE job_id = ?1"
                                             " AND idx >= ?2 AND idx < ?3 ORDER BY idx");
     int rc;
@@ -223,6 +235,8 @@ int store_job_docs(store *s, int64_t id, int64_t from, int64_t n, store_job_doc_
 
 int store_job_next(store *s, int64_t *id)
 {
+    if (store_pg_of(s))
+        return store_pg_job_next(store_pg_of(s), id);
     sqlite3_stmt *st = store_job_prepare(s, "SELECT id FROM jobs WHERE status IN"
                                             " ('running', 'queued') ORDER BY id LIMIT 1");
     int rc;
@@ -238,6 +252,8 @@ int store_job_next(store *s, int64_t *id)
 
 int store_job_expire(store *s, int64_t before, int64_t *n)
 {
+    if (store_pg_of(s))
+        return store_pg_job_expire(store_pg_of(s), before, n);
     static const char sql[] =
         "DELETE FROM job_docs WHERE job_id IN (SELECT id FROM jobs WHERE finished_at > 0"
         " AND finished_at < ?1);"

@@ -85,7 +85,8 @@ test_expect_success 'every flag of ragd --help and ragd serve --help is in ragd(
 	test "$(flags_of "$RAGD" serve | wc -l)" -gt 30
 '
 test_expect_success 'every flag of ragd ingest --help and ragd delete --help is in ragd(1)' '
-	man_has "$SRCDIR/man/ragd.1" $(flags_of "$RAGD" ingest) $(flags_of "$RAGD" delete) &&
+	man_has "$SRCDIR/man/ragd.1" $(flags_of "$RAGD" ingest) $(flags_of "$RAGD" delete) \
+		$(flags_of "$RAGD" migrate) &&
 	flags_of "$RAGD" ingest | grep -qx -- --migrate && flags_of "$RAGD" delete | grep -qx -- --db
 '
 test_expect_success 'every flag of rag-eval --help, run and compare is in rag-eval(1)' '
