@@ -46,11 +46,14 @@ int obs_init(void)
                       1, source, NULL, NULL),
         metrics_counter("ragd_source_breaker_opened_total",
                         "Times the circuit breaker of a source instance opened", 1, source),
+        metrics_counter("ragd_source_index_loads_total",
+                        "Times a source instance loaded its whole index from the store: once "
+                        "at start, again only when it rebuilds", 1, source),
     };
     return info && obs.source_calls && obs.source_latency && obs.stage_latency && obs.llm_calls &&
                    obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written &&
                    obs.cache_hits && obs.cache_misses && obs.hedges &&
-                   obs.breaker_state && obs.breaker_opened
+                   obs.breaker_state && obs.breaker_opened && obs.index_loads
                ? 0 : -1;
 }
 

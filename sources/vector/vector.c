@@ -51,6 +51,7 @@
 
 #include "hits.h"
 #include "notify.h"
+#include "obs.h"
 #include "store.h"
 #include "vec_kernel.h"
 #include "vec_par.h"
@@ -134,6 +135,7 @@ typedef struct vector_conn {
  *    callback frees the instance. */
 typedef struct vector {
     const ragd_host *host;
+    char name[64];            /* the instance's, for its metrics */
     char *path;
     char *embedder;
     size_t dims;
@@ -1055,6 +1057,7 @@ static void vector_refresh_done(void *arg)
         v->refresh_failed = 0;
         if (r->full) {
             vector_note_skipped(v, r->skipped);
+            metrics_add(obs.index_loads, 1, v->name);
             v->host->log(v->host, RAGD_LOG_INFO, "reloaded %zu vectors", v->snap->nrows);
         } else {
             if (r->skipped)
@@ -1152,6 +1155,7 @@ static int vector_open_store(vector *v, char *err, size_t errlen)
         vector_load(v, v->load_db, &v->snap, &skipped, err, errlen) != 0)
         return -1;
     vector_note_skipped(v, skipped);
+    metrics_add(obs.index_loads, 1, v->name);
     return 0;
 }
 
@@ -1177,7 +1181,6 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
     const vec_kernel *kernel;
     vector *v;
 
-    (void)name;
     if (host->cfg_string(config, "db", NULL, &path, err, errlen) ||
         host->cfg_int(config, "refresh_ms", 1000, 0, 86400000, &refresh_ms, err, errlen) ||
         host->cfg_string(config, "quantize", "none", &quantize, err, errlen) ||
@@ -1206,6 +1209,7 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
     if (!(v = calloc(1, sizeof *v)))
         return RAGD_ENOMEM;
     v->host = host;
+    snprintf(v->name, sizeof v->name, "%s", name);
     v->dims = host->embed_dims;
     v->kernel = kernel;
     v->quantize = strcmp(quantize, "int8") == 0;
