@@ -18,6 +18,7 @@
 #include "host.h"
 #include "instance.h"
 #include "log.h"
+#include "obs.h"
 #include "registry.h"
 #include "serve.h"
 #include "server.h"
@@ -134,6 +135,11 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
         event_config_free(ec);
     if (!st->base) {
         snprintf(err, errlen, "cannot create the event loop");
+        return -1;
+    }
+    /* Before the sources start: they count their first loads and breakers. */
+    if (obs_init() != 0) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     st->svc.base = st->base;

@@ -246,8 +246,6 @@ static int server_metrics_init(server *srv)
          server_gauge_cache_bytes},
     };
 
-    if (obs_init() != 0)
-        return -1;
     for (size_t i = 0; i < sizeof gauges / sizeof *gauges; i++)
         if (!metrics_gauge(gauges[i].name, gauges[i].help, 0, NULL, gauges[i].fn, srv))
             return -1;
