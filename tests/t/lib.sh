@@ -34,6 +34,7 @@ test_expect_success() {
 	test_count=$((test_count + 1))
 	if eval "$2" >"$TEST_DIR/step.out" 2>&1 </dev/null; then
 		echo "ok $test_count - $1"
+		grep '^# ' "$TEST_DIR/step.out" # what the step said (say)
 	else
 		test_failed=$((test_failed + 1))
 		echo "not ok $test_count - $1"
