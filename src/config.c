@@ -435,6 +435,21 @@ static void config_defaults(config *c)
 }
 
 /* Apply one command-line flag. */
+/* A flag's number from 0 to max into *out.  Returns 0, or -1 naming flag. */
+static int config_flag_number(const char *arg, const char *flag, double max, double *out,
+                              char *err, size_t errlen)
+{
+    char *end;
+    double v = strtod(arg, &end);
+
+    if (end == arg || *end || !(v >= 0 && v <= max)) {
+        snprintf(err, errlen, "%s: expected a number from 0 to %g, got \"%s\"", flag, max, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int config_flag(config *c, int opt, const char *arg, char *err, size_t errlen)
 {
     long n;
@@ -454,26 +469,10 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
     case OPT_ACCESS_LOG: return config_set_str(&c->access_log, arg);
     case OPT_LOG_QUERIES: c->log_queries = 1; return 0;
     case OPT_CORS_ORIGIN: return config_add_origin(c, arg, err, errlen);
-    case OPT_LLM_TEMPERATURE: {
-        char *end;
-        double t = strtod(arg, &end);
-        if (end == arg || *end || t < 0 || t > 2) {
-            snprintf(err, errlen, "--llm-temperature: expected a number from 0 to 2, got \"%s\"", arg);
-            return -1;
-        }
-        c->llm_temperature = t;
-        return 0;
-    }
-    case OPT_HEDGE_SHARE: {
-        char *end;
-        double share = strtod(arg, &end);
-        if (end == arg || *end || share < 0 || share > 1) {
-            snprintf(err, errlen, "--hedge-share: expected a number from 0 to 1, got \"%s\"", arg);
-            return -1;
-        }
-        c->hedge_share = share;
-        return 0;
-    }
+    case OPT_LLM_TEMPERATURE:
+        return config_flag_number(arg, "--llm-temperature", 2, &c->llm_temperature, err, errlen);
+    case OPT_HEDGE_SHARE:
+        return config_flag_number(arg, "--hedge-share", 1, &c->hedge_share, err, errlen);
     case OPT_LLM_MAX_TOKENS:
         if (config_parse_long(arg, 1, 1000000, &n) != 0) {
             snprintf(err, errlen, "--llm-max-tokens: expected a positive integer, got \"%s\"", arg);

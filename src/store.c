@@ -12,6 +12,7 @@
  */
 #include "store.h"
 #include "store_int.h"
+#include "store_vec.h"
 #include "store_pg.h"
 
 #include <assert.h>
@@ -769,22 +770,8 @@ static int store_log(store *s, const char *id, store_op op)
  * s->blob. */
 static int store_pack(store *s, const float *vec)
 {
-    size_t dims = s->use.dims;
-
-    if (s->blobdims != dims) {
-        unsigned char *b = realloc(s->blob, dims * 4);
-        if (!b)
-            return store_fail_msg(s, "out of memory");
-        s->blob = b;
-        s->blobdims = dims;
-    }
-    for (size_t i = 0; i < dims; i++) {
-        uint32_t u;
-        memcpy(&u, &vec[i], 4);
-        for (int b = 0; b < 4; b++)
-            s->blob[i * 4 + b] = (unsigned char)(u >> (8 * b));
-    }
-    return 0;
+    return store_vec_pack(&s->blob, &s->blobdims, vec, s->use.dims) == 0
+               ? 0 : store_fail_msg(s, "out of memory");
 }
 
 static int store_put_chunk(store *s, const store_doc *d, size_t k)

@@ -21,6 +21,7 @@
  * replica whose database is unreachable still answers searches.
  */
 #include "store_pg.h"
+#include "store_vec.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -728,22 +729,8 @@ static int pg_newer(store_pg *p, const char *id, int64_t job)
 /* vec as float32 little-endian in p->blob. */
 static int pg_pack(store_pg *p, const float *vec)
 {
-    size_t dims = p->use.dims;
-
-    if (p->blobdims != dims) {
-        unsigned char *b = realloc(p->blob, dims * 4);
-        if (!b)
-            return pg_fail_msg(p, "out of memory");
-        p->blob = b;
-        p->blobdims = dims;
-    }
-    for (size_t i = 0; i < dims; i++) {
-        uint32_t u;
-        memcpy(&u, &vec[i], 4);
-        for (int b = 0; b < 4; b++)
-            p->blob[i * 4 + b] = (unsigned char)(u >> (8 * b));
-    }
-    return 0;
+    return store_vec_pack(&p->blob, &p->blobdims, vec, p->use.dims) == 0
+               ? 0 : pg_fail_msg(p, "out of memory");
 }
 
 static int pg_put_chunk(store_pg *p, const store_doc *d, size_t k)

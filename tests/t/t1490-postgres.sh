@@ -7,33 +7,7 @@
 # with the database stopped searches go on from memory, writes get 503,
 # and both recover when it returns.
 . "$SRCDIR/tests/t/lib.sh"
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-[ -x "$PGBIN/initdb" ] || test_skip_all "PostgreSQL not found at $PGBIN (apt-get install postgresql)"
-
-# The cluster's own directory, owned by the user that runs it: nobody when
-# the tests run as root (PostgreSQL refuses to run as root).
-PGDIR=$(mktemp -d /tmp/ragd-pg.XXXXXX) || exit 1
-if [ "$(id -u)" -eq 0 ]; then
-	chown nobody "$PGDIR"
-	as_pg() { (cd / && runuser -u nobody -- "$@"); }
-else
-	as_pg() { "$@"; }
-fi
-URL="postgresql://ragd@/postgres?host=$PGDIR&port=5432"
-
-pg_start() {
-	as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -t 60 \
-		-o "-c listen_addresses='' -k $PGDIR -p 5432 -c fsync=off" start >/dev/null
-}
-pg_stop() {
-	as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null
-}
-pg_cleanup() {
-	[ -f "$PGDIR/data/postmaster.pid" ] && pg_stop
-	rm -rf "$PGDIR"
-	test_cleanup
-}
-trap pg_cleanup EXIT
+. "$SRCDIR/tests/t/pglib.sh"
 
 # vecs DB: every chunk's document, position and vector, one line each.
 vecs() {
@@ -68,9 +42,7 @@ ready() {
 }
 
 setup() {
-	as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U ragd --auth=trust -E UTF8 --no-sync >"$PGDIR/initdb.log" 2>&1 ||
-		{ cat "$PGDIR/initdb.log"; return 1; }
-	pg_start && ingest_fixture fx.db
+	pg_init && ingest_fixture fx.db
 }
 
 migrate_both_ways() {

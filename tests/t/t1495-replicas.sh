@@ -9,33 +9,9 @@
 # loads its whole index twice; with PostgreSQL stopped, searches go on from
 # memory and writes get 503, and everything recovers when it returns.
 . "$SRCDIR/tests/t/lib.sh"
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-[ -x "$PGBIN/initdb" ] || test_skip_all "PostgreSQL not found at $PGBIN (apt-get install postgresql)"
 command -v haproxy >/dev/null 2>&1 || test_skip_all "haproxy not installed (apt-get install haproxy)"
-
-PGDIR=$(mktemp -d /tmp/ragd-pg.XXXXXX) || exit 1
-if [ "$(id -u)" -eq 0 ]; then
-	chown nobody "$PGDIR"
-	as_pg() { (cd / && runuser -u nobody -- "$@"); }
-else
-	as_pg() { "$@"; }
-fi
-URL="postgresql://ragd@/postgres?host=$PGDIR&port=5432"
-
-pg_start() {
-	as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -t 60 \
-		-o "-c listen_addresses='' -k $PGDIR -p 5432 -c fsync=off" start >/dev/null
-}
-pg_stop() {
-	as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null
-}
-pg_cleanup() {
-	touch "$TEST_DIR/stop.load"
-	[ -f "$PGDIR/data/postmaster.pid" ] && pg_stop
-	rm -rf "$PGDIR"
-	test_cleanup
-}
-trap pg_cleanup EXIT
+. "$SRCDIR/tests/t/pglib.sh"
+trap 'pg_cleanup touch "$TEST_DIR/stop.load"' EXIT
 
 # free_port: a TCP port nobody listens on now.
 free_port() {
@@ -84,9 +60,7 @@ loads() {
 }
 
 setup() {
-	as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U ragd --auth=trust -E UTF8 --no-sync >"$PGDIR/initdb.log" 2>&1 ||
-		{ cat "$PGDIR/initdb.log"; return 1; }
-	pg_start && ingest_fixture fx.db && "$RAGD" migrate --from fx.db --to "$URL" >/dev/null &&
+	pg_init && ingest_fixture fx.db && "$RAGD" migrate --from fx.db --to "$URL" >/dev/null &&
 	printf '{"store": "%s", "sources": [{"name": "vector", "type": "vector", "refresh_ms": 0}]}\n' \
 		"$URL" >cfg.json &&
 	P1=$(free_port) && P2=$(free_port) && P3=$(free_port) && PH=$(free_port) &&
