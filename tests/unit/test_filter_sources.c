@@ -256,15 +256,16 @@ static void crowded(const ragd_source_type *t, void *self)
     json_decref(spec);
 }
 
-/* Create a source of type t on the store at path; NULL on failure. */
-static void *create(const ragd_source_type *t, const char *path)
+/* Create a source of type t on the store at path (with engine, for the
+ * kb: both of its engines must pass); NULL on failure. */
+static void *create(const ragd_source_type *t, const char *engine, const char *path)
 {
     json_t *cfg = json_pack("{ss si}", "db", path, "refresh_ms", 0);
     void *self = NULL;
     char err[512];
 
-    if (t == ragd_source_kb())
-        json_object_del(cfg, "refresh_ms");
+    if (engine)
+        json_object_set_new(cfg, "engine", json_string(engine));
     if (t->create(&host, t->name, cfg, &self, err, sizeof err) != RAGD_OK)
         printf("# %s: %s\n", t->name, err);
     /* The config must outlive the instance: keep it with the test. */
@@ -274,7 +275,8 @@ static void *create(const ragd_source_type *t, const char *path)
 
 int main(void)
 {
-    const ragd_source_type *types[] = {ragd_source_kb(), ragd_source_vector()};
+    const ragd_source_type *types[] = {ragd_source_kb(), ragd_source_kb(), ragd_source_vector()};
+    const char *engines[] = {"index", "fts5", NULL};
     char dir[] = "/tmp/test_filter_sources.XXXXXX", table[128], crowd[128];
 
     store_process_init();
@@ -291,7 +293,7 @@ int main(void)
     ok(build(crowd, 1) == 0, "a store of crowding documents");
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         const ragd_source_type *t = types[i];
-        void *a = create(t, table), *b = create(t, crowd);
+        void *a = create(t, engines[i], table), *b = create(t, engines[i], crowd);
 
         ok(t->flags & RAGD_SOURCE_FILTERS, "%s declares that it filters", t->name);
         ok(a && b, "%s: created on both stores", t->name);
