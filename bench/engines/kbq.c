@@ -6,12 +6,15 @@
  * read from the store).
  *
  *   kbq --db PATH --queries FILE [--k N] [--filter JSON] [--check] [--bench]
+ *       [--fts5-queries N]
  *
  * FILE is JSON lines with a "text" field (BEIR queries.jsonl).  --check
  * compares the two top-k lists of every query and exits 1 on the first
  * difference that is not a tie (scores within a relative 1e-9); --bench
  * prints the index's build time and size and each engine's CPU time per
- * query and latency percentiles.  For tests and bench/engines/kb only.
+ * query and latency percentiles (FTS5 on the first N queries only with
+ * --fts5-queries, as it is slow on large stores).  For tests and
+ * bench/engines/kb only.
  */
 #include <math.h>
 #include <stdio.h>
@@ -268,7 +271,7 @@ int main(int argc, char **argv)
     const char *dbpath = NULL, *qpath = NULL, *fjson = NULL;
     int check = 0, bench = 0, bad = 0;
     char **ids = NULL, **texts = NULL, **matches, err[512];
-    size_t nq, exact = 0, ties = 0, compared = 0;
+    size_t nq, exact = 0, ties = 0, compared = 0, nfts5 = (size_t)-1;
     kbq q = {.k = 10};
     kb_index_info info;
     json_t *spec = NULL;
@@ -284,13 +287,15 @@ int main(int argc, char **argv)
             q.k = (size_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
             fjson = argv[++i];
+        else if (!strcmp(argv[i], "--fts5-queries") && i + 1 < argc)
+            nfts5 = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--check"))
             check = 1;
         else if (!strcmp(argv[i], "--bench"))
             bench = 1;
         else {
             fprintf(stderr, "usage: kbq --db PATH --queries FILE [--k N] [--filter JSON] "
-                            "[--check] [--bench]\n");
+                            "[--check] [--bench] [--fts5-queries N]\n");
             return 2;
         }
     }
@@ -343,7 +348,7 @@ int main(int argc, char **argv)
     }
     if (bench && !bad) {
         q.fallback = 0;
-        if (kbq_bench(&q, "fts5", kbq_fts5, matches, nq) != 0 ||
+        if ((nfts5 && kbq_bench(&q, "fts5", kbq_fts5, matches, nfts5 < nq ? nfts5 : nq) != 0) ||
             kbq_bench(&q, "index", kbq_index, matches, nq) != 0)
             bad = 1;
     }

@@ -233,7 +233,9 @@ static int kb_index_flush(const kb_index *ix, kb_index_term *t)
         return 0;
     assert(!t->df || row > t->prev);
     if (!t->nblocks || t->blocks[t->nblocks - 1].n == KB_INDEX_BLOCK) {
-        size_t cap = t->capblocks;
+        size_t cap = t->capblocks ? t->capblocks : 1;
+        if (!t->blocks && !(t->blocks = malloc(sizeof *t->blocks)))
+            return -1;
         if (kb_index_grow(&t->blocks, &cap, t->nblocks + 1, sizeof *t->blocks))
             return -1;
         t->capblocks = (uint32_t)cap;
@@ -276,6 +278,23 @@ static int kb_index_seg_post(const kb_index *ix, kb_index_seg *g, int64_t ti, ui
     return 0;
 }
 
+/* Give back what growing t's arrays left spare: most terms have one
+ * block of a few bytes.  A failed shrink keeps the larger array. */
+static void kb_index_term_trim(kb_index_term *t)
+{
+    unsigned char *d = t->size ? realloc(t->data, t->size) : NULL;
+    kb_index_block *b = t->nblocks ? realloc(t->blocks, t->nblocks * sizeof *b) : NULL;
+
+    if (d) {
+        t->data = d;
+        t->cap = t->size;
+    }
+    if (b) {
+        t->blocks = b;
+        t->capblocks = t->nblocks;
+    }
+}
+
 /* Finish term t: its last row, and the shortest row of each block. */
 static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_term *t)
 {
@@ -283,6 +302,7 @@ static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_te
 
     if (kb_index_flush(ix, t) != 0)
         return -1;
+    kb_index_term_trim(t);
     t->maxf = 0;
     t->mind = UINT32_MAX;
     for (uint32_t b = 0; b < t->nblocks; b++) {
