@@ -223,11 +223,10 @@ static int kb_index_put_varint(kb_index_term *t, uint32_t v)
 
 /* Write t's pending row into its postings, opening a block when the last
  * is full.  0 or -1. */
-static int kb_index_flush(const kb_index *ix, kb_index_term *t)
+static int kb_index_flush(kb_index_term *t)
 {
     uint32_t row = (uint32_t)t->pend, gap = t->df ? row - t->prev - 1 : row;
     kb_index_block *b;
-    double f;
 
     if (t->pend < 0)
         return 0;
@@ -247,9 +246,6 @@ static int kb_index_flush(const kb_index *ix, kb_index_term *t)
     if (kb_index_put_varint(t, gap) || kb_index_put_varint(t, t->pn[0]) ||
         kb_index_put_varint(t, t->pn[1]))
         return -1;
-    f = kb_index_freq(ix, t->pn[0], t->pn[1]);
-    if (f > b->maxf)
-        b->maxf = f;
     b->last = row;
     b->n++;
     t->df++;
@@ -260,13 +256,13 @@ static int kb_index_flush(const kb_index *ix, kb_index_term *t)
 
 /* Count n0 title and n1 text occurrences of term ti in row (rows come in
  * ascending order per term; the same row may come again).  0 or -1. */
-static int kb_index_seg_post(const kb_index *ix, kb_index_seg *g, int64_t ti, uint32_t row,
-                             uint32_t n0, uint32_t n1)
+static int kb_index_seg_post(kb_index_seg *g, int64_t ti, uint32_t row, uint32_t n0,
+                             uint32_t n1)
 {
     kb_index_term *t = &g->terms[ti];
 
     if (t->pend != (int64_t)row) {
-        if (kb_index_flush(ix, t) != 0)
+        if (kb_index_flush(t) != 0)
             return -1;
         t->pend = row;
         t->pn[0] = t->pn[1] = 0;
@@ -295,26 +291,24 @@ static void kb_index_term_trim(kb_index_term *t)
     }
 }
 
-/* Finish term t: its last row, and the shortest row of each block. */
+/* Finish term t: its last row, and each block's bound. */
 static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_term *t)
 {
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
 
-    if (kb_index_flush(ix, t) != 0)
+    if (kb_index_flush(t) != 0)
         return -1;
     kb_index_term_trim(t);
-    t->maxf = 0;
-    t->mind = UINT32_MAX;
     for (uint32_t b = 0; b < t->nblocks; b++) {
-        uint32_t n = kb_index_decode(t, b, rows, n0, n1), mind = UINT32_MAX;
-        for (uint32_t i = 0; i < n; i++)
-            if (g->len[rows[i]] < mind)
-                mind = g->len[rows[i]];
-        t->blocks[b].mind = mind;
-        if (t->blocks[b].maxf > t->maxf)
-            t->maxf = t->blocks[b].maxf;
-        if (mind < t->mind)
-            t->mind = mind;
+        uint32_t n = kb_index_decode(t, b, rows, n0, n1);
+        double gmax = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            double f = kb_index_freq(ix, n0[i], n1[i]);
+            double x = kb_index_factor(f, (double)g->len[rows[i]], g->avgdl);
+            if (x > gmax)
+                gmax = x;
+        }
+        t->blocks[b].gmax = gmax;
     }
     return 0;
 }
@@ -325,6 +319,9 @@ static int kb_index_seg_finish(const kb_index *ix, kb_index_seg *g)
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
     size_t npost = 0;
 
+    g->avgdl = g->nrows ? (double)g->ntokens / (double)g->nrows : 1.0;
+    if (!(g->avgdl > 0))
+        g->avgdl = 1.0;
     for (size_t t = 0; t < g->nterms; t++) {
         if (kb_index_term_finish(ix, g, &g->terms[t]) != 0)
             return -1;
@@ -525,7 +522,7 @@ static int kb_index_merge(kb_index *ix, size_t from)
                     /* A term whose rows are all dead is not carried over. */
                     if (ti < 0 && (ti = kb_index_seg_term(g, st->s, st->len)) < 0)
                         goto done;
-                    if (kb_index_seg_post(ix, g, ti, map[i][rows[k]], n0[k], n1[k]) != 0)
+                    if (kb_index_seg_post(g, ti, map[i][rows[k]], n0[k], n1[k]) != 0)
                         goto done;
                 }
             }
@@ -615,7 +612,7 @@ static int kb_index_on_term(void *arg, const char *term, size_t len, int64_t chu
     if (!last || last->len != len || memcmp(last->s, term, len) != 0)
         b->lastterm = kb_index_seg_term(b->g, term, len);
     if (b->lastterm < 0 ||
-        kb_index_seg_post(b->ix, b->g, b->lastterm, (uint32_t)row, ntitle, ntext) != 0) {
+        kb_index_seg_post(b->g, b->lastterm, (uint32_t)row, ntitle, ntext) != 0) {
         b->oom = 1;
         return 1;
     }
@@ -628,7 +625,7 @@ static int kb_index_on_token(void *arg, const char *tok, size_t len, int column)
     int64_t t = kb_index_seg_term(b->g, tok, len);
 
     assert(b->row >= 0 && (column == 0 || column == 1));
-    if (t < 0 || kb_index_seg_post(b->ix, b->g, t, (uint32_t)b->row, column == 0,
+    if (t < 0 || kb_index_seg_post(b->g, t, (uint32_t)b->row, column == 0,
                                    column == 1) != 0) {
         b->oom = 1;
         return 1;

@@ -23,22 +23,22 @@
 
 /* One block of a term's postings: its bytes start at off in the term's
  * data; it holds n rows (1..KB_INDEX_BLOCK), the last of which is last.
- * maxf and mind bound every row in it: the highest weighted frequency of
- * the term and the shortest row, so kb_index_bound of them is at least
- * the term's score in any of its rows, whatever the statistics are when
- * a search runs.  A block is (gap, title count, text count) varints per
- * row; the first gap counts from the previous block's last + 1 (from 0
- * for the first block), the others from the previous row + 1. */
+ * gmax is the highest of the term's BM25 frequency factors in its rows,
+ * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl)), with the segment's
+ * own avgdl: times the IDF it bounds the term's score in any row of the
+ * block, and kb_topk scales it for the statistics of the moment (the
+ * factor grows at most as fast as avgdl).  A block is (gap, title count,
+ * text count) varints per row; the first gap counts from the previous
+ * block's last + 1 (from 0 for the first block), the others from the
+ * previous row + 1. */
 typedef struct kb_index_block {
     uint64_t off;
     uint32_t last, n;
-    double maxf;
-    uint32_t mind;
+    double gmax;
 } kb_index_block;
 
 /* A term of one segment: its text (owned, NUL-terminated), its postings
- * (df rows, ascending, dead ones included) and their bound over all
- * blocks.  The pend and open fields belong to the builder: the row being
+ * (df rows, ascending, dead ones included).  The pend and open fields belong to the builder: the row being
  * counted and the block being filled. */
 typedef struct kb_index_term {
     char *s;
@@ -47,8 +47,6 @@ typedef struct kb_index_term {
     size_t size, cap;
     kb_index_block *blocks;
     uint32_t nblocks, capblocks;
-    double maxf;
-    uint32_t mind;
     int64_t pend;        /* -1: none */
     uint32_t pn[2];
     uint32_t prev;       /* the last row written */
@@ -73,6 +71,7 @@ typedef struct kb_index_seg {
     int64_t *chunk;
     uint32_t *len, *doc;
     int64_t ntokens;
+    double avgdl;         /* ntokens / nrows, for the blocks' gmax */
     size_t ndocs, capdocs;
     char **docs;
     uint32_t *doc_off, *doc_rows;
@@ -130,6 +129,16 @@ static inline double kb_index_idf(int64_t nrows, int64_t df)
     double idf = log((nrows - df + 0.5) / (df + 0.5));
 
     return idf <= 0.0 ? 1e-6 : idf;
+}
+
+/* The frequency factor of BM25 that kb_index_term_score multiplies by
+ * the IDF, for weighted frequency f and row length D. */
+static inline double kb_index_factor(double f, double D, double avgdl)
+{
+    const double k1 = KB_INDEX_K1;
+    const double b = KB_INDEX_B;
+
+    return (f * (k1 + 1.0)) / (f + k1 * (1 - b + b * D / avgdl));
 }
 
 /* One phrase's term of FTS5's bm25() sum, written as fts5_aux.c writes it

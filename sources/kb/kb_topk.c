@@ -8,9 +8,18 @@
  * score there to the last bit.  Pruning only ever drops a chunk whose
  * upper bound is below the k-th best document's score (with a margin for
  * the bounds' own rounding), and ties go to the lower chunk id, so the
- * top k are FTS5's.  The bounds come from each block's highest weighted
- * frequency and shortest row, turned into a score with the statistics of
- * the moment, so they stay valid however the statistics move.
+ * top k are FTS5's.  Each block's bound is its highest BM25 frequency
+ * factor (kb_index_int.h) times the IDF of the moment, scaled up when
+ * avgdl has grown since the block was built, so bounds stay valid however
+ * the statistics move.
+ *
+ * The rows are walked in windows, each ending where the first of the
+ * terms' current blocks ends (Lucene's block-max MaxScore): in a window
+ * every term is bounded by its one block there, or by 0 when it has no
+ * row there; the terms whose bounds together stay below the k-th best
+ * score are "non-essential" and only score the candidates the others
+ * bring, and a window whose bounds all together stay below it is skipped
+ * without decoding a block.
  */
 #include "kb_topk.h"
 
@@ -36,13 +45,16 @@ typedef struct kb_topk_phrase {
 } kb_topk_phrase;
 
 /* A term's postings in one segment as a search walks them: block b, and
- * when decoded (n > 0) its rows from position i on.  bub bounds the
- * score of any row in block b. */
+ * when decoded (n > 0) its rows from position i on, i the first row >=
+ * min (the row the cursor was last moved to).  Blocks are decoded only
+ * when a row is needed: skipping by bounds uses the block table alone.
+ * bub bounds the score of any row in block b. */
 typedef struct kb_topk_cur {
     const kb_index_term *t;
     int ph;
+    double scale; /* the IDF, and the growth of avgdl since the segment was built */
     double ub, bub;
-    uint32_t b, n, i;
+    uint32_t b, n, i, min;
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
 } kb_topk_cur;
 
@@ -197,22 +209,29 @@ static int kb_topk_cmp_ent(const void *a, const void *b)
 /* ------------------------------------------------------------ cursors -- */
 
 /* The bound of block b of c's term. */
-static double kb_topk_block_bound(const kb_topk *q, const kb_topk_cur *c, uint32_t b)
+static double kb_topk_block_bound(const kb_topk_cur *c, uint32_t b)
 {
-    return kb_index_term_score(q->ph[c->ph].idf, c->t->blocks[b].maxf, c->t->blocks[b].mind,
-                               q->avgdl);
+    return c->scale * c->t->blocks[b].gmax;
+}
+
+/* The bound of c's current block (c not walked out). */
+static double kb_topk_cur_bound(const kb_topk_cur *c)
+{
+    return c->n ? c->bub : kb_topk_block_bound(c, c->b);
 }
 
 /* c's current row, decoding its block on first need; UINT32_MAX once it
  * is walked out. */
-static uint32_t kb_topk_row(const kb_topk *q, kb_topk_cur *c)
+static uint32_t kb_topk_row(kb_topk_cur *c)
 {
     if (c->b >= c->t->nblocks)
         return UINT32_MAX;
     if (!c->n) {
         c->n = kb_index_decode(c->t, c->b, c->rows, c->n0, c->n1);
-        c->i = 0;
-        c->bub = kb_topk_block_bound(q, c, c->b);
+        c->bub = kb_topk_block_bound(c, c->b);
+        /* The block's last row is >= min: the loop ends inside it. */
+        for (c->i = 0; c->rows[c->i] < c->min; c->i++)
+            ;
     }
     return c->rows[c->i];
 }
@@ -224,23 +243,26 @@ static void kb_topk_to_block(kb_topk_cur *c, uint32_t b)
     c->n = 0;
 }
 
-/* Move c to its first row >= target. */
-static void kb_topk_seek(const kb_topk *q, kb_topk_cur *c, uint32_t target)
+/* Move c to its first row >= target, decoding nothing new. */
+static void kb_topk_seek(kb_topk_cur *c, uint32_t target)
 {
     uint32_t b = c->b;
 
+    if (target <= c->min)
+        return;
+    c->min = target;
     while (b < c->t->nblocks && c->t->blocks[b].last < target)
         b++;
     if (b != c->b)
         kb_topk_to_block(c, b);
-    if (kb_topk_row(q, c) == UINT32_MAX)
-        return;
-    while (c->rows[c->i] < target)
-        c->i++;
+    else if (c->n)
+        while (c->rows[c->i] < target)
+            c->i++;
 }
 
 static void kb_topk_next(kb_topk_cur *c)
 {
+    c->min = c->rows[c->i] + 1;
     if (++c->i == c->n)
         kb_topk_to_block(c, c->b + 1);
 }
@@ -256,11 +278,15 @@ static double kb_topk_score(const kb_topk *q, const kb_topk_cur *c, const kb_ind
 
 /* --------------------------------------------------------------- part -- */
 
-static int kb_topk_cmp_ub(const void *a, const void *b)
+/* Sort cs[0..nc) by their window bounds, ascending (nc is small). */
+static void kb_topk_sort(kb_topk_cur **cs, int nc)
 {
-    const kb_topk_cur *x = *(kb_topk_cur *const *)a, *y = *(kb_topk_cur *const *)b;
-
-    return x->ub < y->ub ? -1 : x->ub > y->ub;
+    for (int i = 1; i < nc; i++)
+        for (int j = i; j > 0 && cs[j - 1]->ub > cs[j]->ub; j--) {
+            kb_topk_cur *t = cs[j];
+            cs[j] = cs[j - 1];
+            cs[j - 1] = t;
+        }
 }
 
 /* The first essential cursor: those before it together cannot reach
@@ -272,24 +298,30 @@ static int kb_topk_essential(const kb_topk *q, const double *cum, int nc, int fr
     return from;
 }
 
-/* Score candidate row r: the essential cursors on r and, while the bound
- * allows, the others.  Returns its exact score, or -1 when it cannot
- * reach theta. */
+/* Score candidate row r: the essential cursors on r and, while the
+ * window bounds allow, the others.  Returns its exact score, or -1 when
+ * it cannot reach theta. */
 static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double *cum, int nc,
                                 int ess, const kb_index_seg *g, uint32_t r)
 {
-    double contrib[KB_MATCH_MAX_WORDS] = {0}, partial = 0, s = 0.0;
+    double contrib[KB_MATCH_MAX_WORDS] = {0}, partial = 0, s = 0.0, ub = ess ? cum[ess - 1] : 0;
 
+    /* First by the bounds of the blocks holding r, which cost no division. */
     for (int i = ess; i < nc; i++)
-        if (kb_topk_row(q, cs[i]) == r) {
+        if (kb_topk_row(cs[i]) == r)
+            ub += cs[i]->bub;
+    if (ub * KB_TOPK_MARGIN < q->theta)
+        return -1;
+    for (int i = ess; i < nc; i++)
+        if (kb_topk_row(cs[i]) == r) {
             contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
             partial += contrib[cs[i]->ph];
         }
     for (int i = ess - 1; i >= 0; i--) {
         if ((partial + cum[i]) * KB_TOPK_MARGIN < q->theta)
             return -1;
-        kb_topk_seek(q, cs[i], r);
-        if (kb_topk_row(q, cs[i]) == r) {
+        kb_topk_seek(cs[i], r);
+        if (kb_topk_row(cs[i]) == r) {
             contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
             partial += contrib[cs[i]->ph];
         }
@@ -300,63 +332,91 @@ static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double
     return s;
 }
 
-/* Whether the rows up to the end of the first essential block can be
- * skipped: their bound is below theta.  Then *end is that block's end. */
-static int kb_topk_window(const kb_topk *q, kb_topk_cur **cs, const double *cum, int nc,
-                          int ess, uint32_t *end)
+/* The lowest row c may still hold (c not walked out). */
+static uint32_t kb_topk_low(const kb_topk_cur *c)
 {
-    double ub = ess ? cum[ess - 1] : 0;
+    uint32_t start = c->b ? c->t->blocks[c->b - 1].last + 1 : 0;
 
-    if (q->theta == -INFINITY)
-        return 0;
-    *end = UINT32_MAX;
-    for (int i = ess; i < nc; i++) {
-        if (kb_topk_row(q, cs[i]) == UINT32_MAX)
-            continue;
-        ub += cs[i]->bub;
-        if (cs[i]->t->blocks[cs[i]->b].last < *end)
-            *end = cs[i]->t->blocks[cs[i]->b].last;
-    }
-    return ub * KB_TOPK_MARGIN < q->theta;
+    if (c->n)
+        return c->rows[c->i];
+    return start > c->min ? start : c->min;
 }
 
-/* Walk part pi with the cursors cs[0..nc). */
+/* The next window: rows [*w0, *w1], *w1 the end of the first current
+ * block to end, so each term has one block in it.  Each cursor's ub
+ * becomes its bound over the window: its block's bound, or 0 when it
+ * has no row there -- known without decoding for a block that starts
+ * after the window, and found by decoding a block much sparser than the
+ * window (a rare term's), which is cheap.  Returns 0 when every cursor is
+ * walked out. */
+static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0,
+                          uint32_t *w1)
+{
+    *w0 = *w1 = UINT32_MAX;
+    for (int i = 0; i < nc; i++) {
+        const kb_topk_cur *c = cs[i];
+        if (c->b >= c->t->nblocks)
+            continue;
+        if (kb_topk_low(c) < *w0)
+            *w0 = kb_topk_low(c);
+        if (c->t->blocks[c->b].last < *w1)
+            *w1 = c->t->blocks[c->b].last;
+    }
+    if (*w0 == UINT32_MAX)
+        return 0;
+    for (int i = 0; i < nc; i++) {
+        kb_topk_cur *c = cs[i];
+        uint32_t low;
+        c->ub = 0;
+        if (c->b >= c->t->nblocks || (low = kb_topk_low(c)) > *w1)
+            continue;
+        if (!c->n && c->t->blocks[c->b].last - low > 8 * (uint64_t)(*w1 - *w0 + 1) &&
+            kb_topk_row(c) > *w1)
+            continue;
+        c->ub = kb_topk_cur_bound(c);
+    }
+    return 1;
+}
+
+/* Walk part pi with the cursors cs[0..nc), window by window: in each,
+ * the terms whose bounds together stay below theta only score the
+ * candidates the others bring, and a window whose bounds all together
+ * stay below theta is skipped without decoding. */
 static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
 {
     const kb_index_part *p = &q->ix->parts[pi];
     double cum[KB_MATCH_MAX_WORDS];
-    int ess;
+    uint32_t w0, w1;
 
-    qsort(cs, (size_t)nc, sizeof *cs, kb_topk_cmp_ub);
-    for (int i = 0; i < nc; i++)
-        cum[i] = (i ? cum[i - 1] : 0) + cs[i]->ub;
-    ess = kb_topk_essential(q, cum, nc, 0);
-    while (ess < nc && !q->failed) {
-        uint32_t r = UINT32_MAX, end;
-        double s;
-
-        for (int i = ess; i < nc; i++) {
-            uint32_t ri = kb_topk_row(q, cs[i]);
-            if (ri < r)
-                r = ri;
-        }
-        if (r == UINT32_MAX)
-            break;
-        if (kb_topk_window(q, cs, cum, nc, ess, &end)) {
-            if (end == UINT32_MAX)
+    while (!q->failed && kb_topk_window(cs, nc, &w0, &w1)) {
+        int ess;
+        kb_topk_sort(cs, nc);
+        for (int i = 0; i < nc; i++)
+            cum[i] = (i ? cum[i - 1] : 0) + cs[i]->ub;
+        ess = kb_topk_essential(q, cum, nc, 0);
+        while (ess < nc && !q->failed) {
+            uint32_t r = UINT32_MAX;
+            double s;
+            for (int i = ess; i < nc; i++) {
+                uint32_t ri = kb_topk_row(cs[i]);
+                if (ri < r)
+                    r = ri;
+            }
+            if (r > w1)
                 break;
+            if (!kb_index_is_dead(p, r) &&
+                (s = kb_topk_candidate(q, cs, cum, nc, ess, p->seg, r)) >= 0) {
+                kb_topk_offer(q, pi, p->seg->doc[r], p->seg->chunk[r], s);
+                ess = kb_topk_essential(q, cum, nc, ess);
+            }
             for (int i = ess; i < nc; i++)
-                kb_topk_seek(q, cs[i], end + 1);
-            continue;
+                if (kb_topk_row(cs[i]) == r)
+                    kb_topk_next(cs[i]);
         }
-        if (!kb_index_is_dead(p, r) &&
-            (s = kb_topk_candidate(q, cs, cum, nc, ess, p->seg, r)) >= 0) {
-            kb_topk_offer(q, pi, p->seg->doc[r], p->seg->chunk[r], s);
-            ess = kb_topk_essential(q, cum, nc, ess);
-        }
-        for (int i = ess; i < nc; i++)
-            if (kb_topk_row(q, cs[i]) == r)
-                kb_topk_next(cs[i]);
+        if (w1 == UINT32_MAX)
+            break;
+        for (int i = 0; i < nc; i++)
+            kb_topk_seek(cs[i], w1 + 1);
     }
 }
 
@@ -374,7 +434,8 @@ static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
             continue;
         c->t = &p->seg->terms[t];
         c->ph = i;
-        c->ub = kb_index_term_score(q->ph[i].idf, c->t->maxf, c->t->mind, q->avgdl);
+        c->scale = q->ph[i].idf * (q->avgdl > p->seg->avgdl ? q->avgdl / p->seg->avgdl : 1.0);
+        c->min = 0;
         kb_topk_to_block(c, 0);
         cs[nc++] = c;
     }
