@@ -55,6 +55,7 @@ typedef struct kb_topk_cur {
     double scale; /* the IDF, and the growth of avgdl since the segment was built */
     double ub, bub;
     uint32_t b, n, i, min;
+    int lead; /* essential in the previous window */
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
 } kb_topk_cur;
 
@@ -342,16 +343,41 @@ static uint32_t kb_topk_low(const kb_topk_cur *c)
     return start > c->min ? start : c->min;
 }
 
-/* The next window: rows [*w0, *w1], *w1 the end of the first current
- * block to end, so each term has one block in it.  Each cursor's ub
- * becomes its bound over the window: its block's bound, or 0 when it
- * has no row there -- known without decoding for a block that starts
- * after the window, and found by decoding a block much sparser than the
- * window (a rare term's), which is cheap.  Returns 0 when every cursor is
- * walked out. */
-static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0,
-                          uint32_t *w1)
+/* c's bound over rows [w0, w1]: the highest bound of its blocks there,
+ * or 0 when it has no row there -- known without decoding for a block
+ * that starts after the window, and found by decoding a block much
+ * sparser than the window (a rare term's), which is cheap. */
+static double kb_topk_window_bound(kb_topk_cur *c, uint32_t w0, uint32_t w1)
 {
+    const kb_index_block *bl = c->t->blocks;
+    uint32_t low, b = c->b;
+    double g = 0;
+
+    if (c->b >= c->t->nblocks || (low = kb_topk_low(c)) > w1)
+        return 0;
+    if (bl[b].last >= w1) {
+        if (!c->n && bl[b].last - low > 8 * (uint64_t)(w1 - w0 + 1) && kb_topk_row(c) > w1)
+            return 0;
+        return kb_topk_cur_bound(c);
+    }
+    for (; b < c->t->nblocks; b++) {
+        if (bl[b].gmax > g)
+            g = bl[b].gmax;
+        if (bl[b].last >= w1)
+            break;
+    }
+    return c->scale * g;
+}
+
+/* The next window: rows [*w0, *w1], *w1 the end of the first current
+ * block to end among the lead cursors (those essential in the previous
+ * window, whose blocks are decoded anyway), so windows are as long as the
+ * essential terms' blocks.  Each cursor's ub becomes its bound over the
+ * window.  Returns 0 when every cursor is walked out. */
+static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0, uint32_t *w1)
+{
+    uint32_t lead = UINT32_MAX;
+
     *w0 = *w1 = UINT32_MAX;
     for (int i = 0; i < nc; i++) {
         const kb_topk_cur *c = cs[i];
@@ -361,20 +387,15 @@ static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0,
             *w0 = kb_topk_low(c);
         if (c->t->blocks[c->b].last < *w1)
             *w1 = c->t->blocks[c->b].last;
+        if (c->lead && c->t->blocks[c->b].last < lead)
+            lead = c->t->blocks[c->b].last;
     }
     if (*w0 == UINT32_MAX)
         return 0;
-    for (int i = 0; i < nc; i++) {
-        kb_topk_cur *c = cs[i];
-        uint32_t low;
-        c->ub = 0;
-        if (c->b >= c->t->nblocks || (low = kb_topk_low(c)) > *w1)
-            continue;
-        if (!c->n && c->t->blocks[c->b].last - low > 8 * (uint64_t)(*w1 - *w0 + 1) &&
-            kb_topk_row(c) > *w1)
-            continue;
-        c->ub = kb_topk_cur_bound(c);
-    }
+    if (lead != UINT32_MAX)
+        *w1 = lead;
+    for (int i = 0; i < nc; i++)
+        cs[i]->ub = kb_topk_window_bound(cs[i], *w0, *w1);
     return 1;
 }
 
@@ -394,6 +415,8 @@ static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
         for (int i = 0; i < nc; i++)
             cum[i] = (i ? cum[i - 1] : 0) + cs[i]->ub;
         ess = kb_topk_essential(q, cum, nc, 0);
+        for (int i = 0; i < nc; i++)
+            cs[i]->lead = i >= ess;
         while (ess < nc && !q->failed) {
             uint32_t r = UINT32_MAX;
             double s;
@@ -436,6 +459,7 @@ static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
         c->ph = i;
         c->scale = q->ph[i].idf * (q->avgdl > p->seg->avgdl ? q->avgdl / p->seg->avgdl : 1.0);
         c->min = 0;
+        c->lead = 1;
         kb_topk_to_block(c, 0);
         cs[nc++] = c;
     }
