@@ -169,14 +169,20 @@ static int64_t kb_index_seg_row(kb_index_seg *g, int64_t chunk, const char *doc_
         }
         d = (int64_t)g->ndocs++;
     }
-    if (kb_index_grow(&g->chunk, &cap, g->nrows + 1, sizeof *g->chunk) ||
-        (cap != g->caprows &&
-         (!(g->len = realloc(g->len, cap * sizeof *g->len)) ||
-          !(g->doc = realloc(g->doc, cap * sizeof *g->doc))))) {
-        g->caprows = 0; /* the arrays may now disagree: the segment is dropped */
+    if (kb_index_grow(&g->chunk, &cap, g->nrows + 1, sizeof *g->chunk))
         return -1;
+    if (cap != g->caprows) {
+        /* chunk may now be the larger: caprows stays the smaller until all
+         * three have grown. */
+        uint32_t *len = realloc(g->len, cap * sizeof *len), *doc;
+        if (!len)
+            return -1;
+        g->len = len;
+        if (!(doc = realloc(g->doc, cap * sizeof *doc)))
+            return -1;
+        g->doc = doc;
+        g->caprows = cap;
     }
-    g->caprows = cap;
     g->chunk[g->nrows] = chunk;
     g->len[g->nrows] = 0;
     g->doc[g->nrows] = (uint32_t)d;
