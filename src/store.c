@@ -55,7 +55,7 @@ static const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS vectors("
     "  chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
     "CREATE VIRTUAL TABLE IF NOT EXISTS kb_fts USING fts5("
-    "  title, text, tokenize='porter unicode61');"
+    "  title, text, tokenize='" STORE_KB_TOKENIZER_NAME " " STORE_KB_TOKENIZER_ARGS "');"
     "CREATE TABLE IF NOT EXISTS changes("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL,"
     "  op INTEGER NOT NULL);";
@@ -134,6 +134,7 @@ struct store {
     size_t blobdims;
     char *row;
     size_t rowcap;
+    void *kbtok; /* store_kb.c's tokenizer, or NULL */
     char err[512];
     store_pg *pg; /* a PostgreSQL store: every call goes to store_pg.c */
 };
@@ -190,6 +191,11 @@ int store_unreachable(store *s)
 sqlite3 *store_sqlite(store *s)
 {
     return s->db;
+}
+
+void **store_kb_slot(store *s)
+{
+    return &s->kbtok;
 }
 
 const char *store_errmsg(store *s)
@@ -471,6 +477,7 @@ void store_close(store **sp)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->kb);
+    store_kb_release(&s->kbtok);
     sqlite3_close(s->db);
     free(s->path);
     free(s->vec);

@@ -205,6 +205,38 @@ int store_kb_prepare(store *s, double title_weight, double text_weight);
 typedef int (*store_rank_fn)(void *arg, int64_t chunk_id, double score);
 int store_kb_rank(store *s, const char *match, store_rank_fn fn, void *arg);
 
+/* SQLite-only, for the kb's in-memory index (sources/kb/kb_index.c): the
+ * full-text rows and their tokens exactly as FTS5 holds them, so that the
+ * index ranks as store_kb_rank does.  Column 0 is the title, 1 the text. */
+
+/* Call fn with every full-text row's chunk id and document, chunk ids
+ * ascending, until it returns non-zero.  Returns 0 or -1. */
+typedef int (*store_kb_row_fn)(void *arg, int64_t chunk_id, const char *doc_id);
+int store_kb_rows(store *s, store_kb_row_fn fn, void *arg);
+
+/* Call fn with every (term, row) pair of the full-text index -- the term
+ * (len bytes, not NUL-terminated, valid during the call), the row's chunk
+ * id and how often the term occurs in its title and text -- terms in byte
+ * order, rows ascending within a term, until fn returns non-zero.  Read
+ * from FTS5's own index.  Returns 0 or -1. */
+typedef int (*store_kb_term_fn)(void *arg, const char *term, size_t len, int64_t chunk_id,
+                                unsigned ntitle, unsigned ntext);
+int store_kb_terms(store *s, store_kb_term_fn fn, void *arg);
+
+/* One token as FTS5 splits it (len bytes, valid during the call); column
+ * is 0 (title), 1 (text), or -1 for query text.  Non-zero stops. */
+typedef int (*store_kb_token_fn)(void *arg, const char *tok, size_t len, int column);
+
+/* Document doc_id's full-text rows, chunk ids ascending: row(arg, chunk
+ * id, doc_id) for each, then tok for each token of its title and then of
+ * its text.  Returns 0 (none is fine) or -1. */
+int store_kb_doc(store *s, const char *doc_id, store_kb_row_fn row, store_kb_token_fn tok,
+                 void *arg);
+
+/* Split query text into tokens as FTS5 splits a quoted MATCH phrase.
+ * Returns 0 or -1. */
+int store_kb_tokenize(store *s, const char *text, size_t len, store_kb_token_fn fn, void *arg);
+
 /* ---------------------------------------------------------- documents -- */
 
 /* A document's fields as store_doc_get reads them; url and metadata may be

@@ -1,7 +1,7 @@
 /*
  * store_int -- what the files of the store module share among themselves
- * (store.c, store_job.c, store_pg.c).  Not for use outside them: the rest of ragd
- * speaks to the store only through store.h.
+ * (store.c, store_job.c, store_kb.c, store_pg.c).  Not for use outside
+ * them: the rest of ragd speaks to the store only through store.h.
  */
 #ifndef RAGD_STORE_INT_H
 #define RAGD_STORE_INT_H
@@ -19,8 +19,19 @@ extern const char store_job_schema_sql[];
  * passes the call on to store_pg.c when it is not NULL. */
 store_pg *store_pg_of(store *s);
 
+/* The tokenizer kb_fts is declared with, as a name and its one argument:
+ * the schema and store_kb.c's tokenizer both use these, so the kb index
+ * splits queries and documents exactly as FTS5 does. */
+#define STORE_KB_TOKENIZER_NAME "porter"
+#define STORE_KB_TOKENIZER_ARGS "unicode61"
+
 /* s's connection, for the store's own files. */
 sqlite3 *store_sqlite(store *s);
+
+/* Where s keeps store_kb.c's tokenizer (NULL until first used), and its
+ * release, which store_close calls. */
+void **store_kb_slot(store *s);
+void store_kb_release(void **slot);
 
 /* Record SQLite's message (or msg) as s's error; return -1. */
 int store_fail(store *s);

@@ -2,16 +2,24 @@
  * kb -- the knowledge-base source: BM25 full-text search over the store's
  * FTS5 index (kb_fts), reporting the best chunk of each document.
  *
- * Config: {"db": PATH (required), "title_weight": 1.0, "text_weight": 1.0}
- * (the BM25 weights of the title and text columns, >= 0).  Queries run on
- * the host's worker pool, each worker on its own read-only store handle, so
- * the loop never waits on the store.  The ranking is the store's
+ * Config: {"db": PATH (required), "title_weight": 1.0, "text_weight": 1.0
+ * (the BM25 weights of the title and text columns, >= 0), "engine":
+ * "index" | "fts5", "refresh_ms": 1000}.  Queries run on the host's worker
+ * pool, each worker on its own read-only store handle, so the loop never
+ * waits on the store.
+ *
+ * Two engines rank the same way.  "fts5", the reference, is the store's
  * SQLite-only store_kb_rank: chunks best first, each read only when it
  * comes up, until k documents are kept -- the best chunk of each, and only
  * documents a search's metadata filter keeps (RAGD_SOURCE_FILTERS), so a
- * filter never leaves fewer than k documents when k match.  Not for
- * writing the store (`ragd ingest` does that) and not for query syntax:
- * kb_match.c turns user text into plain quoted words.
+ * filter never leaves fewer than k documents when k match.  "index" (the
+ * default) computes the same top k on an in-memory index built from
+ * FTS5's own tokens (kb_index.c, kb_topk.c), kept current from the store's
+ * change log every refresh_ms and on every in-process write (kb_live.c);
+ * only the k winners are read from the store.  A query with a word FTS5
+ * splits into several tokens (the index holds no positions) is ranked by
+ * FTS5.  Not for writing the store (`ragd ingest` does that) and not for
+ * query syntax: kb_match.c turns user text into plain quoted words.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +29,10 @@
 #include <ragd/source.h>
 
 #include "hits.h"
+#include "kb_live.h"
 #include "kb_match.h"
+#include "kb_topk.h"
+#include "obs.h"
 #include "store.h"
 
 /* A worker's store handle, NULL until that worker first searches (or after
@@ -32,13 +43,15 @@ typedef struct kb_conn {
 
 /* One kb instance.  conns has nconns == host->nworkers slots: slot i is
  * opened, used and reused only by worker i, so it needs no lock, and destroy
- * closes them all when no search is in flight.  Owns path and conns. */
+ * closes them all when no search is in flight.  live is the index (NULL
+ * with engine "fts5").  Owns path, conns and live. */
 typedef struct kb_source {
     const ragd_host *host;
     char *path;
     double title_weight, text_weight;
     unsigned nconns;
     kb_conn *conns;
+    kb_live *live;
 } kb_source;
 
 /* One search, from search() until its callback has run; it is also the
@@ -54,6 +67,7 @@ typedef struct kb_job {
     char *match;
     int k;
     const ragd_filter *filter; /* the query's, valid until the callback; or NULL */
+    kb_index *ix;              /* the index snapshot searched, held; NULL: FTS5 */
     store *db;                 /* the worker's handle while the ranking runs */
     ragd_search_cb cb;
     void *arg;
@@ -186,6 +200,55 @@ static void kb_query(kb_job *j, kb_conn *c)
     j->db = NULL;
 }
 
+/* The index's filter callback: whether the job's filter keeps document
+ * doc_id, read from the store.  1, 0 (also when the document is gone), or
+ * -1. */
+static int kb_index_keeps(void *arg, const char *doc_id)
+{
+    kb_job *j = arg;
+    const char *text;
+    json_t *meta;
+    int rc = store_doc_metadata(j->db, doc_id, &text), keep;
+
+    if (rc <= 0)
+        return rc;
+    meta = text ? json_loads(text, 0, NULL) : NULL;
+    keep = j->kb->host->filter_match(j->filter, doc_id, meta);
+    json_decref(meta);
+    return keep;
+}
+
+/* Rank on the index and read the winners, or fall back to FTS5 for a
+ * query the index cannot answer.  A winner deleted since the snapshot was
+ * made is left out. */
+static void kb_query_index(kb_job *j, kb_conn *c)
+{
+    kb_topk_hit *th = calloc((size_t)j->k, sizeof *th);
+    size_t n = 0;
+    int rc;
+
+    if (!th) {
+        j->status = RAGD_ENOMEM;
+        snprintf(j->error, sizeof j->error, "out of memory");
+        return;
+    }
+    j->db = c->db;
+    rc = kb_topk_search(j->ix, c->db, j->match, (size_t)j->k, j->filter ? kb_index_keeps : NULL,
+                        j, th, &n, j->error, sizeof j->error);
+    if (rc == KB_TOPK_FALLBACK) {
+        free(th);
+        kb_query(j, c);
+        return;
+    }
+    if (rc != 0)
+        j->status = RAGD_ERR;
+    for (size_t i = 0; i < n && j->status == RAGD_OK; i++)
+        if (kb_take_hit(j, th[i].chunk_id, th[i].score) != 0)
+            break;
+    j->db = NULL;
+    free(th);
+}
+
 /* Publish db as the handle j runs on, unless j is already cancelled.
  * Returns 0 to go on, -1 when cancelled.  An interrupt that lands before
  * the search starts may be forgotten (store_interrupt); the query then
@@ -231,7 +294,10 @@ static void kb_work(void *arg, unsigned worker)
     }
     if (kb_job_enter(j, c->db) != 0)
         return;
-    kb_query(j, c);
+    if (j->ix)
+        kb_query_index(j, c);
+    else
+        kb_query(j, c);
     kb_job_leave(j);
 }
 
@@ -240,6 +306,7 @@ static void kb_work(void *arg, unsigned worker)
 static void kb_job_free(kb_job *j)
 {
     hits_release(j->hits, j->nhits);
+    kb_index_drop(&j->ix);
     free(j->match);
     pthread_mutex_destroy(&j->mu);
     free(j);
@@ -287,6 +354,8 @@ static int kb_search(void *self, const ragd_query *q, ragd_search_cb cb, void *a
         kb_job_free(j);
         return RAGD_ENOMEM;
     }
+    if (kb->live)
+        j->ix = kb_live_get(kb->live);
     /* An empty expression still goes through the pool: the callback must
      * come later, never from inside this call. */
     if ((rc = kb->host->work_submit(kb->host, kb_work, kb_done, j)) != RAGD_OK) {
@@ -313,6 +382,7 @@ static void kb_destroy(void *self)
 {
     kb_source *kb = self;
 
+    kb_live_free(&kb->live);
     for (unsigned i = 0; i < kb->nconns; i++)
         store_close(&kb->conns[i].db);
     free(kb->conns);
@@ -323,17 +393,23 @@ static void kb_destroy(void *self)
 static int kb_create(const ragd_host *host, const char *name, json_t *config, void **self,
                      char *err, size_t errlen)
 {
-    const char *path;
+    const char *path, *engine;
+    long long refresh_ms;
     double tw, xw;
     kb_source *kb;
 
-    (void)name;
     if (host->cfg_string(config, "db", NULL, &path, err, errlen) ||
         host->cfg_number(config, "title_weight", 1.0, &tw, err, errlen) ||
-        host->cfg_number(config, "text_weight", 1.0, &xw, err, errlen))
+        host->cfg_number(config, "text_weight", 1.0, &xw, err, errlen) ||
+        host->cfg_string(config, "engine", "index", &engine, err, errlen) ||
+        host->cfg_int(config, "refresh_ms", 1000, 0, 86400000, &refresh_ms, err, errlen))
         return RAGD_EINVAL;
     if (!path || !*path) {
         snprintf(err, errlen, "db: required");
+        return RAGD_EINVAL;
+    }
+    if (strcmp(engine, "index") != 0 && strcmp(engine, "fts5") != 0) {
+        snprintf(err, errlen, "engine: expected \"index\" or \"fts5\"");
         return RAGD_EINVAL;
     }
     if (!(tw >= 0) || !(xw >= 0)) {
@@ -353,10 +429,14 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
         return RAGD_ENOMEM;
     }
     kb->nconns = host->nworkers;
-    if (kb_check_db(kb, err, errlen) != 0) {
+    if (kb_check_db(kb, err, errlen) != 0 ||
+        (strcmp(engine, "index") == 0 &&
+         kb_live_new(host, path, tw, xw, refresh_ms, &kb->live, err, errlen) != 0)) {
         kb_destroy(kb);
         return RAGD_ERR;
     }
+    if (kb->live)
+        metrics_add(obs.index_loads, 1, name);
     *self = kb;
     return RAGD_OK;
 }

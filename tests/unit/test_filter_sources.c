@@ -256,16 +256,17 @@ static void crowded(const ragd_source_type *t, void *self)
     json_decref(spec);
 }
 
-/* Create a source of type t on the store at path, the vector source
- * scanning int8 rows when int8 is set; NULL on failure. */
-static void *create(const ragd_source_type *t, const char *path, int int8)
+/* Create a source of type t on the store at path (with engine, for the
+ * kb: both of its engines must pass; the vector source scanning int8 rows
+ * when int8 is set); NULL on failure. */
+static void *create(const ragd_source_type *t, const char *engine, const char *path, int int8)
 {
     json_t *cfg = json_pack("{ss si}", "db", path, "refresh_ms", 0);
     void *self = NULL;
     char err[512];
 
-    if (t == ragd_source_kb())
-        json_object_del(cfg, "refresh_ms");
+    if (engine)
+        json_object_set_new(cfg, "engine", json_string(engine));
     if (int8)
         json_object_set_new(cfg, "quantize", json_string("int8"));
     if (t->create(&host, t->name, cfg, &self, err, sizeof err) != RAGD_OK)
@@ -277,9 +278,11 @@ static void *create(const ragd_source_type *t, const char *path, int int8)
 
 int main(void)
 {
-    /* The vector source twice: exact, then int8 with its re-rank. */
-    const ragd_source_type *types[] = {ragd_source_kb(), ragd_source_vector(),
+    /* Each engine of the kb; the vector source exact, then int8 with its
+     * re-rank. */
+    const ragd_source_type *types[] = {ragd_source_kb(), ragd_source_kb(), ragd_source_vector(),
                                        ragd_source_vector()};
+    const char *engines[] = {"index", "fts5", NULL, NULL};
     char dir[] = "/tmp/test_filter_sources.XXXXXX", table[128], crowd[128];
 
     store_process_init();
@@ -296,7 +299,7 @@ int main(void)
     ok(build(crowd, 1) == 0, "a store of crowding documents");
     for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
         const ragd_source_type *t = types[i];
-        void *a = create(t, table, i == 2), *b = create(t, crowd, i == 2);
+        void *a = create(t, engines[i], table, i == 3), *b = create(t, engines[i], crowd, i == 3);
 
         ok(t->flags & RAGD_SOURCE_FILTERS, "%s declares that it filters", t->name);
         ok(a && b, "%s: created on both stores", t->name);

@@ -1,0 +1,530 @@
+/*
+ * kb_topk -- block-max MaxScore top-k over a kb index snapshot (see
+ * kb_topk.h).
+ *
+ * Every score is computed as fts5_aux.c computes bm25(): the same
+ * statistics (kb_index keeps them exact), the same expression, and the
+ * phrases summed in the query's order, so a chunk's score here equals its
+ * score there to the last bit.  Pruning only ever drops a chunk whose
+ * upper bound is below the k-th best document's score (with a margin for
+ * the bounds' own rounding), and ties go to the lower chunk id, so the
+ * top k are FTS5's.  Each block's bound is its highest BM25 frequency
+ * factor (kb_index_int.h) times the IDF of the moment, scaled up when
+ * avgdl has grown since the block was built, so bounds stay valid however
+ * the statistics move.
+ *
+ * The rows are walked in windows, each ending where the first of the
+ * terms' current blocks ends (Lucene's block-max MaxScore): in a window
+ * every term is bounded by its one block there, or by 0 when it has no
+ * row there; the terms whose bounds together stay below the k-th best
+ * score are "non-essential" and only score the candidates the others
+ * bring, and a window whose bounds all together stay below it is skipped
+ * without decoding a block.
+ */
+#include "kb_topk.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_index_int.h"
+#include "kb_match.h"
+
+/* A bound times this must still be below the threshold for a chunk to be
+ * skipped: bounds are sums in another order than the scores, and may
+ * round up to a few units in the last place differently. */
+#define KB_TOPK_MARGIN (1.0 + 1e-9)
+
+/* A query phrase: its one token (owned) and its IDF over the snapshot. */
+typedef struct kb_topk_phrase {
+    char *tok;
+    size_t len;
+    double idf;
+} kb_topk_phrase;
+
+/* A term's postings in one segment as a search walks them: block b, and
+ * when decoded (n > 0) its rows from position i on, i the first row >=
+ * min (the row the cursor was last moved to).  Blocks are decoded only
+ * when a row is needed: skipping by bounds uses the block table alone.
+ * bub bounds the score of any row in block b. */
+typedef struct kb_topk_cur {
+    const kb_index_term *t;
+    int ph;
+    double scale; /* the IDF, and the growth of avgdl since the segment was built */
+    double ub, bub;
+    uint32_t b, n, i, min;
+    int lead; /* essential in the previous window */
+    uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
+} kb_topk_cur;
+
+/* A kept document: its best chunk so far. */
+typedef struct kb_topk_ent {
+    double score;
+    int64_t chunk;
+    uint32_t part, doc;
+} kb_topk_ent;
+
+/* One search. */
+typedef struct kb_topk {
+    const kb_index *ix;
+    double avgdl;
+    kb_topk_phrase ph[KB_MATCH_MAX_WORDS];
+    int nph;
+    kb_topk_ent *ents;
+    size_t k, n, worst;
+    double theta;           /* the k-th best score; -inf until k are kept */
+    kb_topk_keep_fn keep;
+    void *arg;
+    unsigned char *verdict; /* per document of the current part: 0 unknown, 1 keep, 2 drop */
+    int failed;
+    /* Query splitting. */
+    int ntok;
+} kb_topk;
+
+/* ------------------------------------------------------------ phrases -- */
+
+static int kb_topk_on_token(void *arg, const char *tok, size_t len, int column)
+{
+    kb_topk *q = arg;
+    kb_topk_phrase *p = &q->ph[q->nph];
+
+    (void)column;
+    if (q->ntok++ == 0) {
+        if (!(p->tok = malloc(len + 1)))
+            return q->failed = 1;
+        memcpy(p->tok, tok, len);
+        p->tok[len] = '\0';
+        p->len = len;
+    }
+    return 0;
+}
+
+/* Split match into phrases of one token each.  0, KB_TOPK_FALLBACK, or -1
+ * (store error or out of memory). */
+static int kb_topk_phrases(kb_topk *q, store *db, const char *match)
+{
+    const char *p = match;
+
+    while ((p = strchr(p, '"'))) {
+        const char *end = strchr(++p, '"');
+        if (!end || q->nph == KB_MATCH_MAX_WORDS)
+            return KB_TOPK_FALLBACK;
+        q->ntok = 0;
+        if (store_kb_tokenize(db, p, (size_t)(end - p), kb_topk_on_token, q) != 0 || q->failed)
+            return -1;
+        if (q->ntok != 1) {
+            free(q->ph[q->nph].tok);
+            q->ph[q->nph].tok = NULL;
+            return KB_TOPK_FALLBACK;
+        }
+        q->nph++;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* Each phrase's IDF: its rows over every part, net of tombstones. */
+static void kb_topk_idf(kb_topk *q)
+{
+    for (int i = 0; i < q->nph; i++) {
+        int64_t df = 0;
+        for (size_t j = 0; j < q->ix->nparts; j++) {
+            const kb_index_part *p = &q->ix->parts[j];
+            int64_t t = kb_index_term_find(p->seg, q->ph[i].tok, q->ph[i].len);
+            if (t >= 0)
+                df += p->seg->terms[t].df - (p->ddf ? p->ddf[t] : 0);
+        }
+        q->ph[i].idf = kb_index_idf(q->ix->nrows, df);
+    }
+}
+
+/* ----------------------------------------------------------- results -- */
+
+/* Whether a is better than b: higher score, then lower chunk id. */
+static int kb_topk_better(double sa, int64_t ca, const kb_topk_ent *b)
+{
+    return sa > b->score || (sa == b->score && ca < b->chunk);
+}
+
+static void kb_topk_find_worst(kb_topk *q)
+{
+    q->worst = 0;
+    for (size_t i = 1; i < q->n; i++)
+        if (kb_topk_better(q->ents[q->worst].score, q->ents[q->worst].chunk, &q->ents[i]))
+            q->worst = i;
+    q->theta = q->n == q->k ? q->ents[q->worst].score : -INFINITY;
+}
+
+/* Whether the filter keeps document d of part pi. */
+static int kb_topk_keeps(kb_topk *q, uint32_t pi, uint32_t d)
+{
+    int v;
+
+    if (!q->keep)
+        return 1;
+    if (q->verdict[d])
+        return q->verdict[d] == 1;
+    if ((v = q->keep(q->arg, q->ix->parts[pi].seg->docs[d])) < 0) {
+        q->failed = 1;
+        return 0;
+    }
+    q->verdict[d] = v ? 1 : 2;
+    return v;
+}
+
+/* Offer chunk of document d of part pi with score s. */
+static void kb_topk_offer(kb_topk *q, uint32_t pi, uint32_t d, int64_t chunk, double s)
+{
+    kb_topk_ent *e = NULL;
+
+    for (size_t i = 0; i < q->n; i++)
+        if (q->ents[i].part == pi && q->ents[i].doc == d) {
+            if (!kb_topk_better(s, chunk, &q->ents[i]))
+                return;
+            e = &q->ents[i];
+            break;
+        }
+    if (!e) {
+        if (q->n == q->k && !kb_topk_better(s, chunk, &q->ents[q->worst]))
+            return;
+        if (!kb_topk_keeps(q, pi, d))
+            return;
+        e = q->n < q->k ? &q->ents[q->n++] : &q->ents[q->worst];
+    }
+    e->score = s;
+    e->chunk = chunk;
+    e->part = pi;
+    e->doc = d;
+    kb_topk_find_worst(q);
+}
+
+static int kb_topk_cmp_ent(const void *a, const void *b)
+{
+    const kb_topk_ent *x = a, *y = b;
+
+    return kb_topk_better(x->score, x->chunk, y) ? -1 : kb_topk_better(y->score, y->chunk, x);
+}
+
+/* ------------------------------------------------------------ cursors -- */
+
+/* The bound of block b of c's term. */
+static double kb_topk_block_bound(const kb_topk_cur *c, uint32_t b)
+{
+    return c->scale * c->t->blocks[b].gmax;
+}
+
+/* The bound of c's current block (c not walked out). */
+static double kb_topk_cur_bound(const kb_topk_cur *c)
+{
+    return c->n ? c->bub : kb_topk_block_bound(c, c->b);
+}
+
+/* c's current row, decoding its block on first need; UINT32_MAX once it
+ * is walked out. */
+static uint32_t kb_topk_row(kb_topk_cur *c)
+{
+    if (c->b >= c->t->nblocks)
+        return UINT32_MAX;
+    if (!c->n) {
+        c->n = kb_index_decode(c->t, c->b, c->rows, c->n0, c->n1);
+        c->bub = kb_topk_block_bound(c, c->b);
+        /* The block's last row is >= min: the loop ends inside it. */
+        for (c->i = 0; c->rows[c->i] < c->min; c->i++)
+            ;
+    }
+    return c->rows[c->i];
+}
+
+/* Move c to block b, undecoded. */
+static void kb_topk_to_block(kb_topk_cur *c, uint32_t b)
+{
+    c->b = b;
+    c->n = 0;
+}
+
+/* Move c to its first row >= target, decoding nothing new. */
+static void kb_topk_seek(kb_topk_cur *c, uint32_t target)
+{
+    uint32_t b = c->b;
+
+    if (target <= c->min)
+        return;
+    c->min = target;
+    while (b < c->t->nblocks && c->t->blocks[b].last < target)
+        b++;
+    if (b != c->b)
+        kb_topk_to_block(c, b);
+    else if (c->n)
+        while (c->rows[c->i] < target)
+            c->i++;
+}
+
+static void kb_topk_next(kb_topk_cur *c)
+{
+    c->min = c->rows[c->i] + 1;
+    if (++c->i == c->n)
+        kb_topk_to_block(c, c->b + 1);
+}
+
+/* c's score in its current row r of segment g. */
+static double kb_topk_score(const kb_topk *q, const kb_topk_cur *c, const kb_index_seg *g,
+                            uint32_t r)
+{
+    double f = kb_index_freq(q->ix, c->n0[c->i], c->n1[c->i]);
+
+    return kb_index_term_score(q->ph[c->ph].idf, f, (double)g->len[r], q->avgdl);
+}
+
+/* --------------------------------------------------------------- part -- */
+
+/* Sort cs[0..nc) by their window bounds, ascending (nc is small). */
+static void kb_topk_sort(kb_topk_cur **cs, int nc)
+{
+    for (int i = 1; i < nc; i++)
+        for (int j = i; j > 0 && cs[j - 1]->ub > cs[j]->ub; j--) {
+            kb_topk_cur *t = cs[j];
+            cs[j] = cs[j - 1];
+            cs[j - 1] = t;
+        }
+}
+
+/* The first essential cursor: those before it together cannot reach
+ * theta. */
+static int kb_topk_essential(const kb_topk *q, const double *cum, int nc, int from)
+{
+    while (from < nc && cum[from] * KB_TOPK_MARGIN < q->theta)
+        from++;
+    return from;
+}
+
+/* Score candidate row r: the essential cursors on r and, while the
+ * window bounds allow, the others.  Returns its exact score, or -1 when
+ * it cannot reach theta. */
+static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double *cum, int nc,
+                                int ess, const kb_index_seg *g, uint32_t r)
+{
+    double contrib[KB_MATCH_MAX_WORDS] = {0}, partial = 0, s = 0.0, ub = ess ? cum[ess - 1] : 0;
+
+    /* First by the bounds of the blocks holding r, which cost no division. */
+    for (int i = ess; i < nc; i++)
+        if (kb_topk_row(cs[i]) == r)
+            ub += cs[i]->bub;
+    if (ub * KB_TOPK_MARGIN < q->theta)
+        return -1;
+    for (int i = ess; i < nc; i++)
+        if (kb_topk_row(cs[i]) == r) {
+            contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
+            partial += contrib[cs[i]->ph];
+        }
+    for (int i = ess - 1; i >= 0; i--) {
+        if ((partial + cum[i]) * KB_TOPK_MARGIN < q->theta)
+            return -1;
+        kb_topk_seek(cs[i], r);
+        if (kb_topk_row(cs[i]) == r) {
+            contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
+            partial += contrib[cs[i]->ph];
+        }
+    }
+    /* fts5_aux.c's order: phrase by phrase. */
+    for (int i = 0; i < q->nph; i++)
+        s += contrib[i];
+    return s;
+}
+
+/* The lowest row c may still hold (c not walked out). */
+static uint32_t kb_topk_low(const kb_topk_cur *c)
+{
+    uint32_t start = c->b ? c->t->blocks[c->b - 1].last + 1 : 0;
+
+    if (c->n)
+        return c->rows[c->i];
+    return start > c->min ? start : c->min;
+}
+
+/* c's bound over rows [w0, w1]: the highest bound of its blocks there,
+ * or 0 when it has no row there -- known without decoding for a block
+ * that starts after the window, and found by decoding a block much
+ * sparser than the window (a rare term's), which is cheap. */
+static double kb_topk_window_bound(kb_topk_cur *c, uint32_t w0, uint32_t w1)
+{
+    const kb_index_block *bl = c->t->blocks;
+    uint32_t low, b = c->b;
+    double g = 0;
+
+    if (c->b >= c->t->nblocks || (low = kb_topk_low(c)) > w1)
+        return 0;
+    if (bl[b].last >= w1) {
+        if (!c->n && bl[b].last - low > 8 * (uint64_t)(w1 - w0 + 1) && kb_topk_row(c) > w1)
+            return 0;
+        return kb_topk_cur_bound(c);
+    }
+    for (; b < c->t->nblocks; b++) {
+        if (bl[b].gmax > g)
+            g = bl[b].gmax;
+        if (bl[b].last >= w1)
+            break;
+    }
+    return c->scale * g;
+}
+
+/* The next window: rows [*w0, *w1], *w1 the end of the first current
+ * block to end among the lead cursors (those essential in the previous
+ * window, whose blocks are decoded anyway), so windows are as long as the
+ * essential terms' blocks.  Each cursor's ub becomes its bound over the
+ * window.  Returns 0 when every cursor is walked out. */
+static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0, uint32_t *w1)
+{
+    uint32_t lead = UINT32_MAX;
+
+    *w0 = *w1 = UINT32_MAX;
+    for (int i = 0; i < nc; i++) {
+        const kb_topk_cur *c = cs[i];
+        if (c->b >= c->t->nblocks)
+            continue;
+        if (kb_topk_low(c) < *w0)
+            *w0 = kb_topk_low(c);
+        if (c->t->blocks[c->b].last < *w1)
+            *w1 = c->t->blocks[c->b].last;
+        if (c->lead && c->t->blocks[c->b].last < lead)
+            lead = c->t->blocks[c->b].last;
+    }
+    if (*w0 == UINT32_MAX)
+        return 0;
+    if (lead != UINT32_MAX)
+        *w1 = lead;
+    for (int i = 0; i < nc; i++)
+        cs[i]->ub = kb_topk_window_bound(cs[i], *w0, *w1);
+    return 1;
+}
+
+/* Walk part pi with the cursors cs[0..nc), window by window: in each,
+ * the terms whose bounds together stay below theta only score the
+ * candidates the others bring, and a window whose bounds all together
+ * stay below theta is skipped without decoding. */
+static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
+{
+    const kb_index_part *p = &q->ix->parts[pi];
+    double cum[KB_MATCH_MAX_WORDS];
+    uint32_t w0, w1;
+
+    while (!q->failed && kb_topk_window(cs, nc, &w0, &w1)) {
+        int ess;
+        kb_topk_sort(cs, nc);
+        for (int i = 0; i < nc; i++)
+            cum[i] = (i ? cum[i - 1] : 0) + cs[i]->ub;
+        ess = kb_topk_essential(q, cum, nc, 0);
+        for (int i = 0; i < nc; i++)
+            cs[i]->lead = i >= ess;
+        while (ess < nc && !q->failed) {
+            uint32_t r = UINT32_MAX;
+            double s;
+            for (int i = ess; i < nc; i++) {
+                uint32_t ri = kb_topk_row(cs[i]);
+                if (ri < r)
+                    r = ri;
+            }
+            if (r > w1)
+                break;
+            if (!kb_index_is_dead(p, r) &&
+                (s = kb_topk_candidate(q, cs, cum, nc, ess, p->seg, r)) >= 0) {
+                kb_topk_offer(q, pi, p->seg->doc[r], p->seg->chunk[r], s);
+                ess = kb_topk_essential(q, cum, nc, ess);
+            }
+            for (int i = ess; i < nc; i++)
+                if (kb_topk_row(cs[i]) == r)
+                    kb_topk_next(cs[i]);
+        }
+        if (w1 == UINT32_MAX)
+            break;
+        for (int i = 0; i < nc; i++)
+            kb_topk_seek(cs[i], w1 + 1);
+    }
+}
+
+/* Search part pi: a cursor per phrase whose term it holds. */
+static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
+{
+    const kb_index_part *p = &q->ix->parts[pi];
+    kb_topk_cur *cs[KB_MATCH_MAX_WORDS];
+    int nc = 0;
+
+    for (int i = 0; i < q->nph; i++) {
+        int64_t t = kb_index_term_find(p->seg, q->ph[i].tok, q->ph[i].len);
+        kb_topk_cur *c = &curs[nc];
+        if (t < 0 || !p->seg->terms[t].nblocks)
+            continue;
+        c->t = &p->seg->terms[t];
+        c->ph = i;
+        c->scale = q->ph[i].idf * (q->avgdl > p->seg->avgdl ? q->avgdl / p->seg->avgdl : 1.0);
+        c->min = 0;
+        c->lead = 1;
+        kb_topk_to_block(c, 0);
+        cs[nc++] = c;
+    }
+    if (!nc)
+        return 0;
+    if (q->keep) {
+        free(q->verdict);
+        if (!(q->verdict = calloc(p->seg->ndocs ? p->seg->ndocs : 1, 1)))
+            return -1;
+    }
+    kb_topk_part(q, pi, cs, nc);
+    return q->failed ? -1 : 0;
+}
+
+int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
+                   kb_topk_keep_fn keep, void *arg, kb_topk_hit *hits, size_t *nhits,
+                   char *err, size_t errlen)
+{
+    kb_topk *q = calloc(1, sizeof *q);
+    kb_topk_cur *curs = NULL;
+    int rc = -1;
+
+    *nhits = 0;
+    assert(k > 0);
+    if (!q || !(q->ents = calloc(k, sizeof *q->ents)) ||
+        !(curs = malloc(KB_MATCH_MAX_WORDS * sizeof *curs))) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    q->ix = ix;
+    q->k = k;
+    q->theta = -INFINITY;
+    q->keep = keep;
+    q->arg = arg;
+    if ((rc = kb_topk_phrases(q, db, match)) != 0) {
+        if (rc < 0)
+            snprintf(err, errlen, "%s", q->failed ? "out of memory" : store_errmsg(db));
+        goto done;
+    }
+    rc = 0;
+    if (!q->nph || ix->nrows <= 0)
+        goto done;
+    q->avgdl = (double)ix->ntokens / (double)ix->nrows;
+    kb_topk_idf(q);
+    for (uint32_t pi = 0; pi < ix->nparts; pi++)
+        if (kb_topk_search_part(q, pi, curs) != 0) {
+            snprintf(err, errlen, "%s", q->failed ? "the metadata filter failed" : "out of memory");
+            rc = -1;
+            goto done;
+        }
+    qsort(q->ents, q->n, sizeof *q->ents, kb_topk_cmp_ent);
+    for (size_t i = 0; i < q->n; i++) {
+        hits[i].chunk_id = q->ents[i].chunk;
+        hits[i].score = q->ents[i].score;
+        hits[i].doc_id = ix->parts[q->ents[i].part].seg->docs[q->ents[i].doc];
+    }
+    *nhits = q->n;
+done:
+    if (q) {
+        for (int i = 0; i < KB_MATCH_MAX_WORDS; i++)
+            free(q->ph[i].tok);
+        free(q->verdict);
+        free(q->ents);
+    }
+    free(q);
+    free(curs);
+    return rc;
+}

@@ -1,0 +1,342 @@
+/* The kb index (sources/kb/kb_index.c, kb_topk.c) against FTS5 and
+ * against itself: on a generated corpus, an index kept current through
+ * the change log by many small puts and deletes answers exactly as one
+ * rebuilt from scratch (same documents, same scores to the bit), and both
+ * answer as the FTS5 path does (the same documents, scores within a
+ * relative 1e-9, order free only among ties), with and without a
+ * metadata filter and with other column weights. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../sources/kb/kb_index.h"
+#include "../../sources/kb/kb_match.h"
+#include "../../sources/kb/kb_topk.h"
+#include "filter.h"
+#include "store.h"
+#include "tap.h"
+
+#define K 10
+#define NWORDS 400
+#define NDOCS 300
+
+static char words[NWORDS][16];
+static unsigned long long rng = 42;
+
+static unsigned rnd(unsigned n)
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)((rng >> 33) % n);
+}
+
+/* A word, common ones far more often (roughly Zipf). */
+static const char *word(void)
+{
+    unsigned r = rnd(NWORDS);
+
+    return words[rnd(r + 1)];
+}
+
+/* Append n random words to buf (of size cap). */
+static void words_into(char *buf, size_t cap, unsigned n)
+{
+    size_t off = strlen(buf);
+
+    for (unsigned i = 0; i < n && off + 20 < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? " " : "", word());
+}
+
+/* Put document number d with fresh random content. */
+static int put_doc(store *s, unsigned d)
+{
+    char id[32], meta[64], title[256] = "", text[4][2048];
+    store_chunk chunks[4];
+    unsigned n = 1 + rnd(4);
+    store_doc doc = {.id = id, .title = title, .metadata = meta, .chunks = chunks,
+                     .nchunks = n, .fts = 1};
+
+    snprintf(id, sizeof id, "doc%u", d);
+    snprintf(meta, sizeof meta, "{\"g\": %u}", rnd(3));
+    words_into(title, sizeof title, 1 + rnd(5));
+    for (unsigned i = 0; i < n; i++) {
+        text[i][0] = '\0';
+        words_into(text[i], sizeof text[i], 3 + rnd(80));
+        chunks[i] = (store_chunk){text[i], strlen(text[i])};
+    }
+    return store_put(s, &doc);
+}
+
+/* ------------------------------------------------------- the answers -- */
+
+typedef struct answer {
+    size_t n;
+    char ids[K + 1][32];
+    double scores[K + 1];
+} answer;
+
+typedef struct ref_walk {
+    store *db;
+    const filter *flt;
+    answer *a;
+    size_t k;
+} ref_walk;
+
+static int keeps(const filter *flt, const char *id, const char *metadata)
+{
+    json_t *meta = metadata ? json_loads(metadata, 0, NULL) : NULL;
+    int keep = !flt || filter_match(flt, id, meta);
+
+    json_decref(meta);
+    return keep;
+}
+
+/* The FTS5 path's walk (sources/kb/kb.c kb_take_hit). */
+static int ref_take(void *arg, int64_t chunk_id, double score)
+{
+    ref_walk *w = arg;
+    store_hit h;
+
+    if (store_chunk_get(w->db, chunk_id, &h) <= 0)
+        return 1;
+    for (size_t i = 0; i < w->a->n; i++)
+        if (!strcmp(w->a->ids[i], h.doc_id))
+            return 0;
+    if (!keeps(w->flt, h.doc_id, h.metadata))
+        return 0;
+    snprintf(w->a->ids[w->a->n], sizeof w->a->ids[0], "%s", h.doc_id);
+    w->a->scores[w->a->n++] = score;
+    return w->a->n >= w->k;
+}
+
+static int fts5_answer(store *db, const char *match, const filter *flt, size_t k, answer *a)
+{
+    ref_walk w = {db, flt, a, k};
+
+    memset(a, 0, sizeof *a);
+    return store_kb_rank(db, match, ref_take, &w);
+}
+
+typedef struct idx_keep {
+    store *db;
+    const filter *flt;
+} idx_keep;
+
+static int idx_keeps(void *arg, const char *doc_id)
+{
+    idx_keep *c = arg;
+    const char *meta;
+    int rc = store_doc_metadata(c->db, doc_id, &meta);
+
+    return rc <= 0 ? rc : keeps(c->flt, doc_id, meta);
+}
+
+static int index_answer(const kb_index *ix, store *db, const char *match, const filter *flt,
+                        size_t k, answer *a)
+{
+    kb_topk_hit hits[K + 1];
+    idx_keep c = {db, flt};
+    char err[256];
+    size_t n;
+    int rc = kb_topk_search(ix, db, match, k, flt ? idx_keeps : NULL, &c, hits, &n, err,
+                            sizeof err);
+
+    memset(a, 0, sizeof *a);
+    if (rc != 0) {
+        printf("# search: %d %s\n", rc, rc == -1 ? err : "");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(a->ids[i], sizeof a->ids[0], "%s", hits[i].doc_id);
+        a->scores[i] = hits[i].score;
+    }
+    a->n = n;
+    return 0;
+}
+
+static int tie(double x, double y)
+{
+    return fabs(x - y) <= 1e-9 * fmax(fabs(x), fabs(y));
+}
+
+static int tied_near(const answer *a, size_t i)
+{
+    return (i > 0 && tie(a->scores[i], a->scores[i - 1])) ||
+           (i + 1 < a->n && tie(a->scores[i], a->scores[i + 1]));
+}
+
+/* Whether got's first K equal ref's up to ties (both hold K + 1). */
+static int same_up_to_ties(const answer *ref, const answer *got)
+{
+    size_t n = ref->n < K ? ref->n : K;
+
+    if (n != (got->n < K ? got->n : K))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!tie(ref->scores[i], got->scores[i]))
+            return 0;
+        if (strcmp(ref->ids[i], got->ids[i]) && !tied_near(ref, i) && !tied_near(got, i))
+            return 0;
+    }
+    return 1;
+}
+
+static int same_exactly(const answer *a, const answer *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->ids[i], b->ids[i]) || a->scores[i] != b->scores[i])
+            return 0;
+    return 1;
+}
+
+/* --------------------------------------------------------------- checks -- */
+
+/* Run nq random queries on the live index, a rebuilt one and FTS5.
+ * Returns the number of disagreements (each printed). */
+static int compare_all(store *rd, const kb_index *live, double tw, double xw, int nq,
+                       const filter *flt)
+{
+    kb_index *fresh = NULL;
+    kb_index_info a, b;
+    char err[512];
+    int bad = 0;
+
+    if (kb_index_load(rd, tw, xw, &fresh, err, sizeof err) != 0) {
+        printf("# load: %s\n", err);
+        return 1;
+    }
+    kb_index_info_get(live, &a);
+    kb_index_info_get(fresh, &b);
+    if (a.rows != b.rows || a.seq != b.seq) {
+        printf("# live has %zu rows at %lld, rebuilt %zu at %lld\n", a.rows, (long long)a.seq,
+               b.rows, (long long)b.seq);
+        bad++;
+    }
+    for (int i = 0; i < nq; i++) {
+        char text[256] = "";
+        char *match;
+        answer ref, got, again;
+
+        words_into(text, sizeof text, 1 + rnd(6));
+        if (rnd(4) == 0)
+            strcat(text, " the of and");
+        match = kb_match_expr(text);
+        if (fts5_answer(rd, match, flt, K + 1, &ref) != 0 ||
+            index_answer(live, rd, match, flt, K + 1, &got) != 0 ||
+            index_answer(fresh, rd, match, flt, K + 1, &again) != 0) {
+            printf("# query [%s] failed: %s\n", match, store_errmsg(rd));
+            bad++;
+        } else if (!same_exactly(&got, &again)) {
+            printf("# query [%s]: live and rebuilt differ\n", match);
+            bad++;
+        } else if (!same_up_to_ties(&ref, &got)) {
+            printf("# query [%s]: index and fts5 differ: %s %.17g / %s %.17g\n", match,
+                   ref.ids[0], ref.scores[0], got.ids[0], got.scores[0]);
+            bad++;
+        }
+        free(match);
+    }
+    kb_index_drop(&fresh);
+    return bad;
+}
+
+/* Apply the change log to *live. */
+static int catch_up(store *rd, kb_index **live)
+{
+    kb_index *next = NULL;
+    size_t changed;
+    char err[512];
+
+    if (kb_index_refresh(rd, *live, &next, &changed, err, sizeof err) != 0) {
+        printf("# refresh: %s\n", err);
+        return -1;
+    }
+    if (next) {
+        kb_index_drop(live);
+        *live = next;
+    }
+    return 0;
+}
+
+/* Many small changes, each followed by a refresh; checks now and then. */
+static void churn(store *wr, store *rd, kb_index **live, double tw, double xw, const filter *flt)
+{
+    int bad = 0, failed = 0, checks = 0;
+    size_t maxparts = 0;
+
+    for (int step = 1; step <= 240; step++) {
+        unsigned ops = 1 + rnd(3);
+        kb_index_info info;
+        for (unsigned o = 0; o < ops; o++) {
+            unsigned d = rnd(NDOCS + 40);
+            char id[32];
+            snprintf(id, sizeof id, "doc%u", d);
+            /* A quarter deletes (some of documents that never were). */
+            if (rnd(4) == 0)
+                failed |= store_delete(wr, id) < 0;
+            else
+                failed |= put_doc(wr, d) != 0;
+        }
+        failed |= catch_up(rd, live) != 0;
+        kb_index_info_get(*live, &info);
+        if (info.parts > maxparts)
+            maxparts = info.parts;
+        if (step % 40 == 0) {
+            bad += compare_all(rd, *live, tw, xw, 40, step % 80 ? NULL : flt);
+            checks++;
+        }
+    }
+    ok(!failed, "240 rounds of puts and deletes applied through the change log");
+    ok(maxparts > 1, "the live index grew delta segments (at most %zu)", maxparts);
+    is_int(bad, 0, "live == rebuilt == fts5 at %d checkpoints (weights %g, %g)", checks, tw, xw);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/test_kb_index.XXXXXX", path[128], err[512];
+    store *wr = NULL, *rd = NULL;
+    kb_index *live = NULL;
+    json_t *spec = json_pack("{s{s[ii]}}", "g", "$in", 0, 2);
+    filter *flt = NULL;
+    double weights[][2] = {{1.0, 1.0}, {2.5, 0.75}};
+
+    store_process_init();
+    for (int i = 0; i < NWORDS; i++)
+        snprintf(words[i], sizeof words[i], "%c%c%cword%d", 'a' + i % 26, 'a' + i / 26 % 26,
+                 'a' + i * 7 % 26, i % 13);
+    /* A few stemmed forms, so two query words can be one token. */
+    snprintf(words[1], sizeof words[1], "running");
+    snprintf(words[2], sizeof words[2], "runs");
+    if (!mkdtemp(dir) || filter_parse(spec, &flt, err, sizeof err) != 0) {
+        printf("Bail out! setup\n");
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/kb.db", dir);
+    ok(store_open(path, 1, &wr, err, sizeof err) == 0, "a writable store");
+    for (unsigned d = 0; d < NDOCS; d++)
+        put_doc(wr, d);
+    ok(store_open(path, 0, &rd, err, sizeof err) == 0, "a reading handle");
+    for (size_t w = 0; w < sizeof weights / sizeof *weights; w++) {
+        double tw = weights[w][0], xw = weights[w][1];
+        ok(store_kb_prepare(rd, tw, xw) == 0, "fts5 ranking with weights %g, %g", tw, xw);
+        ok(kb_index_load(rd, tw, xw, &live, err, sizeof err) == 0, "index loaded: %s",
+           live ? "" : err);
+        if (!live)
+            break;
+        is_int(compare_all(rd, live, tw, xw, 200, NULL), 0, "a fresh index answers as fts5");
+        is_int(compare_all(rd, live, tw, xw, 100, flt), 0, "... with a filter too");
+        churn(wr, rd, &live, tw, xw, flt);
+        kb_index_drop(&live);
+    }
+    store_close(&rd);
+    store_close(&wr);
+    filter_free(&flt);
+    json_decref(spec);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    if (system(path) != 0)
+        printf("# could not remove %s\n", dir);
+    return tap_done();
+}
