@@ -190,12 +190,13 @@ typedef struct vector_job {
  * instance's snapshot at submit (a held reference); the worker fills the
  * rest: the new snapshot (refs 1) when the store changed, how it was made
  * (full: from the whole store; behind: because the change log was
- * trimmed past old), or status and error. */
+ * trimmed past old's sequence number, from), or status and error. */
 typedef struct vector_refresh {
     vector *v;
     vector_snap *old;
     vector_snap *snap;
     int full, behind;
+    int64_t from;
     size_t changed, skipped;
     int status;
     char error[256];
@@ -614,8 +615,8 @@ static void vector_apply(vector_refresh *r, int64_t last)
                                  sizeof r->error);
         if (rc < 0)
             r->status = RAGD_ERR;
-        else if (rc == STORE_BEHIND)
-            r->behind = 1;
+        else if ((r->behind = rc == STORE_BEHIND))
+            r->from = r->old->seq;
         else if (!(r->snap = vector_snap_next(r->old, &c, g)))
             r->status = RAGD_ENOMEM;
         r->changed = c.n;
@@ -1074,8 +1075,8 @@ static void vector_refresh_done(void *arg)
             if (r->behind)
                 v->host->log(v->host, RAGD_LOG_WARN,
                              "further behind than the change log keeps (change %lld was"
-                             " trimmed): reloading the whole index",
-                             (long long)r->old->seq + 1);
+                             " trimmed): reloaded the whole index",
+                             (long long)r->from + 1);
             v->host->log(v->host, RAGD_LOG_INFO, "reloaded %zu vectors", v->snap->nrows);
         } else {
             if (r->skipped)
