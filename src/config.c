@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "store.h"
 
 const char config_serve_usage[] =
     "usage: ragd serve --db FILE [options]\n"
@@ -69,6 +70,8 @@ const char config_serve_usage[] =
     "  --max-batch-bytes N   bytes of a POST /search/batch body (4194304)\n"
     "  --max-documents-bytes N  bytes of a POST /documents body (67108864)\n"
     "  --job-retention-s N   seconds finished jobs are kept; 0 forever (604800)\n"
+    "  --change-log-keep N   newest change log entries kept; a replica further\n"
+    "                        behind reloads its indexes (1000000)\n"
     "  --cache-ttl-ms N      keep /search results this long for identical\n"
     "                        searches; 0 turns the cache off (0)\n"
     "  --cache-max-bytes N   memory the result cache may hold (67108864)\n"
@@ -113,6 +116,7 @@ static const config_limit_spec config_limit_specs[] = {
     CONFIG_LIMIT(cache_ttl_ms, 0, 86400000, 0),
     CONFIG_LIMIT(cache_max_bytes, 1024, 1L << 30, 64L << 20),
     CONFIG_LIMIT(breaker_failures, 0, 1000, 5),
+    CONFIG_LIMIT(change_log_keep, 1, 1L << 40, STORE_CHANGE_LOG_KEEP),
 };
 #define CONFIG_NLIMITS (sizeof config_limit_specs / sizeof *config_limit_specs)
 
@@ -159,6 +163,7 @@ static const struct option config_opts[] = {
     {"cache-ttl-ms", required_argument, NULL, OPT_LIMIT + 14},
     {"cache-max-bytes", required_argument, NULL, OPT_LIMIT + 15},
     {"breaker-failures", required_argument, NULL, OPT_LIMIT + 16},
+    {"change-log-keep", required_argument, NULL, OPT_LIMIT + 17},
     {NULL, 0, NULL, 0},
 };
 
@@ -631,6 +636,7 @@ void config_keep_fixed(config *next, config *running, char *changed, size_t len)
     CONFIG_KEEP_NUM(context_tokens, "context_tokens");
     CONFIG_KEEP_NUM(max_sse_event, "max_sse_event");
     CONFIG_KEEP_NUM(job_retention_s, "job_retention_s");
+    CONFIG_KEEP_NUM(change_log_keep, "change_log_keep");
 }
 
 void config_release(config *c)

@@ -61,6 +61,7 @@ typedef struct config {
     long max_documents_bytes; /* largest POST /documents body */
     long max_batch_bytes;    /* largest POST /search/batch body */
     long job_retention_s;    /* how long finished jobs and their payloads are kept */
+    long change_log_keep;    /* newest change log entries writers keep (store_log_keep) */
     long cache_ttl_ms;       /* life of a cached /search result; 0: no cache */
     long cache_max_bytes;    /* memory the result cache may hold */
     long breaker_failures;   /* instances' breaker_failures unless set; 0: off */

@@ -42,7 +42,7 @@ struct job_env {
     struct event_base *base;
     host_services *svc;
     const char *path;
-    long retention_s;
+    long retention_s, change_log_keep;
     store **handles;    /* one per worker, each used only by its worker */
     unsigned nhandles;
     int busy, stopping, again;
@@ -95,8 +95,11 @@ store *job_store(job_env *e, unsigned worker, char *err, size_t errlen)
         snprintf(err, errlen, "no store handle for worker %u", worker);
         return NULL;
     }
-    if (!e->handles[worker] && store_open(e->path, 1, &e->handles[worker], err, errlen) < 0)
-        return NULL;
+    if (!e->handles[worker]) {
+        if (store_open(e->path, 1, &e->handles[worker], err, errlen) < 0)
+            return NULL;
+        store_log_keep(e->handles[worker], e->change_log_keep);
+    }
     return e->handles[worker];
 }
 
@@ -617,7 +620,7 @@ static void job_env_told(void *arg)
 }
 
 job_env *job_env_new(struct event_base *base, host_services *svc, const char *db_path,
-                     long retention_s, char *err, size_t errlen)
+                     long retention_s, long change_log_keep, char *err, size_t errlen)
 {
     job_env *e = calloc(1, sizeof *e);
 
@@ -630,6 +633,7 @@ job_env *job_env_new(struct event_base *base, host_services *svc, const char *db
     e->svc = svc;
     e->path = db_path;
     e->retention_s = retention_s;
+    e->change_log_keep = change_log_keep;
     e->nhandles = pool_size(svc->pool);
     if (store_is_url(db_path) && !(e->feed = notify_subscribe(db_path, job_env_told, e))) {
         free(e->handles);

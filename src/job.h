@@ -39,10 +39,12 @@ typedef struct job_env job_env;
 
 /* Set up jobs on the store at db_path (borrowed; must outlive the env):
  * finished jobs older than retention_s seconds are deleted when the runner
- * goes idle.  Starts the runner, which resumes any unfinished job.
- * Returns the env, or NULL with a message in err. */
+ * goes idle, and the change log keeps its newest change_log_keep entries
+ * (store_log_keep) through every handle the jobs write with.  Starts the
+ * runner, which resumes any unfinished job.  Returns the env, or NULL
+ * with a message in err. */
 job_env *job_env_new(struct event_base *base, host_services *svc, const char *db_path,
-                     long retention_s, char *err, size_t errlen);
+                     long retention_s, long change_log_keep, char *err, size_t errlen);
 
 /* A queued job was added: run it when the runner is idle. */
 void job_env_kick(job_env *e);

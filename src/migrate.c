@@ -116,29 +116,39 @@ done:
     return rc;
 }
 
-/* store_changes callback: the last operation of each document, in order. */
-static int migrate_log(void *arg, int64_t seq, const char *doc_id, store_op op)
+/* Every document's id, from the documents rather than the change log,
+ * which may have been trimmed.  oom: an id could not be kept. */
+typedef struct migrate_ids {
+    json_t *ids;
+    int oom;
+} migrate_ids;
+
+static int migrate_id(void *arg, const char *id)
 {
-    (void)seq;
-    return json_object_set_new(arg, doc_id, json_integer(op));
+    migrate_ids *m = arg;
+
+    if (json_array_append_new(m->ids, json_string(id)) != 0)
+        m->oom = 1;
+    return m->oom;
 }
 
 /* Copy every document, MIGRATE_BATCH to a transaction. */
 static int migrate_copy(store *from, store *to, size_t dims, char *err, size_t errlen)
 {
-    json_t *ops = json_object(), *op;
-    const char *id;
+    migrate_ids m = {json_array(), 0};
+    json_t *idv;
+    size_t i;
     long docs = 0, chunks = 0, n = 0;
     int rc = -1;
 
-    if (!ops || store_changes(from, 0, migrate_log, ops) < 0) {
-        snprintf(err, errlen, "cannot read the change log: %s", ops ? store_errmsg(from) : "out of memory");
+    if (!m.ids || store_doc_ids(from, migrate_id, &m) < 0 || m.oom) {
+        snprintf(err, errlen, "cannot list the documents: %s",
+                 m.ids && !m.oom ? store_errmsg(from) : "out of memory");
         goto done;
     }
-    json_object_foreach(ops, id, op) {
+    json_array_foreach(m.ids, i, idv) {
+        const char *id = json_string_value(idv);
         long c;
-        if (json_integer_value(op) != STORE_PUT)
-            continue;
         if (n == 0 && store_begin(to) < 0) {
             snprintf(err, errlen, "%s", store_errmsg(to));
             goto done;
@@ -166,7 +176,7 @@ static int migrate_copy(store *from, store *to, size_t dims, char *err, size_t e
 done:
     if (n)
         store_rollback(to);
-    json_decref(ops);
+    json_decref(m.ids);
     return rc;
 }
 

@@ -431,8 +431,8 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
         return -1;
     }
     batch_env_init(&srv->batches, &srv->searches);
-    if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s, err,
-                                             errlen)))
+    if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s,
+                                             cfg->change_log_keep, err, errlen)))
         return -1;
     if (cfg->db && store_is_url(cfg->db) &&
         !(srv->store_feed = store_listen_new(base, svc->pool, cfg->db))) {

@@ -69,7 +69,7 @@ enum {
     ST_META_GET, ST_META_SET, ST_CHUNK_IDS, ST_DEL_KB, ST_DEL_VEC, ST_DEL_CHUNKS,
     ST_DEL_DOC, ST_INS_DOC, ST_INS_CHUNK, ST_INS_VEC, ST_INS_KB, ST_LOG, ST_LAST_SEQ,
     ST_CHANGES, ST_ANY_VEC, ST_VEC_COUNT, ST_VECS_ALL, ST_VECS_DOC, ST_CHUNK_GET, ST_DOC_GET,
-    ST_DOC_META,
+    ST_DOC_META, ST_TRIMMED, ST_TRIM, ST_TRIM_MARK,
     ST_COUNT
 };
 
@@ -100,6 +100,13 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_DOC_GET] = "SELECT id, title, url, metadata,"
                    " (SELECT count(*) FROM chunks WHERE doc_id = ?1) FROM docs WHERE id = ?1",
     [ST_DOC_META] = "SELECT metadata FROM docs WHERE id = ?1",
+    /* meta.changes_trimmed: every change up to it was trimmed. */
+    [ST_TRIMMED] = "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta"
+                   " WHERE key = 'changes_trimmed'), 0)",
+    [ST_TRIM] = "DELETE FROM changes WHERE seq <= ?1",
+    [ST_TRIM_MARK] = "INSERT INTO meta(key, value) VALUES('changes_trimmed', ?1)"
+                     " ON CONFLICT(key) DO UPDATE SET value ="
+                     " max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
 };
 
 /* The kb ranking; the two numbers are the column weights, formatted in by
@@ -128,6 +135,8 @@ struct store {
     sqlite3_stmt *kb;
     store_embedder use;
     int recorded, pending;
+    int64_t keep, trimmed; /* store_log_keep; the last trim's bound */
+    int logged;            /* this transaction logged a change */
     float *vec;
     size_t vecdims;
     unsigned char *blob;
@@ -502,6 +511,7 @@ static int store_open_once(const char *path, int writable, store **out, char *er
         goto done;
     }
     s->writable = writable;
+    s->keep = STORE_CHANGE_LOG_KEEP;
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         store_errf(err, errlen, path, "cannot open",
                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
@@ -593,6 +603,8 @@ int store_begin(store *s)
     return 0;
 }
 
+static void store_trim(store *s);
+
 int store_commit(store *s)
 {
     STORE_ON_PG(s, store_pg_commit(s->pg));
@@ -602,6 +614,10 @@ int store_commit(store *s)
     s->in_txn = 0;
     s->recorded |= s->pending;
     s->pending = 0;
+    if (s->logged) {
+        s->logged = 0;
+        store_trim(s);
+    }
     return 0;
 }
 
@@ -617,6 +633,7 @@ void store_rollback(store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_txn = 0;
     s->pending = 0;
+    s->logged = 0;
 }
 
 /* ------------------------------------------------------------ embedder -- */
@@ -770,7 +787,10 @@ static int store_log(store *s, const char *id, store_op op)
     if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
         sqlite3_bind_int(st, 2, (int)op) != SQLITE_OK)
         return store_fail(s);
-    return store_step(s, st);
+    if (store_step(s, st) < 0)
+        return -1;
+    s->logged = 1;
+    return 0;
 }
 
 /* vec as the store keeps it: float32, little-endian whatever the host, in
@@ -884,13 +904,62 @@ int store_last_seq(store *s, int64_t *seq)
     return store_int(s, ST_LAST_SEQ, seq);
 }
 
-int store_changes(store *s, int64_t after, store_change_fn fn, void *arg)
+void store_log_keep(store *s, int64_t keep)
 {
-    sqlite3_stmt *st = store_stmt(s, ST_CHANGES);
+    assert(keep >= 1);
+    if (s->pg) {
+        store_pg_log_keep(s->pg, keep);
+        return;
+    }
+    s->keep = keep;
+}
+
+/* Run statement i with one integer parameter to its end.  0 or -1. */
+static int store_run_i64(store *s, int i, int64_t v)
+{
+    sqlite3_stmt *st = store_stmt(s, i);
+
+    if (!st)
+        return -1;
+    if (sqlite3_bind_int64(st, 1, v) != SQLITE_OK)
+        return store_fail(s);
+    return store_step(s, st);
+}
+
+/* After a commit that logged: delete the entries older than the newest
+ * s->keep and record the bound, in one transaction, so that a reader sees
+ * either both or neither.  Skipped while nothing new falls out of the
+ * window.  A failure (another writer holds the lock past the busy
+ * timeout) is not the committed write's: the next commit trims. */
+static void store_trim(store *s)
+{
+    int64_t last, cut;
+
+    if (store_int(s, ST_LAST_SEQ, &last) < 0 || (cut = last - s->keep) <= s->trimmed)
+        return;
+    if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+        return;
+    if (store_run_i64(s, ST_TRIM, cut) < 0 || store_run_i64(s, ST_TRIM_MARK, cut) < 0 ||
+        store_exec(s, "COMMIT") < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return;
+    }
+    s->trimmed = cut;
+}
+
+/* Pass the changes after `after` to fn; the caller holds a read
+ * transaction, so the bound and the rows agree. */
+static int store_changes_read(store *s, int64_t after, store_change_fn fn, void *arg)
+{
+    sqlite3_stmt *st;
+    int64_t trimmed;
     int rc;
 
-    STORE_ON_PG(s, store_pg_changes(s->pg, after, fn, arg));
-    if (!st)
+    if (store_int(s, ST_TRIMMED, &trimmed) < 0)
+        return -1;
+    if (after < trimmed)
+        return STORE_BEHIND;
+    if (!(st = store_stmt(s, ST_CHANGES)))
         return -1;
     if (sqlite3_bind_int64(st, 1, after) != SQLITE_OK)
         return store_fail(s);
@@ -913,6 +982,22 @@ int store_changes(store *s, int64_t after, store_change_fn fn, void *arg)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_changes(store *s, int64_t after, store_change_fn fn, void *arg)
+{
+    int own = !s->in_txn, rc;
+
+    STORE_ON_PG(s, store_pg_changes(s->pg, after, fn, arg));
+    /* A deferred BEGIN even on a writable handle: only reads follow. */
+    if (own && store_exec(s, "BEGIN") < 0)
+        return -1;
+    rc = store_changes_read(s, after, fn, arg);
+    if (own && (rc < 0 || store_exec(s, "COMMIT") < 0)) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        rc = -1;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------- reading -- */

@@ -155,9 +155,22 @@ int store_last_seq(store *s, int64_t *seq);
 
 /* Call fn for every change after seq, oldest first, until fn returns
  * non-zero.  doc_id is valid during the call only.  Returns 0 (also when
- * fn stopped), or -1. */
+ * fn stopped); STORE_BEHIND when changes after `after` were trimmed from
+ * the log (store_log_keep), so that the log can no longer bring a reader
+ * at `after` up to date: fn is not called and the reader reloads from the
+ * store; or -1. */
+#define STORE_BEHIND 1
 typedef int (*store_change_fn)(void *arg, int64_t seq, const char *doc_id, store_op op);
 int store_changes(store *s, int64_t after, store_change_fn fn, void *arg);
+
+/* The change log's retention: a writable handle keeps the newest keep
+ * entries (>= 1) and, after each commit that logged a change, deletes the
+ * older ones in a transaction of its own.  A reader further behind than
+ * that is told (STORE_BEHIND) and reloads.  A million entries (tens of
+ * MB) outlast a replica's restart under any write rate ragd sustains, and
+ * past that many changes a reload costs no more than replaying them. */
+#define STORE_CHANGE_LOG_KEEP 1000000
+void store_log_keep(store *s, int64_t keep);
 
 /* ------------------------------------------------------------- reading -- */
 
@@ -248,6 +261,11 @@ typedef struct store_docinfo {
 
 /* Look up document id.  Returns 1 with *d, 0 when there is none, or -1. */
 int store_doc_get(store *s, const char *id, store_docinfo *d);
+
+/* Call fn with every document's id (valid during the call), until it
+ * returns non-zero.  Returns 0 (also when fn stopped), or -1. */
+typedef int (*store_doc_id_fn)(void *arg, const char *id);
+int store_doc_ids(store *s, store_doc_id_fn fn, void *arg);
 
 /* Call fn with every chunk of document id, in order, until it returns
  * non-zero: its text (len bytes, valid during the call) and its vector (dims

@@ -1,6 +1,7 @@
 /*
- * store_copy -- reading a document back whole (store_doc_chunks), which
- * copying a store from one backend to another needs (src/migrate.c).
+ * store_copy -- listing the documents (store_doc_ids) and reading one
+ * back whole (store_doc_chunks), which copying a store from one backend to
+ * another needs (src/migrate.c).
  *
  * Part of the store module: the SQLite half is here, the PostgreSQL half
  * in store_pg.c.  A copy is rare, so the statement is prepared per call.
@@ -46,5 +47,30 @@ int store_doc_chunks(store *s, const char *id, size_t dims, store_doc_chunk_fn f
 done:
     sqlite3_finalize(st);
     free(vec);
+    return rc;
+}
+
+int store_doc_ids(store *s, store_doc_id_fn fn, void *arg)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (store_pg_of(s))
+        return store_pg_doc_ids(store_pg_of(s), fn, arg);
+    if (sqlite3_prepare_v2(store_sqlite(s), "SELECT id FROM docs ORDER BY rowid", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = store_fail(s);
+        goto done;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (id && fn(arg, id)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? 0 : store_fail(s);
+done:
+    sqlite3_finalize(st);
     return rc;
 }

@@ -233,6 +233,8 @@ struct store_pg {
     int writable, in_txn, down;
     store_embedder use;
     int recorded, pending;
+    int64_t keep, trimmed; /* store_log_keep; the last trim's bound */
+    int logged;            /* this transaction logged a change */
     pg_rows *rows;
     pthread_mutex_t cancel_mu;
     PGcancel *cancel;
@@ -491,6 +493,7 @@ int store_pg_open(const char *url, int writable, store_pg **out, char *err, size
     pthread_mutex_init(&p->cancel_mu, NULL);
     store_pg_label(url, p->label, sizeof p->label);
     p->writable = writable;
+    p->keep = STORE_CHANGE_LOG_KEEP;
     if (pg_ready(p) == 0 && pg_setup(p) == 0) {
         *out = p;
         return 0;
@@ -539,6 +542,8 @@ int store_pg_begin(store_pg *p)
     return 0;
 }
 
+static void pg_trim(store_pg *p);
+
 int store_pg_commit(store_pg *p)
 {
     assert(p->in_txn);
@@ -549,6 +554,10 @@ int store_pg_commit(store_pg *p)
     p->in_txn = 0;
     p->recorded |= p->pending;
     p->pending = 0;
+    if (p->logged) {
+        p->logged = 0;
+        pg_trim(p);
+    }
     return 0;
 }
 
@@ -558,6 +567,7 @@ void store_pg_rollback(store_pg *p)
         PQclear(PQexec(p->conn, "ROLLBACK"));
     p->in_txn = 0;
     p->pending = 0;
+    p->logged = 0;
 }
 
 /* Run fn(p, arg) in its own transaction unless one is open. */
@@ -703,10 +713,11 @@ static int pg_log(store_pg *p, const char *id, store_op op)
     char o[24];
     const char *v[] = {id, pg_i64(o, op)};
 
-    return pg_do(p, "INSERT INTO ragd_changes(doc_id, op) VALUES($1, $2)", 2, v) < 0 ||
-                   pg_do(p, "NOTIFY " STORE_PG_CHANNEL, 0, NULL) < 0
-               ? -1
-               : 0;
+    if (pg_do(p, "INSERT INTO ragd_changes(doc_id, op) VALUES($1, $2)", 2, v) < 0 ||
+        pg_do(p, "NOTIFY " STORE_PG_CHANNEL, 0, NULL) < 0)
+        return -1;
+    p->logged = 1;
+    return 0;
 }
 
 /* Whether the document's stored version comes from a job newer than
@@ -826,6 +837,40 @@ int store_pg_last_seq(store_pg *p, int64_t *seq)
     return pg_int(p, "SELECT coalesce(max(seq), 0) FROM ragd_changes", seq);
 }
 
+/* Every change up to this bound was trimmed from the log. */
+#define PG_TRIMMED_SQL                                                                   \
+    "SELECT coalesce((SELECT value::bigint FROM ragd_meta WHERE key = 'changes_trimmed'), 0)"
+
+void store_pg_log_keep(store_pg *p, int64_t keep)
+{
+    p->keep = keep;
+}
+
+/* As store.c's store_trim: after a commit that logged, delete the entries
+ * older than the newest p->keep and record the bound, in one transaction
+ * under the writers' lock.  A failure leaves the trim to the next commit. */
+static void pg_trim(store_pg *p)
+{
+    char c[24];
+    const char *v[] = {c};
+    int64_t last, cut;
+
+    if (pg_int(p, "SELECT coalesce(max(seq), 0) FROM ragd_changes", &last) < 0 ||
+        (cut = last - p->keep) <= p->trimmed)
+        return;
+    pg_i64(c, cut);
+    if (pg_do(p, "BEGIN", 0, NULL) < 0 || pg_do(p, STORE_PG_LOCK, 0, NULL) < 0 ||
+        pg_do(p, "DELETE FROM ragd_changes WHERE seq <= $1", 1, v) < 0 ||
+        pg_do(p, "INSERT INTO ragd_meta(key, value) VALUES('changes_trimmed', $1)"
+                 " ON CONFLICT(key) DO UPDATE SET value ="
+                 " greatest(ragd_meta.value::bigint, excluded.value::bigint)::text", 1, v) < 0 ||
+        pg_do(p, "COMMIT", 0, NULL) < 0) {
+        store_pg_rollback(p);
+        return;
+    }
+    p->trimmed = cut;
+}
+
 int store_pg_changes(store_pg *p, int64_t after, store_change_fn fn, void *arg)
 {
     char a[24];
@@ -833,10 +878,22 @@ int store_pg_changes(store_pg *p, int64_t after, store_change_fn fn, void *arg)
     PGresult *r = pg_ready(p) < 0 ? NULL
                 : pg_run(p, "SELECT seq, doc_id, op FROM ragd_changes WHERE seq > $1 ORDER BY seq",
                          1, v, NULL, NULL, 0);
+    int64_t trimmed;
     int rc = 0;
 
     if (!r)
         return -1;
+    /* The bound is read after the rows: a trim that committed before the
+     * rows were read is seen, so no entry is missed unnoticed (one that
+     * commits in between costs a reload that was not needed). */
+    if (pg_int(p, PG_TRIMMED_SQL, &trimmed) < 0) {
+        PQclear(r);
+        return -1;
+    }
+    if (after < trimmed) {
+        PQclear(r);
+        return STORE_BEHIND;
+    }
     for (int i = 0; i < PQntuples(r); i++) {
         int op = atoi(PQgetvalue(r, i, 2));
         if (op != STORE_PUT && op != STORE_DELETE) {
@@ -1038,6 +1095,20 @@ int store_pg_doc_get(store_pg *p, const char *id, store_docinfo *d)
     }
     PQclear(r);
     return rc;
+}
+
+int store_pg_doc_ids(store_pg *p, store_doc_id_fn fn, void *arg)
+{
+    PGresult *r = pg_ready(p) < 0 ? NULL
+                : pg_run(p, "SELECT id FROM ragd_docs ORDER BY id", 0, NULL, NULL, NULL, 0);
+
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (fn(arg, PQgetvalue(r, i, 0)))
+            break;
+    PQclear(r);
+    return 0;
 }
 
 int store_pg_doc_chunks(store_pg *p, const char *id, size_t dims, store_doc_chunk_fn fn,

@@ -45,6 +45,7 @@ int store_pg_put(store_pg *p, const store_doc *d);
 int store_pg_delete(store_pg *p, const char *id);
 int store_pg_last_seq(store_pg *p, int64_t *seq);
 int store_pg_changes(store_pg *p, int64_t after, store_change_fn fn, void *arg);
+void store_pg_log_keep(store_pg *p, int64_t keep);
 
 int store_pg_vector_count(store_pg *p, size_t *n);
 int store_pg_vectors(store_pg *p, const char *doc_id, size_t dims, store_vector_fn fn, void *arg,
@@ -52,6 +53,7 @@ int store_pg_vectors(store_pg *p, const char *doc_id, size_t dims, store_vector_
 int store_pg_chunk_get(store_pg *p, int64_t chunk_id, store_hit *h);
 int store_pg_doc_metadata(store_pg *p, const char *id, const char **json);
 int store_pg_doc_get(store_pg *p, const char *id, store_docinfo *d);
+int store_pg_doc_ids(store_pg *p, store_doc_id_fn fn, void *arg);
 int store_pg_doc_chunks(store_pg *p, const char *id, size_t dims, store_doc_chunk_fn fn,
                         void *arg);
 

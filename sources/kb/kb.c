@@ -431,7 +431,7 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
     kb->nconns = host->nworkers;
     if (kb_check_db(kb, err, errlen) != 0 ||
         (strcmp(engine, "index") == 0 &&
-         kb_live_new(host, path, tw, xw, refresh_ms, &kb->live, err, errlen) != 0)) {
+         kb_live_new(host, name, path, tw, xw, refresh_ms, &kb->live, err, errlen) != 0)) {
         kb_destroy(kb);
         return RAGD_ERR;
     }

@@ -860,11 +860,15 @@ int kb_index_refresh(store *db, const kb_index *old, kb_index **out, size_t *cha
         rc = 0;
         goto done;
     }
-    if (store_changes(db, old->seq, kb_index_on_change, &c) != 0 || c.oom) {
+    if ((rc = store_changes(db, old->seq, kb_index_on_change, &c)) < 0 || c.oom) {
+        rc = -1;
         b.oom = c.oom;
         kb_index_fail(db, &b, "reading the change log", err, errlen);
         goto done;
     }
+    if (rc == STORE_BEHIND)
+        goto done;
+    rc = -1;
     kb_index_ids_unique(&c);
     if (!(b.ix = kb_index_copy(old)) || !(b.g = kb_index_seg_new())) {
         snprintf(err, errlen, "kb index: out of memory");

@@ -35,7 +35,9 @@ int kb_index_load(store *db, double title_weight, double text_weight, kb_index *
  * document are tombstoned and its current rows become a new small segment;
  * past a threshold segments are merged (kb_index_merge's policy).  old is
  * not changed.  Returns 0 with *out (a new snapshot, one reference; NULL
- * when nothing changed) and *changed (documents), or -1 with err. */
+ * when nothing changed) and *changed (documents); STORE_BEHIND when the
+ * store's change log was trimmed past old, so that only kb_index_load can
+ * bring it up to date; or -1 with err. */
 int kb_index_refresh(store *db, const kb_index *old, kb_index **out, size_t *changed,
                      char *err, size_t errlen);
 

@@ -11,17 +11,20 @@
 
 #include <event2/event.h>
 
+#include "metrics.h"
 #include "notify.h"
+#include "obs.h"
 #include "store.h"
 
-/* The index of one kb instance.  ix (one reference) is the current
- * snapshot; load_db is used at create on the loop and afterwards only by
- * the refresh job, of which at most one is in flight (refreshing).  dying:
- * freed while a refresh ran; its done callback frees l.  pending: told
- * of a write while a refresh ran. */
+/* The index of one kb instance (name, for the metrics).  ix (one
+ * reference) is the current snapshot; load_db is used at create on the
+ * loop and afterwards only by the refresh job, of which at most one is in
+ * flight (refreshing).  dying: freed while a refresh ran; its done
+ * callback frees l.  pending: told of a write while a refresh ran. */
 struct kb_live {
     const ragd_host *host;
-    char *path;
+    char *name, *path;
+    double title_weight, text_weight;
     kb_index *ix;
     store *load_db;
     struct event *timer;
@@ -30,12 +33,13 @@ struct kb_live {
 };
 
 /* One refresh: old held from submit to done; the worker sets ix (NULL:
- * nothing changed) or status and error. */
+ * nothing changed; behind: loaded whole, the change log having been
+ * trimmed past old) or status and error. */
 typedef struct kb_live_refresh {
     kb_live *l;
     kb_index *old, *ix;
     size_t changed;
-    int status;
+    int status, behind;
     char error[256];
 } kb_live_refresh;
 
@@ -46,6 +50,7 @@ static void kb_live_destroy(kb_live *l)
         event_free(l->timer);
     store_close(&l->load_db);
     kb_index_drop(&l->ix);
+    free(l->name);
     free(l->path);
     free(l);
 }
@@ -53,10 +58,17 @@ static void kb_live_destroy(kb_live *l)
 static void kb_live_refresh_work(void *arg, unsigned worker)
 {
     kb_live_refresh *r = arg;
+    kb_live *l = r->l;
+    int rc;
 
     (void)worker;
-    if (kb_index_refresh(r->l->load_db, r->old, &r->ix, &r->changed, r->error,
-                         sizeof r->error) != 0)
+    rc = kb_index_refresh(l->load_db, r->old, &r->ix, &r->changed, r->error, sizeof r->error);
+    if (rc == STORE_BEHIND) {
+        r->behind = 1;
+        rc = kb_index_load(l->load_db, l->title_weight, l->text_weight, &r->ix, r->error,
+                           sizeof r->error);
+    }
+    if (rc != 0)
         r->status = RAGD_ERR;
 }
 
@@ -87,9 +99,16 @@ static void kb_live_refresh_done(void *arg)
         l->ix = r->ix;
         l->failed = 0;
         kb_index_info_get(l->ix, &info);
-        l->host->log(l->host, RAGD_LOG_INFO,
-                     "kb index: %zu changed documents in: %zu rows in %zu segments",
-                     r->changed, info.rows, info.parts);
+        if (r->behind) {
+            metrics_add(obs.index_loads, 1, l->name);
+            l->host->log(l->host, RAGD_LOG_WARN,
+                         "kb index further behind than the change log keeps: reloaded"
+                         " whole, %zu rows", info.rows);
+        } else {
+            l->host->log(l->host, RAGD_LOG_INFO,
+                         "kb index: %zu changed documents in: %zu rows in %zu segments",
+                         r->changed, info.rows, info.parts);
+        }
     }
     free(r);
     if (l->pending)
@@ -132,20 +151,22 @@ static void kb_live_told(void *arg)
         kb_live_timer_cb(-1, 0, l);
 }
 
-int kb_live_new(const ragd_host *host, const char *path, double title_weight,
-                double text_weight, long long refresh_ms, kb_live **out, char *err,
-                size_t errlen)
+int kb_live_new(const ragd_host *host, const char *name, const char *path,
+                double title_weight, double text_weight, long long refresh_ms, kb_live **out,
+                char *err, size_t errlen)
 {
     struct timeval tv = {(time_t)(refresh_ms / 1000), (suseconds_t)(refresh_ms % 1000 * 1000)};
     kb_live *l = calloc(1, sizeof *l);
     kb_index_info info;
 
     *out = NULL;
-    if (!l || !(l->path = strdup(path))) {
+    if (!l || !(l->path = strdup(path)) || !(l->name = strdup(name))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
     l->host = host;
+    l->title_weight = title_weight;
+    l->text_weight = text_weight;
     if (store_open(path, 0, &l->load_db, err, errlen) != 0 ||
         kb_index_load(l->load_db, title_weight, text_weight, &l->ix, err, errlen) != 0)
         goto fail;

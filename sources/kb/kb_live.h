@@ -18,11 +18,14 @@ typedef struct kb_live kb_live;
 
 /* Load the index of the store at path (the BM25 column weights, >= 0),
  * on the loop, and keep it current: every refresh_ms milliseconds (0:
- * only when told) and on every in-process write (notify.h).  Returns 0
- * with *out, or -1 with a message naming the file in err. */
-int kb_live_new(const ragd_host *host, const char *path, double title_weight,
-                double text_weight, long long refresh_ms, kb_live **out, char *err,
-                size_t errlen);
+ * only when told) and on every in-process write (notify.h).  A refresh
+ * that finds the change log trimmed past the index loads it whole again,
+ * counted in ragd_source_index_loads_total under the instance's name
+ * (copied).  Returns 0 with *out, or -1 with a message naming the file in
+ * err. */
+int kb_live_new(const ragd_host *host, const char *name, const char *path,
+                double title_weight, double text_weight, long long refresh_ms, kb_live **out,
+                char *err, size_t errlen);
 
 /* The current snapshot, held for the caller (kb_index_drop it). */
 kb_index *kb_live_get(kb_live *l);

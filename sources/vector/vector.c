@@ -189,12 +189,14 @@ typedef struct vector_job {
 /* One refresh, from the timer's submit to its done callback.  old is the
  * instance's snapshot at submit (a held reference); the worker fills the
  * rest: the new snapshot (refs 1) when the store changed, how it was made
- * (full: from the whole store), or status and error. */
+ * (full: from the whole store; behind: because the change log was
+ * trimmed past old's sequence number, from), or status and error. */
 typedef struct vector_refresh {
     vector *v;
     vector_snap *old;
     vector_snap *snap;
-    int full;
+    int full, behind;
+    int64_t from;
     size_t changed, skipped;
     int status;
     char error[256];
@@ -547,11 +549,13 @@ static vector_snap *vector_snap_next(const vector_snap *old, const vector_change
 
 /* Read the changes after old's sequence number and every changed
  * document's vectors as they are now, in one read transaction, into c and
- * g.  Returns 0, or -1 with err. */
+ * g.  Returns 0, STORE_BEHIND when the log was trimmed past old (nothing
+ * read), or -1 with err. */
 static int vector_read_changes(const vector *v, store *db, const vector_snap *old, vector_changed *c,
                             vector_seg *g, size_t *skipped, char *err, size_t errlen)
 {
     size_t bad;
+    int rc;
 
     *skipped = 0;
     c->seq = old->seq;
@@ -559,8 +563,12 @@ static int vector_read_changes(const vector *v, store *db, const vector_snap *ol
         goto fail_store;
     if (store_embedder_match(db, v->embedder, v->dims, err, errlen) != 0)
         goto fail;
-    if (store_changes(db, old->seq, vector_changed_add, c) != 0)
+    if ((rc = store_changes(db, old->seq, vector_changed_add, c)) < 0)
         goto fail_store;
+    if (rc == STORE_BEHIND) {
+        store_rollback(db);
+        return STORE_BEHIND;
+    }
     vector_changed_unique(c);
     for (size_t i = 0; i < c->n && !c->oom && !g->oom; i++) {
         if (store_vectors(db, c->v[i].id, v->dims, vector_seg_add, g, &bad) != 0)
@@ -587,13 +595,15 @@ fail:
 
 /* Apply the changes after r->old to a new snapshot in r->snap, or rebuild
  * it from the whole store when the log cannot be applied (the store was
- * replaced by one with fewer changes) or tombstones would pass their
- * share.  Runs on a worker with the loading handle. */
+ * replaced by one with fewer changes, or the log was trimmed past r->old)
+ * or tombstones would pass their share.  Runs on a worker with the loading
+ * handle. */
 static void vector_apply(vector_refresh *r, int64_t last)
 {
     vector_changed c = {0};
     vector_seg *g = NULL;
     vector *v = r->v;
+    int rc;
 
     if (last > r->old->seq && r->old->nseg < VEC_MAX_SEGS) {
         if (!(g = vector_seg_new(v->dims))) {
@@ -601,15 +611,19 @@ static void vector_apply(vector_refresh *r, int64_t last)
             r->status = RAGD_ENOMEM;
             return;
         }
-        if (vector_read_changes(v, v->load_db, r->old, &c, g, &r->skipped, r->error,
-                             sizeof r->error) != 0)
+        rc = vector_read_changes(v, v->load_db, r->old, &c, g, &r->skipped, r->error,
+                                 sizeof r->error);
+        if (rc < 0)
             r->status = RAGD_ERR;
+        else if ((r->behind = rc == STORE_BEHIND))
+            r->from = r->old->seq;
         else if (!(r->snap = vector_snap_next(r->old, &c, g)))
             r->status = RAGD_ENOMEM;
         r->changed = c.n;
         vector_changed_release(&c);
         vector_seg_unref(g);
-        if (r->status != RAGD_OK || r->snap->ndead <= r->snap->nrows / VEC_COMPACT_AT)
+        if (r->status != RAGD_OK ||
+            (!r->behind && r->snap->ndead <= r->snap->nrows / VEC_COMPACT_AT))
             return;
         vector_snap_unref(r->snap);
         r->snap = NULL;
@@ -1058,6 +1072,11 @@ static void vector_refresh_done(void *arg)
         if (r->full) {
             vector_note_skipped(v, r->skipped);
             metrics_add(obs.index_loads, 1, v->name);
+            if (r->behind)
+                v->host->log(v->host, RAGD_LOG_WARN,
+                             "further behind than the change log keeps (change %lld was"
+                             " trimmed): reloaded the whole index",
+                             (long long)r->from + 1);
             v->host->log(v->host, RAGD_LOG_INFO, "reloaded %zu vectors", v->snap->nrows);
         } else {
             if (r->skipped)

@@ -126,6 +126,43 @@ database_back() {
 	wait_for "found $B_URL 'wombat burrows' pg2" 10
 }
 
+# loads_a: ragd A's whole-index loads of its vector source.
+loads_a() {
+	curl -s "$A_URL/metrics" >m.txt &&
+	"$PY" "$SRCDIR/tests/t/prom.py" m.txt value ragd_source_index_loads_total source=vector
+}
+
+# changes: the entries ragd_changes holds.
+changes() {
+	"$PGBIN/psql" "$URL" -qAt -c "SELECT count(*) FROM ragd_changes"
+}
+
+# write_trimmed: ten documents through ragd C, whose writes keep 2 change
+# log entries; returns once the job is done and the log trimmed.
+write_trimmed() {
+	job=$(curl -s -H 'Content-Type: application/json' --data-binary \
+		"{\"documents\": [$(seq -s, 0 9 | sed 's/\([0-9]\)/{"id": "t\1", "text": "tapir number \1 in the forest"}/g')]}" \
+		"$C_URL/documents" | jq -r .job) &&
+	wait_for "curl -s $C_URL/jobs/$job | jq -e '.status == \"done\"'" &&
+	wait_for "[ \"\$(changes)\" = 2 ]"
+}
+
+# ragd C writes while ragd A is stopped (SIGSTOP), so A cannot have read
+# the changes before the trim: when it resumes, the log no longer reaches
+# back to it, and it reloads once.
+log_trimmed() {
+	printf '{"store": "%s", "change_log_keep": 2, "sources": []}\n' "$URL" >c.json &&
+	validate config c.json &&
+	[ "$(loads_a)" = 1 ] &&
+	start_ragd --config c.json && C_URL=$RAGD_URL &&
+	kill -STOP "$A_PID" && { write_trimmed; rc=$?; kill -CONT "$A_PID"; [ $rc = 0 ]; } &&
+	wait_for "found $A_URL 'tapir number 7 in the forest' t7" 10 &&
+	[ "$(loads_a)" = 2 ] &&
+	grep -q "further behind than the change log keeps" "$A_LOG" &&
+	wait_for "found $B_URL 'tapir number 7 in the forest' t7" 10 &&
+	stop_ragd
+}
+
 stop_both() {
 	RAGD_PID=$A_PID RAGD_LOG=$A_LOG && stop_ragd &&
 	RAGD_PID=$B_PID RAGD_LOG=$B_LOG && stop_ragd
@@ -143,5 +180,7 @@ test_expect_success 'a put from a job older than the document'"'"'s is skipped' 
 test_expect_success 'a job queued by another process runs once a change is told' 'queued_elsewhere'
 test_expect_success 'database down: degraded, searches from memory, writes get 503' 'database_down'
 test_expect_success 'database back: ready again, writes go through and propagate' 'database_back'
+test_expect_success 'the change log keeps its newest entries; a ragd behind them reloads once' \
+	'log_trimmed'
 test_expect_success 'both stop cleanly' 'stop_both'
 test_done

@@ -353,6 +353,56 @@ static void test_jobs(void)
     store_close(&s);
 }
 
+/* The change log's retention: exactly the newest `keep` entries stay, and
+ * a reader behind them is told rather than given a log with a hole. */
+static int count_id(void *arg, const char *id)
+{
+    (void)id;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+static void test_log_keep(void)
+{
+    char p[256], err[512], id[16];
+    const char *path = path_of("keep.db", p, sizeof p);
+    const char *t[] = {"delta"};
+    store_embedder e = hash_embedder();
+    store *s = NULL, *r = NULL;
+    log_text lt = {0};
+    int64_t seq = -1;
+    size_t n = 0;
+
+    store_open(path, 1, &s, err, sizeof err);
+    store_embedder_use(s, &e, err, sizeof err);
+    store_log_keep(s, 3);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(id, sizeof id, "d%d", i);
+        put(s, id, t, 1);
+    }
+    is_int(q(path, "SELECT count(*) FROM changes"), 3, "five commits keep the newest three");
+    is_str(changes(s, 2, &lt), "3:d3:put 4:d4:put 5:d5:put", "a reader at the bound reads them");
+    lt.len = 0;
+    is_int(store_changes(s, 1, log_add, &lt), STORE_BEHIND, "a reader behind it is told");
+    is_int((int)lt.len, 0, "and given nothing");
+    is_int(store_changes(s, 0, log_add, &lt), STORE_BEHIND, "as is one from the start");
+    ok(store_begin(s) == 0 && put(s, "e1", t, 1) == 0 && put(s, "e2", t, 1) == 0 &&
+       put(s, "e3", t, 1) == 0 && put(s, "e4", t, 1) == 0 && store_commit(s) == 0,
+       "a batch of four commits");
+    is_int(q(path, "SELECT count(*) FROM changes"), 3, "the window is still three");
+    ok(store_last_seq(s, &seq) == 0 && seq == 9, "sequence numbers go on (got %lld)",
+       (long long)seq);
+    ok(store_open(path, 0, &r, err, sizeof err) == 0, "a reader opens: %s", err);
+    is_int(store_changes(r, 5, log_add, &lt), STORE_BEHIND, "another handle is told too");
+    is_str(changes(r, 6, &lt), "7:e2:put 8:e3:put 9:e4:put", "and reads the window");
+    ok(store_begin(r) == 0 && store_changes(r, 5, log_add, &lt) == STORE_BEHIND,
+       "inside a read transaction as well");
+    store_rollback(r);
+    ok(store_doc_ids(r, count_id, &n) == 0 && n == 9, "every document is still listed (%zu)", n);
+    store_close(&r);
+    store_close(&s);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -367,6 +417,7 @@ int main(void)
     test_migration();
     test_open_errors();
     test_jobs();
+    test_log_keep();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         printf("# could not remove %s\n", dir);
