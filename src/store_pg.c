@@ -29,6 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -41,6 +44,13 @@
 /* A write that waits this long for the lock or a row fails, rather than
  * hold a worker forever. */
 #define STORE_PG_CONNECT_OPTS "-c lock_timeout=30000 -c statement_timeout=600000"
+
+/* A job's runner renews its lease at every step (64 documents); a runner
+ * silent this long is taken for dead and its job for anyone's.  Longer
+ * than a step's worst embedding retries, so a live runner keeps its job;
+ * were it wrong, a step's commit still checks the job is where the step
+ * found it, so no batch is written twice. */
+#define STORE_PG_JOB_LEASE_MS 60000
 
 static const char store_pg_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS ragd_meta("
@@ -62,6 +72,9 @@ static const char store_pg_schema_sql[] =
     "  failed bigint NOT NULL DEFAULT 0, chunks bigint NOT NULL DEFAULT 0,"
     "  errors text NOT NULL DEFAULT '[]', created_at bigint NOT NULL,"
     "  started_at bigint NOT NULL DEFAULT 0, finished_at bigint NOT NULL DEFAULT 0);"
+    /* Which process runs the job, until when (the database's clock, ms). */
+    "ALTER TABLE ragd_jobs ADD COLUMN IF NOT EXISTS lease_owner text NOT NULL DEFAULT '';"
+    "ALTER TABLE ragd_jobs ADD COLUMN IF NOT EXISTS lease_until bigint NOT NULL DEFAULT 0;"
     "CREATE TABLE IF NOT EXISTS ragd_job_docs("
     "  job_id bigint NOT NULL, idx bigint NOT NULL, doc text NOT NULL,"
     "  PRIMARY KEY(job_id, idx));";
@@ -1277,15 +1290,44 @@ int store_pg_job_docs(store_pg *p, int64_t id, int64_t from, int64_t n, store_jo
     return 0;
 }
 
+/* The database's clock in ms, so that replicas never compare their own. */
+#define STORE_PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+/* This process, as a job's lease holder: host, pid and a random part, so
+ * a restarted process on the same pid is someone else. */
+static char pg_lease_owner[96];
+static pthread_once_t pg_lease_once = PTHREAD_ONCE_INIT;
+
+static void pg_lease_owner_init(void)
+{
+    char host[64] = "?";
+    unsigned r = 0;
+
+    gethostname(host, sizeof host - 1);
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != sizeof r)
+        r = (unsigned)time(NULL);
+    snprintf(pg_lease_owner, sizeof pg_lease_owner, "%s:%ld:%08x", host, (long)getpid(), r);
+}
+
 int store_pg_job_next(store_pg *p, int64_t *id)
 {
-    /* SKIP LOCKED: a job another process is committing a batch of is
-     * passed over, not waited for. */
-    PGresult *r = pg_ready(p) < 0 ? NULL
-                : pg_run(p, "SELECT id FROM ragd_jobs WHERE status IN ('running', 'queued')"
-                            " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", 0, NULL, NULL, NULL, 0);
+    /* One process runs a job at a time: it takes the oldest job nobody
+     * holds a lease on (or its own, renewing the lease at each step), and
+     * a job whose holder died is taken over once its lease runs out.
+     * SKIP LOCKED: a job another process is claiming or committing a batch
+     * of is passed over, not waited for. */
+    char lease[24];
+    const char *v[] = {pg_lease_owner, pg_i64(lease, STORE_PG_JOB_LEASE_MS)};
+    PGresult *r;
     int rc;
 
+    pthread_once(&pg_lease_once, pg_lease_owner_init);
+    r = pg_ready(p) < 0 ? NULL
+      : pg_run(p, "UPDATE ragd_jobs SET lease_owner = $1, lease_until = " STORE_PG_NOW_MS " + $2"
+                  " WHERE id = (SELECT id FROM ragd_jobs WHERE status IN ('running', 'queued')"
+                  "   AND (lease_owner IN ('', $1) OR lease_until < " STORE_PG_NOW_MS ")"
+                  "   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                  " RETURNING id", 2, v, NULL, NULL, 0);
     if (!r)
         return -1;
     if ((rc = PQntuples(r) > 0))

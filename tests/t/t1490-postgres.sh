@@ -111,6 +111,25 @@ queued_elsewhere() {
 	wait_for "found $B_URL 'platypus eggs' pg4" 10
 }
 
+# written URL: the documents ragd at URL's jobs have written.
+written() {
+	curl -s "$1/metrics" >m.txt && "$PY" "$SRCDIR/tests/t/prom.py" m.txt value ragd_documents_written_total
+}
+
+# A job of many steps, seen by both ragd (A in process, B through the
+# feed), is run by one of them from start to end: it holds the job's lease.
+one_runner_per_job() {
+	a0=$(written "$A_URL") && b0=$(written "$B_URL") &&
+	"$PY" -c 'import json; print(json.dumps({"documents": [{"id": "lease%d" % i,
+		"text": "Lease document %d about echidnas." % i} for i in range(400)]}))' >many.json &&
+	curl -s -o post.json -H 'Content-Type: application/json' --data-binary @many.json \
+		"$A_URL/documents" && job=$(jq -r .job post.json) && wait_for "job_done $job" 60 &&
+	a=$(( $(written "$A_URL" | cut -d. -f1) - ${a0%.*} )) &&
+	b=$(( $(written "$B_URL" | cut -d. -f1) - ${b0%.*} )) &&
+	echo "A wrote $a, B wrote $b" &&
+	{ { [ "$a" = 400 ] && [ "$b" = 0 ]; } || { [ "$a" = 0 ] && [ "$b" = 400 ]; }; }
+}
+
 database_down() {
 	pg_stop &&
 	wait_for "ready $B_URL degraded" && validate readyz ready.json &&
@@ -178,6 +197,7 @@ test_expect_success 'a document written through one ragd is found through the ot
 	'written_through_a_found_through_b'
 test_expect_success 'a put from a job older than the document'"'"'s is skipped' 'older_job_loses'
 test_expect_success 'a job queued by another process runs once a change is told' 'queued_elsewhere'
+test_expect_success 'one replica runs a job from start to end (its lease)' 'one_runner_per_job'
 test_expect_success 'database down: degraded, searches from memory, writes get 503' 'database_down'
 test_expect_success 'database back: ready again, writes go through and propagate' 'database_back'
 test_expect_success 'the change log keeps its newest entries; a ragd behind them reloads once' \
