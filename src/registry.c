@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "registry.h"
-#include "store.h"
 
 const ragd_source_type *ragd_source_vector(void);
 const ragd_source_type *ragd_source_kb(void);

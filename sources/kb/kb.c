@@ -242,8 +242,8 @@ static void kb_query_index(kb_job *j, kb_conn *c)
                         j, th, &n, j->error, sizeof j->error);
     if (rc == KB_TOPK_FALLBACK && !j->kb->fts5) {
         j->status = RAGD_ERR;
-        snprintf(j->error, sizeof j->error, "a word of several tokens (such as a hyphenated "
-                 "word) needs FTS5, which a PostgreSQL store lacks; write it as separate words");
+        snprintf(j->error, sizeof j->error, "a word FTS5 splits in two (such as one with a curly "
+                 "apostrophe or a dash inside) needs FTS5, which a PostgreSQL store lacks");
         rc = 0;
     } else if (rc == KB_TOPK_FALLBACK) {
         free(th);
