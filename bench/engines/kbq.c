@@ -13,8 +13,10 @@
  * difference that is not a tie (scores within a relative 1e-9); --bench
  * prints the index's build time and size and each engine's CPU time per
  * query and latency percentiles (FTS5 on the first N queries only with
- * --fts5-queries, as it is slow on large stores).  For tests and
- * bench/engines/kb only.
+ * --fts5-queries, as it is slow on large stores).  PATH may be a
+ * postgres:// URL: the index alone then (--fts5-queries 0, no --check),
+ * as bench/engines/kbpg runs it.  For tests and bench/engines/kb and kbpg
+ * only.
  */
 #include <math.h>
 #include <stdio.h>
