@@ -436,8 +436,8 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
         return RAGD_ENOMEM;
     kb->host = host;
     kb->title_weight = tw;
-    kb->fts5 = !store_is_url(path);
     kb->text_weight = xw;
+    kb->fts5 = !store_is_url(path);
     if (!(kb->path = strdup(path)) ||
         !(kb->conns = calloc(host->nworkers ? host->nworkers : 1, sizeof *kb->conns))) {
         snprintf(err, errlen, "out of memory");
