@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "registry.h"
-#include "store.h"
 
 const ragd_source_type *ragd_source_vector(void);
 const ragd_source_type *ragd_source_kb(void);
@@ -126,11 +125,6 @@ void registry_unload_all(void)
 
 json_t *registry_default_sources(const config *cfg, const char *embedder)
 {
-    /* A PostgreSQL store has no full-text index yet: the vector source
-     * alone ranks its documents. */
-    if (cfg->db && store_is_url(cfg->db))
-        return json_pack("[{ss ss sf} {ss ss sb}]", "name", "vector", "type", "vector", "weight",
-                         1.0, "name", "web", "type", "web", "enabled", cfg->web_url != NULL);
     return json_pack("[{ss ss sf} {ss ss} {ss ss sb}]",
                      "name", "vector", "type", "vector", "weight",
                      strcmp(embedder, "hash") == 0 ? 0.0 : 1.0,

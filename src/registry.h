@@ -26,7 +26,7 @@ int registry_find(const char *type, const char *plugin_dir, const ragd_source_ty
 void registry_unload_all(void);
 
 /* The source instances to run when the config lists none: vector and kb on
- * --db, and web on --web-url (disabled when there is no URL).  embedder is
+ * --db or --store, and web on --web-url (disabled when there is no URL).  embedder is
  * the store's query embedder: with the lexical "hash" stand-in the vector
  * source's fusion weight is 0, because on SciFact's training split every
  * weight above 0 lowered fused nDCG@10 (bench/tune-weights).  Returns a new

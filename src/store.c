@@ -54,8 +54,7 @@ static const char store_schema_sql[] =
     "CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);"
     "CREATE TABLE IF NOT EXISTS vectors("
     "  chunk_id INTEGER PRIMARY KEY, vec BLOB NOT NULL);"
-    "CREATE VIRTUAL TABLE IF NOT EXISTS kb_fts USING fts5("
-    "  title, text, tokenize='" STORE_KB_TOKENIZER_NAME " " STORE_KB_TOKENIZER_ARGS "');"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS kb_fts USING fts5(" STORE_KB_FTS_COLUMNS ");"
     "CREATE TABLE IF NOT EXISTS changes("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL,"
     "  op INTEGER NOT NULL);";
@@ -476,6 +475,7 @@ void store_close(store **sp)
     if (!s)
         return;
     if (s->pg) {
+        store_kb_release(&s->kbtok);
         store_pg_close(&s->pg);
         free(s);
         *sp = NULL;

@@ -8,8 +8,10 @@
  * behind it.  A store is a SQLite file in WAL mode (readers never block the
  * writer, and documents ingested while ragd serves are visible to the next
  * read), or a PostgreSQL database named by a postgres:// URL (store_pg.h),
- * which several ragd processes share.  The kb's ranked full-text search (store_kb_rank) is SQLite's
- * FTS5 bm25() with FTS5 MATCH syntax: it exists only in this backend.
+ * which several ragd processes share.  The kb's ranked full-text search
+ * (store_kb_rank) is SQLite's FTS5 bm25() with FTS5 MATCH syntax: it exists
+ * only in the SQLite backend; the kb index's reads (store_kb_*) exist in
+ * both.
  *
  * Invariants of a store:
  *  - every chunk belongs to exactly one document;
@@ -218,9 +220,11 @@ int store_kb_prepare(store *s, double title_weight, double text_weight);
 typedef int (*store_rank_fn)(void *arg, int64_t chunk_id, double score);
 int store_kb_rank(store *s, const char *match, store_rank_fn fn, void *arg);
 
-/* SQLite-only, for the kb's in-memory index (sources/kb/kb_index.c): the
- * full-text rows and their tokens exactly as FTS5 holds them, so that the
- * index ranks as store_kb_rank does.  Column 0 is the title, 1 the text. */
+/* For the kb's in-memory index (sources/kb/kb_index.c): the full-text rows
+ * and their tokens exactly as FTS5 holds them, so that the index ranks as
+ * store_kb_rank does.  Column 0 is the title, 1 the text.  On both
+ * backends: a PostgreSQL store's text is split by FTS5 all the same, in a
+ * private SQLite connection (store_kb.c). */
 
 /* Call fn with every full-text row's chunk id and document, chunk ids
  * ascending, until it returns non-zero.  Returns 0 or -1. */
@@ -231,7 +235,8 @@ int store_kb_rows(store *s, store_kb_row_fn fn, void *arg);
  * (len bytes, not NUL-terminated, valid during the call), the row's chunk
  * id and how often the term occurs in its title and text -- terms in byte
  * order, rows ascending within a term, until fn returns non-zero.  Read
- * from FTS5's own index.  Returns 0 or -1. */
+ * from FTS5's own index (on PostgreSQL, of a private copy made for the
+ * call).  Returns 0 or -1. */
 typedef int (*store_kb_term_fn)(void *arg, const char *term, size_t len, int64_t chunk_id,
                                 unsigned ntitle, unsigned ntext);
 int store_kb_terms(store *s, store_kb_term_fn fn, void *arg);

@@ -25,7 +25,12 @@ store_pg *store_pg_of(store *s);
 #define STORE_KB_TOKENIZER_NAME "porter"
 #define STORE_KB_TOKENIZER_ARGS "unicode61"
 
-/* s's connection, for the store's own files. */
+/* kb_fts's columns and options, as the schema declares them and as a
+ * PostgreSQL store's private FTS5 table (store_kb.c) copies them. */
+#define STORE_KB_FTS_COLUMNS                                                             \
+    "title, text, tokenize='" STORE_KB_TOKENIZER_NAME " " STORE_KB_TOKENIZER_ARGS "'"
+
+/* s's connection, for the store's own files (NULL on a PostgreSQL store). */
 sqlite3 *store_sqlite(store *s);
 
 /* Where s keeps store_kb.c's tokenizer (NULL until first used), and its

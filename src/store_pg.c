@@ -3,7 +3,8 @@
  * the connection of each handle, and every statement run against it.
  *
  * The tables mirror the SQLite store's, prefixed ragd_, except the kb's
- * full-text index, which this backend does not have yet.  Two rules keep
+ * full-text index: the kb reads chunks and titles (store_pg_kb_chunks) and
+ * splits them with FTS5 itself, in store_kb.c.  Two rules keep
  * several ragd processes on one database correct:
  *  - every write transaction takes one advisory lock before it changes a
  *    document and holds it until it ends, so change log sequence numbers
@@ -62,6 +63,14 @@ static const char store_pg_schema_sql[] =
     "  id bigserial PRIMARY KEY, doc_id text NOT NULL, seq integer NOT NULL,"
     "  text text NOT NULL);"
     "CREATE INDEX IF NOT EXISTS ragd_chunks_doc ON ragd_chunks(doc_id);"
+    /* Whether the chunk has a full-text entry (the kb's rows): added to
+     * version 1 in place, every older chunk having one.  Looked up first,
+     * since ALTER TABLE would lock out every reader even to do nothing. */
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns"
+    "  WHERE table_schema = current_schema() AND table_name = 'ragd_chunks'"
+    "  AND column_name = 'fts') THEN"
+    "  ALTER TABLE ragd_chunks ADD COLUMN fts boolean NOT NULL DEFAULT true;"
+    " END IF; END $$;"
     "CREATE TABLE IF NOT EXISTS ragd_vectors("
     "  chunk_id bigint PRIMARY KEY, vec bytea NOT NULL);"
     "CREATE TABLE IF NOT EXISTS ragd_changes("
@@ -333,6 +342,11 @@ void store_pg_interrupt(store_pg *p)
     if (p->cancel)
         PQcancel(p->cancel, buf, sizeof buf);
     pthread_mutex_unlock(&p->cancel_mu);
+}
+
+int store_pg_fail(store_pg *p, const char *msg)
+{
+    return pg_fail_msg(p, msg);
 }
 
 int store_pg_unsupported(store_pg *p, const char *what)
@@ -760,10 +774,10 @@ static int pg_pack(store_pg *p, const float *vec)
 static int pg_put_chunk(store_pg *p, const store_doc *d, size_t k)
 {
     char seq[24], cid[24];
-    const char *v[] = {d->id, pg_i64(seq, (int64_t)k), d->chunks[k].text};
-    const int lens[] = {0, 0, (int)d->chunks[k].len}, fmts[] = {0, 0, 1};
-    PGresult *r = pg_run(p, "INSERT INTO ragd_chunks(doc_id, seq, text) VALUES($1, $2, $3)"
-                            " RETURNING id", 3, v, lens, fmts, 0);
+    const char *v[] = {d->id, pg_i64(seq, (int64_t)k), d->chunks[k].text, d->fts ? "t" : "f"};
+    const int lens[] = {0, 0, (int)d->chunks[k].len, 0}, fmts[] = {0, 0, 1, 0};
+    PGresult *r = pg_run(p, "INSERT INTO ragd_chunks(doc_id, seq, text, fts)"
+                            " VALUES($1, $2, $3, $4) RETURNING id", 4, v, lens, fmts, 0);
 
     if (!r)
         return -1;
@@ -1016,6 +1030,36 @@ int store_pg_vectors(store_pg *p, const char *doc_id, size_t dims, store_vector_
         pthread_mutex_unlock(&p->rows->mu);
     } else {
         pg_map_release(&fresh);
+    }
+    return rc;
+}
+
+int store_pg_kb_chunks(store_pg *p, const char *doc_id, int text, store_pg_kb_fn fn, void *arg)
+{
+    char sql[256];
+    const char *v[] = {doc_id};
+    PGresult *r;
+    int stop = 0, rc = 0;
+
+    snprintf(sql, sizeof sql,
+             "SELECT c.id, c.doc_id%s FROM ragd_chunks c%s WHERE c.fts%s ORDER BY c.id",
+             text ? ", d.title, c.text" : "", text ? " JOIN ragd_docs d ON d.id = c.doc_id" : "",
+             doc_id ? " AND c.doc_id = $1" : "");
+    if (pg_ready(p) < 0)
+        return -1;
+    if (!PQsendQueryParams(p->conn, sql, doc_id ? 1 : 0, NULL, v, NULL, NULL, 0))
+        return pg_fail(p);
+    /* A whole store's rows one at a time, never all in memory at once. */
+    PQsetSingleRowMode(p->conn);
+    while ((r = PQgetResult(p->conn))) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE && !stop)
+            stop = fn(arg, pg_get_i64(r, 0, 0), PQgetvalue(r, 0, 1),
+                      text ? PQgetvalue(r, 0, 2) : NULL, text ? (size_t)PQgetlength(r, 0, 2) : 0,
+                      text ? PQgetvalue(r, 0, 3) : NULL, text ? (size_t)PQgetlength(r, 0, 3) : 0);
+        else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && rc == 0)
+            rc = pg_fail_msg(p, PQresultErrorMessage(r));
+        PQclear(r);
     }
     return rc;
 }

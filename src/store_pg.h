@@ -57,6 +57,20 @@ int store_pg_doc_ids(store_pg *p, store_doc_id_fn fn, void *arg);
 int store_pg_doc_chunks(store_pg *p, const char *id, size_t dims, store_doc_chunk_fn fn,
                         void *arg);
 
+/* For store_kb.c: every full-text row -- a chunk put with fts -- (doc_id
+ * NULL) or document doc_id's, chunk
+ * ids ascending, to fn(arg, chunk id, its document, and with text its
+ * document's title and its text, each NUL-terminated with its length;
+ * without text both NULL) until fn returns non-zero.  Strings are valid
+ * during the call.  Rows stream, so a whole store is never in memory.
+ * Returns 0 or -1. */
+typedef int (*store_pg_kb_fn)(void *arg, int64_t chunk_id, const char *doc_id,
+                              const char *title, size_t tlen, const char *text, size_t len);
+int store_pg_kb_chunks(store_pg *p, const char *doc_id, int text, store_pg_kb_fn fn, void *arg);
+
+/* Record msg as p's error (for store_kb.c's own failures); returns -1. */
+int store_pg_fail(store_pg *p, const char *msg);
+
 /* What this backend lacks: each records the message and returns -1. */
 int store_pg_unsupported(store_pg *p, const char *what);
 

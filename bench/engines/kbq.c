@@ -13,8 +13,10 @@
  * difference that is not a tie (scores within a relative 1e-9); --bench
  * prints the index's build time and size and each engine's CPU time per
  * query and latency percentiles (FTS5 on the first N queries only with
- * --fts5-queries, as it is slow on large stores).  For tests and
- * bench/engines/kb only.
+ * --fts5-queries, as it is slow on large stores).  PATH may be a
+ * postgres:// URL: the index alone then (--fts5-queries 0, no --check),
+ * as bench/engines/kbpg runs it.  For tests and bench/engines/kb and kbpg
+ * only.
  */
 #include <math.h>
 #include <stdio.h>
@@ -306,8 +308,9 @@ int main(int argc, char **argv)
     if (fjson && (!(spec = json_loads(fjson, 0, NULL)) ||
                   filter_parse(spec, &q.flt, err, sizeof err) != 0))
         return fprintf(stderr, "kbq: bad filter %s\n", fjson), 2;
+    /* A PostgreSQL store has the index alone: no FTS5 to check against. */
     if (store_open(dbpath, 0, &q.db, err, sizeof err) != 0 ||
-        store_kb_prepare(q.db, 1.0, 1.0) != 0)
+        (!store_is_url(dbpath) && store_kb_prepare(q.db, 1.0, 1.0) != 0))
         return fprintf(stderr, "kbq: %s\n", q.db ? store_errmsg(q.db) : err), 2;
     if (!(nq = kbq_read_queries(qpath, &ids, &texts)))
         return fprintf(stderr, "kbq: no queries in %s\n", qpath), 2;

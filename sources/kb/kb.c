@@ -20,6 +20,10 @@
  * splits into several tokens (the index holds no positions) is ranked by
  * FTS5.  Not for writing the store (`ragd ingest` does that) and not for
  * query syntax: kb_match.c turns user text into plain quoted words.
+ *
+ * A PostgreSQL store has no FTS5 index: only "index" serves it (built from
+ * FTS5's own tokens all the same: store_kb.c), and a query the index
+ * cannot answer fails with a message saying so.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -52,6 +56,7 @@ typedef struct kb_source {
     unsigned nconns;
     kb_conn *conns;
     kb_live *live;
+    int fts5; /* whether the store ranks with FTS5 (a SQLite store) */
 } kb_source;
 
 /* One search, from search() until its callback has run; it is also the
@@ -90,7 +95,7 @@ static int kb_open(const kb_source *kb, store **db, char *err, size_t errlen)
 {
     if (store_open(kb->path, 0, db, err, errlen) != 0)
         return -1;
-    if (store_kb_prepare(*db, kb->title_weight, kb->text_weight) != 0) {
+    if (kb->fts5 && store_kb_prepare(*db, kb->title_weight, kb->text_weight) != 0) {
         snprintf(err, errlen, "%s: no usable kb_fts full-text index (%s)", kb->path,
                  store_errmsg(*db));
         store_close(db);
@@ -235,7 +240,12 @@ static void kb_query_index(kb_job *j, kb_conn *c)
     j->db = c->db;
     rc = kb_topk_search(j->ix, c->db, j->match, (size_t)j->k, j->filter ? kb_index_keeps : NULL,
                         j, th, &n, j->error, sizeof j->error);
-    if (rc == KB_TOPK_FALLBACK) {
+    if (rc == KB_TOPK_FALLBACK && !j->kb->fts5) {
+        j->status = RAGD_ERR;
+        snprintf(j->error, sizeof j->error, "a word FTS5 splits in two (such as one with a curly "
+                 "apostrophe or a dash inside) needs FTS5, which a PostgreSQL store lacks");
+        rc = 0;
+    } else if (rc == KB_TOPK_FALLBACK) {
         free(th);
         kb_query(j, c);
         return;
@@ -412,6 +422,11 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
         snprintf(err, errlen, "engine: expected \"index\" or \"fts5\"");
         return RAGD_EINVAL;
     }
+    if (strcmp(engine, "fts5") == 0 && store_is_url(path)) {
+        snprintf(err, errlen, "engine: \"fts5\" needs a SQLite store; on a PostgreSQL store "
+                 "the kb ranks with \"index\"");
+        return RAGD_EINVAL;
+    }
     if (!(tw >= 0) || !(xw >= 0)) {
         snprintf(err, errlen, "%s: expected a number >= 0",
                  tw >= 0 ? "text_weight" : "title_weight");
@@ -422,6 +437,7 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
     kb->host = host;
     kb->title_weight = tw;
     kb->text_weight = xw;
+    kb->fts5 = !store_is_url(path);
     if (!(kb->path = strdup(path)) ||
         !(kb->conns = calloc(host->nworkers ? host->nworkers : 1, sizeof *kb->conns))) {
         snprintf(err, errlen, "out of memory");

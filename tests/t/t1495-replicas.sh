@@ -1,6 +1,7 @@
 #!/bin/sh
 # Replicas behind HAProxy on one PostgreSQL store, with real processes: a
-# throwaway cluster (as a non-root user), three ragd replicas, and HAProxy
+# throwaway cluster (as a non-root user), three ragd replicas (vector and
+# kb sources, both told of writes by LISTEN/NOTIFY alone), and HAProxy
 # running the shipped deploy/haproxy.cfg with only its ports filled in.
 # A document written through one replica is found through every one;
 # SIGKILL of a replica under steady search load costs (at most) the
@@ -53,16 +54,16 @@ doc() {
 		"$1/documents"
 }
 
-# loads URL: the replica's whole-index loads of its vector source.
+# loads URL SOURCE: the replica's whole-index loads of SOURCE (vector, kb).
 loads() {
 	curl -s "$1/metrics" >m.txt &&
-	"$PY" "$SRCDIR/tests/t/prom.py" m.txt value ragd_source_index_loads_total source=vector
+	"$PY" "$SRCDIR/tests/t/prom.py" m.txt value ragd_source_index_loads_total source="$2"
 }
 
 setup() {
 	pg_init && ingest_fixture fx.db && "$RAGD" migrate --from fx.db --to "$URL" >/dev/null &&
-	printf '{"store": "%s", "sources": [{"name": "vector", "type": "vector", "refresh_ms": 0}]}\n' \
-		"$URL" >cfg.json &&
+	printf '{"store": "%s", "sources": [{"name": "vector", "type": "vector", "refresh_ms": 0},
+		{"name": "kb", "type": "kb", "refresh_ms": 0}]}\n' "$URL" >cfg.json &&
 	P1=$(free_port) && P2=$(free_port) && P3=$(free_port) && PH=$(free_port) &&
 	start_replica 1 "$P1" && start_replica 2 "$P2" && start_replica 3 "$P3" &&
 	wait_for "ready $R1_URL && ready $R2_URL && ready $R3_URL"
@@ -134,7 +135,10 @@ restarted_catches_up() {
 
 one_load_each() {
 	for u in "$R1_URL" "$R2_URL" "$R3_URL"; do
-		n=$(loads "$u") && [ "$n" = 1 ] || { echo "$u loaded its index $n times"; return 1; }
+		for src in vector kb; do
+			n=$(loads "$u" $src) && [ "$n" = 1 ] ||
+				{ echo "$u loaded its $src index $n times"; return 1; }
+		done
 	done
 }
 
