@@ -142,7 +142,7 @@ struct store {
     size_t blobdims;
     char *row;
     size_t rowcap;
-    void *kbtok; /* store_kb.c's tokenizer, or NULL */
+    store_cache kbtok; /* store_kb.c's tokenizer */
     char err[512];
     store_pg *pg; /* a PostgreSQL store: every call goes to store_pg.c */
 };
@@ -201,9 +201,17 @@ sqlite3 *store_sqlite(store *s)
     return s->db;
 }
 
-void **store_kb_slot(store *s)
+store_cache *store_kb_slot(store *s)
 {
     return &s->kbtok;
+}
+
+/* Free what another file of the module cached in s. */
+static void store_cache_release(store_cache *c)
+{
+    if (c->p)
+        c->release(c->p);
+    *c = (store_cache){0};
 }
 
 const char *store_errmsg(store *s)
@@ -475,7 +483,7 @@ void store_close(store **sp)
     if (!s)
         return;
     if (s->pg) {
-        store_kb_release(&s->kbtok);
+        store_cache_release(&s->kbtok);
         store_pg_close(&s->pg);
         free(s);
         *sp = NULL;
@@ -486,7 +494,7 @@ void store_close(store **sp)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->kb);
-    store_kb_release(&s->kbtok);
+    store_cache_release(&s->kbtok);
     sqlite3_close(s->db);
     free(s->path);
     free(s->vec);

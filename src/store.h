@@ -33,6 +33,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct store store;
 
@@ -296,7 +298,11 @@ typedef struct store_job {
 } store_job;
 
 /* Free what j owns (its errors) and zero it. */
-void store_job_release(store_job *j);
+static inline void store_job_release(store_job *j)
+{
+    free(j->errors);
+    memset(j, 0, sizeof *j);
+}
 
 /* Record a queued job with its n documents (JSON texts, borrowed) in one
  * transaction.  Returns 0 with *id, or -1. */

@@ -33,10 +33,16 @@ store_pg *store_pg_of(store *s);
 /* s's connection, for the store's own files (NULL on a PostgreSQL store). */
 sqlite3 *store_sqlite(store *s);
 
-/* Where s keeps store_kb.c's tokenizer (NULL until first used), and its
- * release, which store_close calls. */
-void **store_kb_slot(store *s);
-void store_kb_release(void **slot);
+/* Something a file of the module keeps in a handle (store_kb.c's
+ * tokenizer), with the function that frees it: store_close calls it, so
+ * store.c need not know what it is. */
+typedef struct store_cache {
+    void *p;                     /* NULL until first used */
+    void (*release)(void *p);
+} store_cache;
+
+/* Where s keeps store_kb.c's tokenizer. */
+store_cache *store_kb_slot(store *s);
 
 /* Record SQLite's message (or msg) as s's error; return -1. */
 int store_fail(store *s);

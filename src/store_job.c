@@ -44,12 +44,6 @@ static sqlite3_stmt *store_job_prepare(store *s, const char *sql)
     return st;
 }
 
-void store_job_release(store_job *j)
-{
-    free(j->errors);
-    memset(j, 0, sizeof *j);
-}
-
 /* Read the row st is on (STORE_JOB_COLS) into *j.  Returns 0 or -1. */
 static int store_job_row(store *s, sqlite3_stmt *st, store_job *j)
 {

@@ -57,8 +57,8 @@ static const char store_kb_copy_drop_sql[] =
     "DROP TABLE IF EXISTS temp.ragd_kb_vocab; DROP TABLE IF EXISTS kb_fts";
 
 /* The table's tokenizer, created once per handle, and on a PostgreSQL
- * store the private connection it lives in (store_kb_release frees
- * both). */
+ * store the private connection it lives in (store_kb_tok_free frees
+ * both, called by store_close). */
 typedef struct store_kb_tok {
     sqlite3 *own;
     fts5_tokenizer api;
@@ -73,17 +73,14 @@ typedef struct store_kb_tokctx {
     int stopped;
 } store_kb_tokctx;
 
-void store_kb_release(void **slot)
+static void store_kb_tok_free(void *p)
 {
-    store_kb_tok *t = *slot;
+    store_kb_tok *t = p;
 
-    if (!t)
-        return;
     if (t->tok)
         t->api.xDelete(t->tok);
     sqlite3_close(t->own);
     free(t);
-    *slot = NULL;
 }
 
 /* Record msg as s's error, where store_errmsg finds it.  Returns -1. */
@@ -132,14 +129,14 @@ static int store_kb_own_open(store *s, store_kb_tok *t)
  * private connection.  NULL with s's error on failure. */
 static store_kb_tok *store_kb_tokenizer(store *s)
 {
-    void **slot = store_kb_slot(s);
+    store_cache *slot = store_kb_slot(s);
     const char *args[] = {STORE_KB_TOKENIZER_ARGS};
     store_kb_tok *t;
     fts5_api *api;
     void *ud = NULL;
 
-    if (*slot)
-        return *slot;
+    if (slot->p)
+        return slot->p;
     if (!(t = calloc(1, sizeof *t))) {
         store_kb_fail(s, "out of memory");
         return NULL;
@@ -153,7 +150,7 @@ static store_kb_tok *store_kb_tokenizer(store *s)
         store_kb_fail(s, "cannot create the full-text tokenizer");
         goto fail;
     }
-    *slot = t;
+    *slot = (store_cache){t, store_kb_tok_free};
     return t;
 fail:
     sqlite3_close(t->own);
