@@ -214,6 +214,12 @@ static void store_cache_release(store_cache *c)
     *c = (store_cache){0};
 }
 
+/* s's name in messages: its file, or its database without a password. */
+static const char *store_name(store *s)
+{
+    return s->pg ? store_pg_name(s->pg) : s->path;
+}
+
 const char *store_errmsg(store *s)
 {
     STORE_ON_PG(s, store_pg_errmsg(s->pg));
@@ -279,10 +285,11 @@ static int store_exec(store *s, const char *sql)
  * is absent, or -1. */
 static int store_meta_get(store *s, const char *key, char *out, size_t outlen)
 {
-    sqlite3_stmt *st = store_stmt(s, ST_META_GET);
+    sqlite3_stmt *st;
     int rc;
 
-    if (!st)
+    STORE_ON_PG(s, store_pg_meta_get(s->pg, key, out, outlen));
+    if (!(st = store_stmt(s, ST_META_GET)))
         return -1;
     if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
         return store_fail(s);
@@ -651,7 +658,6 @@ int store_embedder_get(store *s, store_embedder *e)
     char dims[32] = "0";
     int rc;
 
-    STORE_ON_PG(s, store_pg_embedder_get(s->pg, e));
     memset(e, 0, sizeof *e);
     if ((rc = store_meta_get(s, "embedder", e->name, sizeof e->name)) <= 0)
         return rc;
@@ -670,35 +676,43 @@ int store_embedder_get(store *s, store_embedder *e)
 /* Messages name the options of `ragd ingest`, the one writer. */
 int store_embedder_use(store *s, const store_embedder *e, char *err, size_t errlen)
 {
-    store_embedder r;
+    const char *name = store_name(s);
+    store_embedder r, u = *e;
+    size_t n = strlen(u.url);
     int rc;
 
-    STORE_ON_PG(s, store_pg_embedder_use(s->pg, e, err, errlen));
     if ((rc = store_embedder_get(s, &r)) < 0) {
-        store_errf(err, errlen, s->path, "cannot read meta", s->err);
+        store_errf(err, errlen, name, "cannot read meta", store_errmsg(s));
         return -1;
     }
     if (rc == 1 && strcmp(r.name, e->name) != 0) {
         snprintf(err, errlen, "%s was built with embedder %s (%zu dims); pass --embedder %s",
-                 s->path, r.name, r.dims, r.name);
+                 name, r.name, r.dims, r.name);
         return -1;
     }
     if (rc == 1 && !strcmp(r.name, "hash") && e->dims && r.dims != e->dims) {
         snprintf(err, errlen, "%s was built with embedder hash (%zu dims), but this ragd's hash "
-                 "embedder makes %zu; ingest into a new file", s->path, r.dims, e->dims);
+                 "embedder makes %zu; ingest into a new file", name, r.dims, e->dims);
         return -1;
     }
     if (rc == 1 && !strcmp(r.name, "openai") && strcmp(r.model, e->model) != 0) {
         snprintf(err, errlen, "%s was built with embedder openai, model %s (%zu dims); pass "
-                 "--embed-model %s", s->path, r.model, r.dims, r.model);
+                 "--embed-model %s", name, r.model, r.dims, r.model);
         return -1;
     }
     if (rc == 1 && e->dims && r.dims && r.dims != e->dims) {
         snprintf(err, errlen, "%s was built with embedder openai, model %s (%zu dims), but %s "
-                 "now returns %zu dims", s->path, r.model, r.dims, e->url, e->dims);
+                 "now returns %zu dims", name, r.model, r.dims, e->url, e->dims);
         return -1;
     }
-    s->use = *e;
+    /* Recorded without trailing slashes: the server appends "/embeddings". */
+    while (n > 1 && u.url[n - 1] == '/')
+        u.url[--n] = '\0';
+    if (s->pg) {
+        store_pg_embedder_set(s->pg, &u, rc == 1 && r.dims > 0);
+        return 0;
+    }
+    s->use = u;
     s->recorded = rc == 1 && r.dims > 0;
     return 0;
 }
@@ -709,9 +723,9 @@ int store_embedder_match(store *s, const char *name, size_t dims, char *err, siz
     int64_t any = 0;
     int rc;
 
-    STORE_ON_PG(s, store_pg_embedder_match(s->pg, name, dims, err, errlen));
-    if (store_int(s, ST_ANY_VEC, &any) < 0 || (rc = store_embedder_get(s, &r)) < 0) {
-        snprintf(err, errlen, "sqlite: %s", s->err);
+    if ((s->pg ? (any = store_pg_any_vector(s->pg)) : store_int(s, ST_ANY_VEC, &any)) < 0 ||
+        (rc = store_embedder_get(s, &r)) < 0) {
+        snprintf(err, errlen, "%s: %s", s->pg ? store_name(s) : "sqlite", store_errmsg(s));
         return -1;
     }
     if (any && (strcmp(rc ? r.name : "(none)", name) != 0 || r.dims != dims)) {
@@ -720,28 +734,23 @@ int store_embedder_match(store *s, const char *name, size_t dims, char *err, siz
             snprintf(have, sizeof have, "%zu", r.dims);
         snprintf(err, errlen,
                  "%s: built with embedder %s (%s dims), but ragd embeds queries with %s (%zu dims)",
-                 s->path, rc ? r.name : "(none)", have, name, dims);
+                 store_name(s), rc ? r.name : "(none)", have, name, dims);
         return -1;
     }
     return 0;
 }
 
 /* Record the declared embedder in meta, in the put's transaction, so a
- * store never has vectors without knowing how they were made.  The URL
- * loses its trailing slashes, as the server appends "/embeddings". */
+ * store never has vectors without knowing how they were made. */
 static int store_record_embedder(store *s)
 {
-    char dims[32], url[sizeof s->use.url];
-    size_t n = strlen(s->use.url);
+    char dims[32];
 
-    while (n > 1 && s->use.url[n - 1] == '/')
-        n--;
-    snprintf(url, sizeof url, "%.*s", (int)n, s->use.url);
     snprintf(dims, sizeof dims, "%zu", s->use.dims);
     if (store_meta_set(s, "embedder", s->use.name) < 0 || store_meta_set(s, "embed_dims", dims) < 0)
         return -1;
     if (!strcmp(s->use.name, "openai") &&
-        (store_meta_set(s, "embed_model", s->use.model) < 0 || store_meta_set(s, "embed_url", url) < 0))
+        (store_meta_set(s, "embed_model", s->use.model) < 0 || store_meta_set(s, "embed_url", s->use.url) < 0))
         return -1;
     s->pending = 1;
     return 0;

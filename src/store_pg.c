@@ -614,11 +614,11 @@ static int pg_own_txn(store_pg *p, int (*fn)(store_pg *, const void *), const vo
 
 /* ----------------------------------------------------------- embedder -- */
 
-/* meta.key into out; 1, 0 when absent, or -1. */
-static int pg_meta_get(store_pg *p, const char *key, char *out, size_t outlen)
+int store_pg_meta_get(store_pg *p, const char *key, char *out, size_t outlen)
 {
     const char *v[] = {key};
-    PGresult *r = pg_run(p, "SELECT value FROM ragd_meta WHERE key = $1", 1, v, NULL, NULL, 0);
+    PGresult *r = pg_ready(p) < 0 ? NULL
+                : pg_run(p, "SELECT value FROM ragd_meta WHERE key = $1", 1, v, NULL, NULL, 0);
     int rc;
 
     if (!r)
@@ -637,66 +637,28 @@ static int pg_meta_set(store_pg *p, const char *key, const char *value)
                     " ON CONFLICT(key) DO UPDATE SET value = excluded.value", 2, v);
 }
 
-int store_pg_embedder_get(store_pg *p, store_embedder *e)
+int store_pg_any_vector(store_pg *p)
 {
-    char dims[32] = "0";
-    int rc = -1;
+    PGresult *r = pg_ready(p) < 0 ? NULL
+                : pg_run(p, "SELECT EXISTS (SELECT 1 FROM ragd_vectors)", 0, NULL, NULL, NULL, 0);
+    int rc;
 
-    memset(e, 0, sizeof *e);
-    if (pg_ready(p) < 0 || (rc = pg_meta_get(p, "embedder", e->name, sizeof e->name)) <= 0)
-        return rc;
-    if (pg_meta_get(p, "embed_dims", dims, sizeof dims) < 0 ||
-        pg_meta_get(p, "embed_url", e->url, sizeof e->url) < 0 ||
-        pg_meta_get(p, "embed_model", e->model, sizeof e->model) < 0) {
-        memset(e, 0, sizeof *e);
+    if (!r)
         return -1;
-    }
-    e->dims = strtoul(dims, NULL, 10);
-    if (!strcmp(e->name, "openai") && !e->model[0])
-        snprintf(e->model, sizeof e->model, "%s", STORE_OPENAI_DEFAULT_MODEL);
-    return 1;
+    rc = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return rc;
 }
 
-int store_pg_embedder_use(store_pg *p, const store_embedder *e, char *err, size_t errlen)
+void store_pg_embedder_set(store_pg *p, const store_embedder *e, int recorded)
 {
-    store_embedder r;
-    int rc = store_pg_embedder_get(p, &r);
-
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot read meta (%s)", p->label, p->err);
-        return -1;
-    }
-    if (rc == 1 && (strcmp(r.name, e->name) != 0 ||
-                    (!strcmp(r.name, "openai") && strcmp(r.model, e->model) != 0) ||
-                    (e->dims && r.dims && r.dims != e->dims))) {
-        snprintf(err, errlen, "%s was built with embedder %s%s%s (%zu dims), not %s%s%s (%zu dims)",
-                 p->label, r.name, *r.model ? ", model " : "", r.model, r.dims, e->name,
-                 *e->model ? ", model " : "", e->model, e->dims);
-        return -1;
-    }
     p->use = *e;
-    p->recorded = rc == 1 && r.dims > 0;
-    return 0;
+    p->recorded = recorded;
 }
 
-int store_pg_embedder_match(store_pg *p, const char *name, size_t dims, char *err, size_t errlen)
+const char *store_pg_name(store_pg *p)
 {
-    store_embedder r;
-    PGresult *any = pg_ready(p) < 0 ? NULL
-                  : pg_run(p, "SELECT EXISTS (SELECT 1 FROM ragd_vectors)", 0, NULL, NULL, NULL, 0);
-    int rc = any ? store_pg_embedder_get(p, &r) : -1, has = any && PQgetvalue(any, 0, 0)[0] == 't';
-
-    PQclear(any);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", p->label, p->err);
-        return -1;
-    }
-    if (has && (strcmp(rc ? r.name : "(none)", name) != 0 || r.dims != dims)) {
-        snprintf(err, errlen, "%s: built with embedder %s (%zu dims), but ragd embeds queries "
-                 "with %s (%zu dims)", p->label, rc ? r.name : "(none)", r.dims, name, dims);
-        return -1;
-    }
-    return 0;
+    return p->label;
 }
 
 static int pg_record_embedder(store_pg *p)

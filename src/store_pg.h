@@ -37,9 +37,15 @@ int store_pg_begin(store_pg *p);
 int store_pg_commit(store_pg *p);
 void store_pg_rollback(store_pg *p);
 
-int store_pg_embedder_get(store_pg *p, store_embedder *e);
-int store_pg_embedder_use(store_pg *p, const store_embedder *e, char *err, size_t errlen);
-int store_pg_embedder_match(store_pg *p, const char *name, size_t dims, char *err, size_t errlen);
+/* The embedder rule is store.c's, the same for both backends; these are
+ * what it needs of this one.  meta.key into out: 1, 0 when absent, or -1.
+ * Whether any vector is stored: 1, 0, or -1.  The embedder p's puts write
+ * with, and whether the store's meta already records it. */
+int store_pg_meta_get(store_pg *p, const char *key, char *out, size_t outlen);
+int store_pg_any_vector(store_pg *p);
+void store_pg_embedder_set(store_pg *p, const store_embedder *e, int recorded);
+/* The store's name for messages: its URL without a password. */
+const char *store_pg_name(store_pg *p);
 
 int store_pg_put(store_pg *p, const store_doc *d);
 int store_pg_delete(store_pg *p, const char *id);
