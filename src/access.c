@@ -7,6 +7,7 @@
  * system call per request.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@
 
 static FILE *access_file;           /* NULL: stderr */
 static int access_log_queries;
-static unsigned long long access_prefix, access_counter;
+static unsigned long long access_prefix;
+static atomic_ullong access_counter; /* every loop numbers its requests from it */
 static metric *access_requests, *access_latency;
 
 int access_init(const char *path, int log_queries, char *err, size_t errlen)
@@ -126,7 +128,8 @@ void access_begin(access_rec *r, struct evhttp_request *req)
     if (access_id_ok(given))
         snprintf(r->id, sizeof r->id, "%s", given);
     else
-        snprintf(r->id, sizeof r->id, "%016llx-%llx", access_prefix, ++access_counter);
+        snprintf(r->id, sizeof r->id, "%016llx-%llx", access_prefix,
+                 atomic_fetch_add(&access_counter, 1) + 1);
     evhttp_remove_header(out, "X-Request-Id");
     evhttp_add_header(out, "X-Request-Id", r->id);
 }

@@ -130,7 +130,7 @@ static int batch_room(const batch *b)
 {
     const search_env *se = b->env->searches;
 
-    return se->nlive < (size_t)se->cfg->max_inflight;
+    return search_live_all() < (size_t)se->cfg->max_inflight;
 }
 
 static void batch_start(batch *b, batch_item *it)

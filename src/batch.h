@@ -19,6 +19,7 @@
 #ifndef RAGD_BATCH_H
 #define RAGD_BATCH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "conn.h"
@@ -35,7 +36,7 @@ struct batch;
 typedef struct batch_env {
     search_env *searches;
     struct batch *live;       /* batches not yet freed (this module's list) */
-    size_t nlive;
+    atomic_size_t nlive;      /* read by the other loops (admission, metrics) */
 } batch_env;
 
 /* Set up env over searches, whose freed hook it takes: a freed search may

@@ -44,7 +44,7 @@ static void breaker_open(breaker *b, int64_t now_ms)
     breaker_set(b, BREAKER_OPEN);
 }
 
-int breaker_allow(breaker *b, int64_t now_ms)
+static int breaker_allow_locked(breaker *b, int64_t now_ms)
 {
     if (b->state == BREAKER_CLOSED)
         return 1;
@@ -59,10 +59,18 @@ int breaker_allow(breaker *b, int64_t now_ms)
     return 1;
 }
 
-void breaker_record(breaker *b, int ok, int64_t now_ms)
+int breaker_allow(breaker *b, int64_t now_ms)
 {
-    if (b->failures == 0)
-        return;
+    int ok;
+
+    spin_lock(&b->lock);
+    ok = breaker_allow_locked(b, now_ms);
+    spin_unlock(&b->lock);
+    return ok;
+}
+
+static void breaker_record_locked(breaker *b, int ok, int64_t now_ms)
+{
     if (ok) {
         b->run = 0;
         if (b->state != BREAKER_CLOSED) {
@@ -81,9 +89,24 @@ void breaker_record(breaker *b, int ok, int64_t now_ms)
     }
 }
 
+void breaker_record(breaker *b, int ok, int64_t now_ms)
+{
+    if (b->failures == 0)
+        return;
+    spin_lock(&b->lock);
+    breaker_record_locked(b, ok, now_ms);
+    spin_unlock(&b->lock);
+}
+
 breaker_state breaker_get_state(const breaker *b)
 {
-    return b->state;
+    breaker *m = (breaker *)b; /* the lock is not part of the value */
+    breaker_state st;
+
+    spin_lock(&m->lock);
+    st = m->state;
+    spin_unlock(&m->lock);
+    return st;
 }
 
 const char *breaker_state_name(breaker_state s)

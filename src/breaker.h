@@ -10,12 +10,15 @@
  * counts (its client left and it was cancelled) does not wedge the breaker.
  * Each change of state is logged once.  The clock is passed in, so the state
  * machine is tested without waiting.  A breaker is a plain struct its
- * instance embeds; it owns nothing.  Loop thread only.
+ * instance embeds; it owns nothing.  Any loop thread: a spin lock keeps
+ * each call whole.
  */
 #ifndef RAGD_BREAKER_H
 #define RAGD_BREAKER_H
 
 #include <stdint.h>
+
+#include "spin.h"
 
 #define BREAKER_DEFAULT_OPEN_MS 30000
 #define BREAKER_DEFAULT_MAX_OPEN_MS 600000
@@ -34,6 +37,7 @@ typedef struct breaker {
     int64_t until_ms;       /* OPEN: when it half-opens; HALF_OPEN: next probe */
     uint64_t opened;        /* times it opened (counters for metrics) */
     uint64_t rejected;      /* requests not sent because it was open */
+    spin lock;              /* guards the fields above but the settings */
 } breaker;
 
 /* Set up b, closed.  failures 0 disables it. */

@@ -4,6 +4,7 @@
  * its head, so eviction takes from the tail.
  */
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,10 @@ typedef struct cache_entry {
     struct cache_entry *newer, *older; /* use order */
 } cache_entry;
 
+/* mu guards everything but the settings: every loop thread reads and
+ * writes the one cache, and the main loop empties it when told. */
 struct cache {
+    pthread_mutex_t mu;
     int64_t ttl_ms;
     size_t max_bytes, bytes, count;
     cache_entry *newest, *oldest;
@@ -78,6 +82,12 @@ static void cache_drop(cache *c, cache_entry *e)
     free(e);
 }
 
+static void cache_clear_locked(cache *c)
+{
+    while (c->oldest)
+        cache_drop(c, c->oldest);
+}
+
 static void cache_store_changed(void *arg)
 {
     cache_clear(arg);
@@ -91,7 +101,12 @@ cache *cache_new(int64_t ttl_ms, size_t max_bytes, const char *store_path)
         return NULL;
     c->ttl_ms = ttl_ms;
     c->max_bytes = max_bytes;
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
     if (store_path && !(c->sub = notify_subscribe(store_path, cache_store_changed, c))) {
+        pthread_mutex_destroy(&c->mu);
         free(c);
         return NULL;
     }
@@ -102,8 +117,9 @@ void cache_free(cache **cp)
 {
     if (!*cp)
         return;
-    cache_clear(*cp);
     notify_unsubscribe(&(*cp)->sub);
+    cache_clear_locked(*cp);
+    pthread_mutex_destroy(&(*cp)->mu);
     free(*cp);
     *cp = NULL;
 }
@@ -116,22 +132,24 @@ static cache_entry *cache_find(cache *c, const char *key)
     return NULL;
 }
 
-const char *cache_get(cache *c, const char *key, int64_t now_ms)
+char *cache_get(cache *c, const char *key, int64_t now_ms)
 {
-    cache_entry *e = cache_find(c, key);
+    cache_entry *e;
+    char *text = NULL;
 
-    if (!e)
-        return NULL;
-    if (now_ms >= e->expires_ms) {
+    pthread_mutex_lock(&c->mu);
+    if ((e = cache_find(c, key)) && now_ms >= e->expires_ms) {
         cache_drop(c, e);
-        return NULL;
+    } else if (e) {
+        cache_unuse(c, e);
+        cache_use(c, e);
+        text = strdup(e->text);
     }
-    cache_unuse(c, e);
-    cache_use(c, e);
-    return e->text;
+    pthread_mutex_unlock(&c->mu);
+    return text;
 }
 
-int cache_put(cache *c, const char *key, const char *text, int64_t now_ms)
+static int cache_put_locked(cache *c, const char *key, const char *text, int64_t now_ms)
 {
     size_t klen = strlen(key), tlen = strlen(text);
     size_t bytes = sizeof(cache_entry) + klen + tlen + 2;
@@ -168,18 +186,41 @@ fail:
     return -1;
 }
 
+int cache_put(cache *c, const char *key, const char *text, int64_t now_ms)
+{
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    rc = cache_put_locked(c, key, text, now_ms);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 void cache_clear(cache *c)
 {
-    while (c->oldest)
-        cache_drop(c, c->oldest);
+    pthread_mutex_lock(&c->mu);
+    cache_clear_locked(c);
+    pthread_mutex_unlock(&c->mu);
 }
 
 size_t cache_count(const cache *c)
 {
-    return c->count;
+    cache *m = (cache *)c; /* the lock is not part of the value */
+    size_t n;
+
+    pthread_mutex_lock(&m->mu);
+    n = m->count;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 size_t cache_bytes(const cache *c)
 {
-    return c->bytes;
+    cache *m = (cache *)c;
+    size_t n;
+
+    pthread_mutex_lock(&m->mu);
+    n = m->bytes;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }

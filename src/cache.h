@@ -12,7 +12,9 @@
  * to the same file is seen only through the TTL.
  *
  * Ownership: the server owns the cache (cache_new / cache_free); stored
- * texts are copies the cache owns.  Loop thread only.
+ * texts are copies the cache owns, and cache_get hands out a copy of its
+ * own.  Any loop thread: one lock guards it, so every loop shares one
+ * cache; notify subscribers (cache_new) are the main loop's.
  */
 #ifndef RAGD_CACHE_H
 #define RAGD_CACHE_H
@@ -30,10 +32,10 @@ cache *cache_new(int64_t ttl_ms, size_t max_bytes, const char *store_path);
 /* Free *cp (NULL is fine) and what it holds, and set *cp to NULL. */
 void cache_free(cache **cp);
 
-/* The text stored under key if it has not expired at now_ms, and mark it
- * recently used; NULL when absent.  Borrowed: valid until the next call
- * into this cache. */
-const char *cache_get(cache *c, const char *key, int64_t now_ms);
+/* A copy of the text stored under key if it has not expired at now_ms
+ * (the caller frees it), and mark it recently used; NULL when absent or out
+ * of memory. */
+char *cache_get(cache *c, const char *key, int64_t now_ms);
 
 /* Store a copy of text under key at now_ms, replacing what was there and
  * evicting the least recently used entries to stay within max_bytes.  A

@@ -24,8 +24,8 @@ struct coalesce_flight {
     struct coalesce_flight *next;     /* bucket chain */
 };
 
-static coalesce_flight *coalesce_table[COALESCE_BUCKETS];
-static coalesce_stats coalesce_counts;
+static _Thread_local coalesce_flight *coalesce_table[COALESCE_BUCKETS]; /* one per loop */
+static _Thread_local coalesce_stats coalesce_counts;
 
 static coalesce_flight **coalesce_bucket(const char *key)
 {

@@ -30,6 +30,8 @@ const char config_serve_usage[] =
     "  --web-url URL      SearxNG base URL for the web source (default: disabled)\n"
     "  --timeout-ms N     default per-request deadline (default 1500)\n"
     "  --workers N        worker threads for SQLite work (default: one per core)\n"
+    "  --loops N|auto     event loops serving HTTP, one thread each (default: 1;\n"
+    "                     auto: one per core)\n"
     "  --embed-url URL    embeddings endpoint, when the store used --embedder openai\n"
     "  --llm-url URL      OpenAI-compatible API base URL for answers, e.g.\n"
     "                     https://api.openai.com/v1 (default: extractive answers)\n"
@@ -83,7 +85,7 @@ const char config_serve_usage[] =
     "Environment: RAGD_EMBED_API_KEY (bearer key for the embeddings endpoint),\n"
     "RAGD_LLM_API_KEY (bearer key for the LLM API).  Keys are never logged.\n";
 
-enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_EMBED_URL,
+enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_LOOPS, OPT_EMBED_URL,
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
        OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
        OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_ACCESS_LOG, OPT_LOG_QUERIES, OPT_CORS_ORIGIN,
@@ -127,6 +129,7 @@ static const struct option config_opts[] = {
     {"web-url", required_argument, NULL, OPT_WEB_URL},
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"loops", required_argument, NULL, OPT_LOOPS},
     {"embed-url", required_argument, NULL, OPT_EMBED_URL},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -346,6 +349,18 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
     } else if (!strcmp(key, "workers")) {
         if (config_file_int(v, key, 1, 256, &n, err, errlen)) return -1;
         c->workers = (unsigned)n;
+    } else if (!strcmp(key, "loops")) {
+        if (json_is_string(v) && !strcmp(json_string_value(v), "auto"))
+            n = 0;
+        else if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+                 json_integer_value(v) > CONFIG_MAX_LOOPS) {
+            snprintf(err, errlen, "loops: expected an integer from 1 to %d, or \"auto\"",
+                     CONFIG_MAX_LOOPS);
+            return -1;
+        } else
+            n = json_integer_value(v);
+        c->loops = (unsigned)n;
+        c->loops_given = 1;
     } else if (!strcmp(key, "llm_max_tokens")) {
         if (config_file_int(v, key, 1, 1000000, &n, err, errlen)) return -1;
         c->llm_max_tokens = (int)n;
@@ -432,6 +447,7 @@ static void config_defaults(config *c)
     c->max_query = 4096;
     c->llm_temperature = -1;
     c->hedge_share = CONFIG_DEFAULT_HEDGE_SHARE;
+    c->loops = CONFIG_DEFAULT_LOOPS;
     c->llm_max_tokens = CONFIG_DEFAULT_LLM_MAX_TOKENS;
     c->context_tokens = CONFIG_DEFAULT_CONTEXT_TOKENS;
     c->llm_timeout_ms = CONFIG_DEFAULT_LLM_TIMEOUT_MS;
@@ -506,6 +522,17 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
             return -1;
         }
         c->timeout_ms = (int)n;
+        return 0;
+    case OPT_LOOPS:
+        if (!strcmp(arg, "auto"))
+            n = 0;
+        else if (config_parse_long(arg, 1, CONFIG_MAX_LOOPS, &n) != 0) {
+            snprintf(err, errlen, "--loops: expected an integer from 1 to %d, or auto, got \"%s\"",
+                     CONFIG_MAX_LOOPS, arg);
+            return -1;
+        }
+        c->loops = (unsigned)n;
+        c->loops_given = 1;
         return 0;
     case OPT_WORKERS:
         if (config_parse_long(arg, 1, 256, &n) != 0) {
@@ -631,6 +658,8 @@ void config_keep_fixed(config *next, config *running, char *changed, size_t len)
     config_keep_str(&next->prompt_file, &running->prompt_file, "prompt_file", changed, len);
     config_keep_str(&next->plugin_dir, &running->plugin_dir, "plugin_dir", changed, len);
     CONFIG_KEEP_NUM(workers, "workers");
+    CONFIG_KEEP_NUM(loops, "loops");
+    next->loops_given = running->loops_given;
     CONFIG_KEEP_NUM(llm_temperature, "llm_temperature");
     CONFIG_KEEP_NUM(llm_max_tokens, "llm_max_tokens");
     CONFIG_KEEP_NUM(context_tokens, "context_tokens");

@@ -23,6 +23,9 @@
 /* At most one request in twenty is hedged, so a slow upstream sees at most
  * 5% more load. */
 #define CONFIG_DEFAULT_HEDGE_SHARE 0.05
+#define CONFIG_MAX_LOOPS 64
+/* Event loops when neither --loops nor the file says: 0 is one per core. */
+#define CONFIG_DEFAULT_LOOPS 1
 
 typedef struct config {
     char *db;           /* store file, or NULL */
@@ -31,6 +34,8 @@ typedef struct config {
     char *embed_url;    /* overrides the store's recorded embeddings URL */
     int timeout_ms;     /* default per-request deadline */
     unsigned workers;   /* worker threads; 0 means one per core */
+    unsigned loops;     /* event loops serving HTTP; 0 means one per core */
+    int loops_given;    /* whether loops was set (flag or file), not defaulted */
     int log_level;
     size_t max_body;    /* largest accepted request body, bytes */
     size_t max_query;   /* longest accepted query, bytes */

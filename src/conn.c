@@ -19,6 +19,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,7 @@ struct conn_table {
     struct evconnlistener *listener;   /* NULL once shutting down */
     conn_limits lim;
     struct timeval idle;               /* lim.idle_timeout_ms */
-    size_t count;
+    atomic_size_t count;               /* read by /metrics on any loop */
     conn **by_fd;
     size_t nfd;
     struct event *retry;               /* resumes accepting after running out of descriptors */
@@ -70,9 +71,9 @@ struct conn_table {
     conn_table *next;                  /* conn_tables */
 };
 
-/* Every table, so the listener's error callback (which gets evhttp's
- * argument, not ours) can find its own.  Loop thread only. */
-static conn_table *conn_tables;
+/* Every table of this loop thread, so the listener's error callback
+ * (which gets evhttp's argument, not ours) can find its own. */
+static _Thread_local conn_table *conn_tables;
 
 size_t conn_default_max(void)
 {
@@ -479,7 +480,7 @@ void conn_table_stop_accepting(conn_table *t)
 
 size_t conn_count(const conn_table *t)
 {
-    return t->count;
+    return atomic_load(&((conn_table *)t)->count);
 }
 
 void conn_table_free(conn_table **tp)

@@ -16,7 +16,9 @@
 
 #include <jansson.h>
 
+#include "defer.h"
 #include "docreq.h"
+#include "log.h"
 #include "notify.h"
 #include "reply.h"
 
@@ -258,6 +260,47 @@ static void docs_op_free(docs_op *op)
     free(op);
 }
 
+/* What a request that changed something tells the job runner (a job
+ * queued or cancelled) or the store's readers (documents deleted).  They
+ * live on the main loop; a request served by another loop sends it there. */
+typedef struct docs_news {
+    docs_kind kind;
+    job_env *jobs;
+    int64_t job_id;
+} docs_news;
+
+static void docs_news_run(void *arg)
+{
+    docs_news *n = arg;
+
+    if (n->kind == DOCS_POST)
+        job_env_kick(n->jobs);
+    else if (n->kind == DOCS_DELETE)
+        notify_publish(job_env_path(n->jobs));
+    else
+        job_env_cancelled(n->jobs, n->job_id);
+    free(n);
+}
+
+static void docs_tell(docs_env *env, docs_kind kind, int64_t job_id)
+{
+    docs_news *n = malloc(sizeof *n);
+
+    if (!n) {
+        log_msg(LOG_WARN, "documents: out of memory telling the job runner; it looks again "
+                "at its next change");
+        return;
+    }
+    *n = (docs_news){kind, env->jobs, job_id};
+    if (!env->main || env->main == env->base)
+        docs_news_run(n);
+    else if (defer_call(env->main, docs_news_run, n) != 0) {
+        log_msg(LOG_WARN, "documents: cannot reach the main loop; the job runner looks again "
+                "at its next change");
+        free(n);
+    }
+}
+
 static void docs_done(void *arg)
 {
     docs_op *op = arg;
@@ -265,15 +308,15 @@ static void docs_done(void *arg)
 
     op->env->live--;
     if (op->kind == DOCS_POST && op->status == 202) {
-        job_env_kick(op->env->jobs);
+        docs_tell(op->env, DOCS_POST, op->job_id);
         snprintf(loc, sizeof loc, "/jobs/%lld", (long long)op->job_id);
         if (op->rep.req)
             evhttp_add_header(evhttp_request_get_output_headers(op->rep.req), "Location", loc);
     }
     if (op->kind == DOCS_DELETE && op->status == 200)
-        notify_publish(job_env_path(op->env->jobs));
+        docs_tell(op->env, DOCS_DELETE, 0);
     if (op->kind == JOBS_CANCEL && op->status == 200)
-        job_env_cancelled(op->env->jobs, op->job_id);
+        docs_tell(op->env, JOBS_CANCEL, op->job_id);
     if (op->rep.req) {
         reply_send_json(&op->rep, op->status, op->body);
         op->body = NULL;

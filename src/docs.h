@@ -14,6 +14,7 @@
 #ifndef RAGD_DOCS_H
 #define RAGD_DOCS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "conn.h"
@@ -27,12 +28,14 @@ struct event_base;
 
 typedef struct docs_env {
     struct event_base *base;
+    struct event_base *main; /* the main loop's, where the job runner and the
+                              * store's subscribers live; == base there */
     pool *pool;
     job_env *jobs;     /* NULL when ragd serves no store: every route 404s */
     size_t max_body;   /* largest POST /documents body */
     size_t max_output;
     long stall_ms;
-    unsigned live;     /* requests whose store work is in flight */
+    atomic_uint live;  /* requests whose store work is in flight (read by any loop) */
 } docs_env;
 
 /* Whether path is one of these endpoints. */

@@ -88,13 +88,15 @@ struct fanout {
 
 /* Slots whose source owes a callback, by callback number: a chained hash
  * with a fixed number of buckets, so asking a source never fails here and
- * chains stay short up to thousands of searches in flight. */
+ * chains stay short up to thousands of searches in flight.  One table per
+ * loop thread: a source calls back on the thread that asked it, so a
+ * number never needs to be found on another loop's table. */
 #define FANOUT_LIVE_BUCKETS 4096
 
-static fanout_entry *fanout_live[FANOUT_LIVE_BUCKETS];
-static uintptr_t fanout_last_id;
-static fanout_stats fanout_counts;
-static log_limit fanout_stray_limit;
+static _Thread_local fanout_entry *fanout_live[FANOUT_LIVE_BUCKETS];
+static _Thread_local uintptr_t fanout_last_id;
+static _Thread_local fanout_stats fanout_counts;
+static _Thread_local log_limit fanout_stray_limit;
 
 static void fanout_destroy(fanout *f);
 
@@ -396,10 +398,9 @@ static int fanout_launch(fanout *f, fanout_entry *e, const char *query, filter *
     fanout_slot_move(e, FANOUT_EV_ASK, FANOUT_PENDING, NULL);
     /* The requests the source starts now are this search's: a hedge that
      * wins one is reported in its slot. */
-    in->hctx.won = fanout_hedge_won;
-    in->hctx.tag = e->id;
+    host_tag_begin(fanout_hedge_won, e->id);
     rc = in->type->search(in->self, &q, fanout_slot_cb, (void *)e->id, &op);
-    in->hctx.tag = 0;
+    host_tag_end();
     if (e->src == FANOUT_SRC_DONE)
         return 0; /* it called back from inside search(): that answer stands */
     if (rc != RAGD_OK) {

@@ -49,10 +49,12 @@ void hedge_init(hedge *h, const char *name, double share, int64_t floor_ms)
 
 void hedge_observe(hedge *h, int64_t ms)
 {
+    spin_lock(&h->lock);
     h->ring[h->next] = ms < 0 ? 0 : ms;
     h->next = (h->next + 1) % HEDGE_RING;
     if (h->nring < HEDGE_RING)
         h->nring++;
+    spin_unlock(&h->lock);
 }
 
 static int hedge_cmp(const void *a, const void *b)
@@ -64,14 +66,18 @@ static int hedge_cmp(const void *a, const void *b)
 /* Nearest rank: the smallest sample at or above 95% of them. */
 int64_t hedge_p95(const hedge *h)
 {
+    hedge *m = (hedge *)h; /* the lock is not part of the value */
     int64_t v[HEDGE_RING];
-    unsigned rank;
+    unsigned rank, n;
 
-    if (h->nring < HEDGE_MIN_SAMPLES)
+    spin_lock(&m->lock);
+    n = m->nring;
+    memcpy(v, m->ring, n * sizeof *v);
+    spin_unlock(&m->lock);
+    if (n < HEDGE_MIN_SAMPLES)
         return -1;
-    memcpy(v, h->ring, h->nring * sizeof *v);
-    qsort(v, h->nring, sizeof *v, hedge_cmp);
-    rank = (h->nring * 95 + 99) / 100;
+    qsort(v, n, sizeof *v, hedge_cmp);
+    rank = (n * 95 + 99) / 100;
     return v[rank - 1];
 }
 
@@ -86,20 +92,27 @@ int64_t hedge_delay_ms(const hedge *h)
 
 void hedge_credit(hedge *h)
 {
+    spin_lock(&h->lock);
     h->tokens += h->share;
     if (h->tokens > HEDGE_BURST)
         h->tokens = HEDGE_BURST;
+    spin_unlock(&h->lock);
 }
 
 int hedge_take(hedge *h)
 {
+    int took = 0;
+
+    spin_lock(&h->lock);
     /* A little slack so that 20 credits of 0.05 make a whole token. */
-    if (h->share <= 0 || h->tokens < 1.0 - 1e-9)
-        return 0;
-    h->tokens -= 1.0;
-    if (h->tokens < 0)
-        h->tokens = 0;
-    return 1;
+    if (h->share > 0 && h->tokens >= 1.0 - 1e-9) {
+        h->tokens -= 1.0;
+        if (h->tokens < 0)
+            h->tokens = 0;
+        took = 1;
+    }
+    spin_unlock(&h->lock);
+    return took;
 }
 
 /* ------------------------------------------------------- operations -- */
@@ -143,7 +156,9 @@ static void hedge_leg_cb(void *arg, int status, long http_status, const char *bo
         if (status == RAGD_OK && op->h)
             hedge_observe(op->h, clock_ms() - op->start_ms);
         if (i == 1 && status == RAGD_OK) {
+            spin_lock(&op->h->lock);
             op->h->won++;
+            spin_unlock(&op->h->lock);
             metrics_add(obs.hedges, 1, op->h->name, "won");
             if (op->won)
                 op->won(op->tag);
@@ -182,7 +197,9 @@ static void hedge_timer_cb(evutil_socket_t fd, short what, void *arg)
     if (op->settled || op->cancelled || !op->x[0] || !hedge_take(op->h))
         return;
     if (hedge_leg_start(op, 1, &op->req) == RAGD_OK) {
+        spin_lock(&op->h->lock);
         op->h->sent++;
+        spin_unlock(&op->h->lock);
         metrics_add(obs.hedges, 1, op->h->name, "sent");
     }
 }

@@ -19,7 +19,8 @@
  * cannot be taken back once delivered.  A hedge struct is embedded in its
  * instance and owns nothing; an operation in flight owns its copy of the
  * request and frees itself after its last transfer has called back.
- * Loop thread only.
+ * An operation lives on the loop thread that started it; the statistics
+ * are the instance's, shared by every loop, under a spin lock.
  */
 #ifndef RAGD_HEDGE_H
 #define RAGD_HEDGE_H
@@ -27,6 +28,7 @@
 #include <stdint.h>
 
 #include "httpc.h"
+#include "spin.h"
 
 struct event_base;
 
@@ -47,6 +49,7 @@ typedef struct hedge {
     unsigned next;            /* where the next sample goes */
     uint64_t sent;            /* hedges sent (for metrics) */
     uint64_t won;             /* hedges whose answer came first */
+    spin lock;                /* guards tokens, the ring, the counts */
 } hedge;
 
 /* Told when a hedge won, with the tag hedge_start was given. */

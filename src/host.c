@@ -22,6 +22,43 @@
 #include "srccfg.h"
 #include "store.h"
 
+/* What this thread's host calls use (host.h): its loop, and the search
+ * whose requests are being started. */
+static _Thread_local struct {
+    struct event_base *base;
+    httpc *http;
+    hedge_won_fn won;
+    uintptr_t tag;
+} host_here;
+
+void host_bind_loop(struct event_base *base, httpc *http)
+{
+    host_here.base = base;
+    host_here.http = http;
+}
+
+void host_tag_begin(hedge_won_fn won, uintptr_t tag)
+{
+    host_here.won = won;
+    host_here.tag = tag;
+}
+
+void host_tag_end(void)
+{
+    host_here.won = NULL;
+    host_here.tag = 0;
+}
+
+static struct event_base *host_base(const host_services *svc)
+{
+    return host_here.base ? host_here.base : svc->base;
+}
+
+static httpc *host_http(const host_services *svc)
+{
+    return host_here.http ? host_here.http : svc->http;
+}
+
 static int64_t host_now_ms(const ragd_host *h)
 {
     (void)h;
@@ -42,8 +79,8 @@ static int host_http_request(const ragd_host *h, const ragd_http_request *req, r
                              void *arg, ragd_http_xfer **xfer)
 {
     const host_ctx *ctx = h->priv;
-    return hedge_start(ctx->hg, ctx->svc->base, ctx->svc->http, req, cb, arg, ctx->won, ctx->tag,
-                       xfer);
+    return hedge_start(ctx->hg, host_base(ctx->svc), host_http(ctx->svc), req, cb, arg,
+                       host_here.won, host_here.tag, xfer);
 }
 
 static void host_http_cancel(const ragd_host *h, ragd_http_xfer *xfer)
@@ -130,8 +167,8 @@ static int host_embed_remote(const host_ctx *ctx, host_embed_op *op, const char 
      * backstop set later so it never wins that race. */
     req.timeout_ms = (left > 1 ? (long)left : 1) + 1000;
     req.max_response = 4u << 20;
-    rc = hedge_start(ctx->hg, svc->base, svc->http, &req, host_embed_http_done, op, ctx->won,
-                     ctx->tag, NULL);
+    rc = hedge_start(ctx->hg, host_base(svc), host_http(svc), &req, host_embed_http_done, op,
+                     host_here.won, host_here.tag, NULL);
     free(body);
     return rc;
 }
@@ -157,7 +194,7 @@ static int host_embed(const ragd_host *h, const char *text, int64_t deadline_ms,
         /* Cheap enough to run on the loop; delivered later to keep the
          * callback rule. */
         embed_hash(text, strlen(text), op->vec, op->dims);
-        rc = defer_call(svc->base, host_embed_hash_done, op) == 0 ? RAGD_OK : RAGD_ENOMEM;
+        rc = defer_call(host_base(svc), host_embed_hash_done, op) == 0 ? RAGD_OK : RAGD_ENOMEM;
     }
     if (rc != RAGD_OK) {
         free(op->vec);

@@ -34,11 +34,18 @@ typedef struct host_ctx {
     host_services *svc;
     const char *name;
     hedge *hg;          /* the instance's hedging of HTTP requests, or NULL */
-    /* Who hears that a hedge won, and the tag naming the search whose
-     * requests are being started (0 outside a search's start). */
-    hedge_won_fn won;
-    uintptr_t tag;
 } host_ctx;
+
+/* This thread's event loop and HTTP client: the host calls a source makes
+ * on this thread use them, so their callbacks come back to it.  Unbound,
+ * a thread uses svc->base and svc->http (the main loop's).  serve.c binds
+ * each loop thread once, before it runs. */
+void host_bind_loop(struct event_base *base, httpc *http);
+
+/* The search whose HTTP requests a source starts on this thread until
+ * host_tag_end: a hedge that wins one of them tells won(tag) (fanout.c). */
+void host_tag_begin(hedge_won_fn won, uintptr_t tag);
+void host_tag_end(void);
 
 /* Fill h with the host's functions for the instance described by ctx. */
 void host_init(ragd_host *h, host_ctx *ctx);

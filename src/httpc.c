@@ -15,6 +15,7 @@
  * handle of a transfer that finished in the multi outlives it: it is reset
  * and kept, up to HTTPC_IDLE_MAX, for the next httpc_start.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +55,7 @@ struct httpc {
     size_t max_response;
     CURLM *multi;
     struct event *timer;
-    size_t active;
+    atomic_size_t active;    /* read by /metrics on any loop */
     httpc_xfer *xfers;
     CURL *idle[HTTPC_IDLE_MAX];   /* reset easy handles, owned here */
     size_t nidle;
@@ -378,7 +379,7 @@ void httpc_set_max_response(httpc *c, size_t max)
 
 size_t httpc_active(const httpc *c)
 {
-    return c->active;
+    return atomic_load(&((httpc *)c)->active);
 }
 
 httpc *httpc_new(struct event_base *base, char *err, size_t errlen)

@@ -265,6 +265,17 @@ instance *instance_set_find(instance_set *set, const char *name)
     return NULL;
 }
 
+const instance *instance_set_single_loop(const instance_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        const instance *in = set->v[i];
+        if (in->enabled &&
+            (in->type->abi_version < 3 || !(in->type->flags & RAGD_SOURCE_LOOPS)))
+            return in;
+    }
+    return NULL;
+}
+
 size_t instance_set_inflight(const instance_set *set)
 {
     size_t n = 0;

@@ -14,6 +14,7 @@
 #ifndef RAGD_INSTANCE_H
 #define RAGD_INSTANCE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <ragd/source.h>
@@ -32,9 +33,10 @@ typedef struct instance {
     int enabled;
     double weight;      /* fusion weight, >= 0 */
     int timeout_ms;     /* own deadline; 0 means the request's */
-    size_t inflight;    /* searches whose callback has not run yet */
-    unsigned refs;      /* its sets', plus one per search slot holding it */
-    unsigned sets;      /* sets listing it (two while a reload keeps it) */
+    atomic_size_t inflight; /* searches whose callback has not run yet (any loop) */
+    atomic_uint refs;   /* its sets', plus one per search slot holding it */
+    unsigned sets;      /* sets listing it (two while a reload keeps it); changed
+                         * only while the other loops are parked (serve.c) */
     breaker brk;        /* whether it may be asked now (fanout.c) */
     hedge hg;           /* hedging of its HTTP requests (host.c) */
     host_ctx hctx;      /* what host.priv points at */
@@ -62,6 +64,11 @@ int instance_set_reload(instance_set *set, const instance_set *old, host_service
 
 /* The instance called name, or NULL. */
 instance *instance_set_find(instance_set *set, const char *name);
+
+/* The first enabled instance whose source may not serve on several event
+ * loops (it lacks RAGD_SOURCE_LOOPS: a plugin built for source ABI 1 or
+ * 2, or one that does not declare it), or NULL when all may. */
+const instance *instance_set_single_loop(const instance_set *set);
 
 /* Searches in flight across all instances. */
 size_t instance_set_inflight(const instance_set *set);

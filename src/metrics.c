@@ -6,6 +6,7 @@
  * lookup costs less than the request it counts.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,10 @@ struct metric {
 };
 
 static metric *metrics_first, **metrics_last = &metrics_first;
+/* Every loop thread counts into the one registry: updates, registration
+ * and rendering take this lock (an update holds it for a list walk of a
+ * few series and an add). */
+static pthread_mutex_t metrics_mu = PTHREAD_MUTEX_INITIALIZER;
 
 const double metrics_latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                          0.25,  0.5,    1,     2.5,  5,     10,   30};
@@ -115,33 +120,48 @@ static metric *metrics_touch(metric *m, ...)
 metric *metrics_counter(const char *name, const char *help, size_t nlabels,
                         const char *const *labels)
 {
-    return metrics_touch(metrics_register(METRIC_COUNTER, name, help, nlabels, labels));
+    metric *m;
+
+    pthread_mutex_lock(&metrics_mu);
+    m = metrics_touch(metrics_register(METRIC_COUNTER, name, help, nlabels, labels));
+    pthread_mutex_unlock(&metrics_mu);
+    return m;
 }
 
 metric *metrics_gauge(const char *name, const char *help, size_t nlabels,
                       const char *const *labels, metrics_gauge_fn fn, void *arg)
 {
-    metric *m = metrics_register(METRIC_GAUGE, name, help, nlabels, labels);
+    metric *m;
 
+    pthread_mutex_lock(&metrics_mu);
+    m = metrics_register(METRIC_GAUGE, name, help, nlabels, labels);
     if (m && fn) {
         m->fn = fn;
         m->fn_arg = arg;
     }
-    return metrics_touch(m);
+    m = metrics_touch(m);
+    pthread_mutex_unlock(&metrics_mu);
+    return m;
 }
 
 metric *metrics_histogram(const char *name, const char *help, size_t nlabels,
                           const char *const *labels, const double *bounds, size_t nbounds)
 {
-    metric *m = metrics_register(METRIC_HISTOGRAM, name, help, nlabels, labels);
+    metric *m;
 
-    if (!m || m->bounds)
-        return m;
-    if (!(m->bounds = malloc((nbounds + 1) * sizeof *bounds)))
-        return NULL; /* stays registered, with no buckets: updates are dropped */
-    memcpy(m->bounds, bounds, nbounds * sizeof *bounds);
-    m->nbounds = nbounds;
-    return metrics_touch(m);
+    pthread_mutex_lock(&metrics_mu);
+    m = metrics_register(METRIC_HISTOGRAM, name, help, nlabels, labels);
+    if (m && !m->bounds) {
+        if ((m->bounds = malloc((nbounds + 1) * sizeof *bounds))) {
+            memcpy(m->bounds, bounds, nbounds * sizeof *bounds);
+            m->nbounds = nbounds;
+            m = metrics_touch(m);
+        } else {
+            m = NULL; /* stays registered, with no buckets: updates are dropped */
+        }
+    }
+    pthread_mutex_unlock(&metrics_mu);
+    return m;
 }
 
 static void metrics_series_free(series *s)
@@ -154,9 +174,10 @@ static void metrics_series_free(series *s)
 
 void metrics_reset(void)
 {
-    metric *m = metrics_first, *mnext;
+    metric *m, *mnext;
 
-    for (; m; m = mnext) {
+    pthread_mutex_lock(&metrics_mu);
+    for (m = metrics_first; m; m = mnext) {
         mnext = m->next;
         for (series *s = m->first, *snext; s; s = snext) {
             snext = s->next;
@@ -167,6 +188,7 @@ void metrics_reset(void)
     }
     metrics_first = NULL;
     metrics_last = &metrics_first;
+    pthread_mutex_unlock(&metrics_mu);
 }
 
 /* ------------------------------------------------------------- update -- */
@@ -213,11 +235,13 @@ void metrics_add(metric *m, double v, ...)
 
     if (!m || m->kind == METRIC_HISTOGRAM)
         return;
+    pthread_mutex_lock(&metrics_mu);
     va_start(ap, v);
     s = metrics_series(m, ap);
     va_end(ap);
     if (s)
         s->value += v;
+    pthread_mutex_unlock(&metrics_mu);
 }
 
 void metrics_set(metric *m, double v, ...)
@@ -227,11 +251,13 @@ void metrics_set(metric *m, double v, ...)
 
     if (!m || m->kind != METRIC_GAUGE)
         return;
+    pthread_mutex_lock(&metrics_mu);
     va_start(ap, v);
     s = metrics_series(m, ap);
     va_end(ap);
     if (s)
         s->value = v;
+    pthread_mutex_unlock(&metrics_mu);
 }
 
 void metrics_observe(metric *m, double v, ...)
@@ -242,16 +268,18 @@ void metrics_observe(metric *m, double v, ...)
 
     if (!m || m->kind != METRIC_HISTOGRAM || !m->bounds)
         return;
+    while (b < m->nbounds && v > m->bounds[b])
+        b++;
+    pthread_mutex_lock(&metrics_mu);
     va_start(ap, v);
     s = metrics_series(m, ap);
     va_end(ap);
-    if (!s)
-        return;
-    while (b < m->nbounds && v > m->bounds[b])
-        b++;
-    s->buckets[b]++;
-    s->count++;
-    s->value += v;
+    if (s) {
+        s->buckets[b]++;
+        s->count++;
+        s->value += v;
+    }
+    pthread_mutex_unlock(&metrics_mu);
 }
 
 /* ------------------------------------------------------------- render -- */
@@ -338,9 +366,13 @@ static void metrics_render_one(struct evbuffer *b, const metric *m)
 int metrics_render(struct evbuffer *out)
 {
     size_t before = evbuffer_get_length(out);
+    int empty;
 
+    pthread_mutex_lock(&metrics_mu);
     for (const metric *m = metrics_first; m; m = m->next)
         metrics_render_one(out, m);
+    empty = !metrics_first;
+    pthread_mutex_unlock(&metrics_mu);
     /* evbuffer_add fails only on ENOMEM; a short text is the sign */
-    return evbuffer_get_length(out) > before || !metrics_first ? 0 : -1;
+    return evbuffer_get_length(out) > before || empty ? 0 : -1;
 }

@@ -8,9 +8,10 @@
  * instance names, status words), never from what a client sent: a metric
  * holds at most METRICS_MAX_SERIES series and drops updates past that.
  *
- * Threads: every call runs on the loop thread.  Numbers that live on other
- * threads (the worker pool) are read at scrape time by a gauge callback,
- * never pushed from there.
+ * Threads: calls come from the loop threads (one lock guards the
+ * registry).  Numbers that live elsewhere (the worker pool, each loop's
+ * connections) are read at scrape time by a gauge callback, which runs
+ * under that lock and so must not call back into this module.
  *
  * Ownership: the registry owns every metric; metrics_reset frees them all,
  * after which the pointers are invalid.  Registering a name twice returns

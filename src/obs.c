@@ -12,7 +12,8 @@ int obs_init(void)
     static const char *const source_status[] = {"source", "status"}, *const source[] = {"source"},
                              *const stage[] = {"stage"}, *const outcome[] = {"outcome"},
                              *const status[] = {"status"}, *const version[] = {"version"},
-                             *const source_outcome[] = {"source", "outcome"};
+                             *const source_outcome[] = {"source", "outcome"},
+                             *const loop[] = {"loop"};
     metric *info = metrics_gauge("ragd_build_info", "The running ragd's version; always 1", 1,
                                  version, NULL, NULL);
 
@@ -49,11 +50,15 @@ int obs_init(void)
         metrics_counter("ragd_source_index_loads_total",
                         "Times a source instance loaded its whole index from the store: once "
                         "at start, again only when it rebuilds", 1, source),
+        metrics_counter("ragd_loop_requests_total",
+                        "Requests taken by each event loop (--loops), numbered from 0, the "
+                        "main loop", 1, loop),
     };
     return info && obs.source_calls && obs.source_latency && obs.stage_latency && obs.llm_calls &&
                    obs.llm_retries && obs.llm_tokens && obs.jobs && obs.documents_written &&
                    obs.cache_hits && obs.cache_misses && obs.hedges &&
-                   obs.breaker_state && obs.breaker_opened && obs.index_loads
+                   obs.breaker_state && obs.breaker_opened && obs.index_loads &&
+                   obs.loop_requests
                ? 0 : -1;
 }
 

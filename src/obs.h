@@ -32,6 +32,7 @@ typedef struct obs_metrics {
     metric *breaker_state;      /* {source}: 0 closed, 1 open, 2 half-open */
     metric *breaker_opened;     /* {source}: times the breaker opened */
     metric *index_loads;        /* {source}: whole-index loads from the store */
+    metric *loop_requests;      /* {loop}: requests each event loop took */
 } obs_metrics;
 
 /* Every pointer is NULL until obs_init, and the metrics.h calls accept

@@ -1,24 +1,41 @@
 /*
  * pool -- worker threads that run blocking jobs and post them back to the loop.
  *
- * Invariants: a job is on exactly one of the three lists (interactive,
- * background, finished) or held by exactly one worker; p->running_bg counts
- * the workers holding a background job; p->pending counts jobs between
- * pool_submit and their done callback and is touched only on the loop
- * thread.
+ * Invariants: a job is on exactly one list (interactive, background, or
+ * its port's finished list) or held by exactly one worker; p->running_bg
+ * counts the workers holding a background job; a port's pending counts its
+ * jobs between pool_submit and their done callback and is touched only on
+ * its loop's thread; p->pending is the sum over ports (atomic, for
+ * pool_pending from any thread).
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "clock.h"
 #include "pool.h"
 
+typedef struct joblist {
+    struct job *head, *tail;
+} joblist;
+
+/* Where finished jobs go back: one loop's queue and wake-up event. */
+struct pool_port {
+    pool *p;
+    struct event *wake;     /* activated by workers when finished is non-empty */
+    joblist finished;       /* guarded by p->lock */
+    size_t pending;         /* this port's jobs not yet done; its loop only */
+};
+
 typedef struct job {
+    pool_port *port;        /* where done runs */
     void (*work)(void *, unsigned);
     void (*done)(void *);
     void *arg;
@@ -27,10 +44,6 @@ typedef struct job {
     struct job *next;
 } job;
 
-typedef struct joblist {
-    job *head, *tail;
-} joblist;
-
 typedef struct worker {
     pool *p;
     unsigned index;
@@ -38,13 +51,12 @@ typedef struct worker {
 } worker;
 
 struct pool {
-    struct event_base *base;
-    struct event *wake;     /* activated by workers when finished is non-empty */
+    pool_port main;         /* the port of the loop the pool was made on */
     pthread_mutex_t lock;   /* guards the lists, running_bg, stopping */
     pthread_cond_t cond;    /* signalled when a job may be taken, or stopping is set */
-    joblist interactive, background, finished;
+    joblist interactive, background;
     int stopping;
-    size_t pending;
+    atomic_size_t pending;
     unsigned nworkers, started;
     unsigned max_bg, running_bg;
     size_t queued;          /* waiting for a worker (guarded by lock) */
@@ -118,24 +130,31 @@ static void *pool_worker_main(void *arg)
             if (p->background.head) /* a worker waiting on the limit may go on */
                 pthread_cond_signal(&p->cond);
         }
-        pool_joblist_push(&p->finished, j);
-        event_active(p->wake, EV_READ, 0);
+        pool_joblist_push(&j->port->finished, j);
+        event_active(j->port->wake, EV_READ, 0);
     }
     pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
-/* Run the done callbacks of every finished job, on the calling thread. */
-static void pool_drain(pool *p)
+/* The port jobs submitted on this thread report to: the loop's, once it
+ * has bound one; else the pool's main port. */
+static _Thread_local pool_port *pool_here;
+
+/* Run the done callbacks of every job finished for port, on the calling
+ * thread. */
+static void pool_drain(pool_port *port)
 {
+    pool *p = port->p;
     job *j;
 
     pthread_mutex_lock(&p->lock);
-    j = pool_joblist_take_all(&p->finished);
+    j = pool_joblist_take_all(&port->finished);
     pthread_mutex_unlock(&p->lock);
     while (j) {
         job *next = j->next;
-        p->pending--;
+        port->pending--;
+        atomic_fetch_sub(&p->pending, 1);
         j->done(j->arg);
         free(j);
         j = next;
@@ -155,14 +174,15 @@ pool *pool_new(struct event_base *base, unsigned nworkers, char *err, size_t err
 
     if (!p || nworkers == 0)
         goto fail;
-    p->base = base;
     p->nworkers = nworkers;
     p->max_bg = nworkers > 1 ? nworkers - 1 : 1;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    p->wake = event_new(base, -1, 0, pool_wake_cb, p);
+    atomic_init(&p->pending, 0);
+    p->main.p = p;
+    p->main.wake = event_new(base, -1, 0, pool_wake_cb, &p->main);
     p->workers = calloc(nworkers, sizeof *p->workers);
-    if (!p->wake || !p->workers)
+    if (!p->main.wake || !p->workers)
         goto fail;
     for (unsigned i = 0; i < nworkers; i++) {
         p->workers[i].p = p;
@@ -186,7 +206,50 @@ unsigned pool_size(const pool *p)
 
 size_t pool_pending(const pool *p)
 {
-    return p->pending;
+    return atomic_load(&((pool *)p)->pending);
+}
+
+pool_port *pool_port_new(pool *p, struct event_base *base)
+{
+    pool_port *port = calloc(1, sizeof *port);
+
+    if (!port)
+        return NULL;
+    port->p = p;
+    if (!(port->wake = event_new(base, -1, 0, pool_wake_cb, port))) {
+        free(port);
+        return NULL;
+    }
+    return port;
+}
+
+void pool_port_bind(pool_port *port)
+{
+    pool_here = port;
+}
+
+size_t pool_port_pending(const pool_port *port)
+{
+    return port->pending;
+}
+
+void pool_port_free(pool_port **pp)
+{
+    pool_port *port = *pp;
+
+    if (!port)
+        return;
+    /* Every job of this port must come home before its queue goes. */
+    while (port->pending) {
+        pool_drain(port);
+        if (port->pending)
+            usleep(1000);
+    }
+    if (pool_here == port)
+        pool_here = NULL;
+    event_free(port->wake);
+    free(port);
+    *pp = NULL;
 }
 
 void pool_load(pool *p, size_t *queued, unsigned *busy)
@@ -200,10 +263,12 @@ void pool_load(pool *p, size_t *queued, unsigned *busy)
 static int pool_queue(pool *p, void (*work)(void *, unsigned), void (*done)(void *), void *arg,
                       int background)
 {
+    pool_port *port = pool_here && pool_here->p == p ? pool_here : &p->main;
     job *j;
 
     if (p->stopping || !(j = malloc(sizeof *j)))
         return -1;
+    j->port = port;
     j->work = work;
     j->done = done;
     j->arg = arg;
@@ -214,7 +279,8 @@ static int pool_queue(pool *p, void (*work)(void *, unsigned), void (*done)(void
     p->queued++;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
-    p->pending++;
+    port->pending++;
+    atomic_fetch_add(&p->pending, 1);
     return 0;
 }
 
@@ -241,9 +307,10 @@ void pool_free(pool **pp)
     pthread_mutex_unlock(&p->lock);
     for (unsigned i = 0; i < p->started; i++)
         pthread_join(p->workers[i].thread, NULL);
-    pool_drain(p);
-    if (p->wake)
-        event_free(p->wake);
+    pool_drain(&p->main);
+    assert(atomic_load(&p->pending) == 0); /* every other port was freed first */
+    if (p->main.wake)
+        event_free(p->main.wake);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
     free(p->workers);

@@ -21,6 +21,10 @@
  * why main() calls evthread_use_pthreads() before creating the event_base).
  * The loop then runs job->done.  Not for work that needs the loop's state:
  * a work function must touch only its own job.
+ *
+ * With several event loops (serve.c), each loop thread binds a port of its
+ * own (pool_port_bind), and a job's done runs on the loop that submitted
+ * it; the pool's main port is the loop it was made on.
  */
 #ifndef RAGD_POOL_H
 #define RAGD_POOL_H
@@ -33,6 +37,7 @@ struct event_base;
 #define POOL_BACKGROUND_MAX_WAIT_MS 100
 
 typedef struct pool pool;
+typedef struct pool_port pool_port;
 
 /* Start nworkers (>= 1) threads attached to base.  Returns the pool (freed
  * with pool_free), or NULL with a message in err. */
@@ -42,8 +47,8 @@ pool *pool_new(struct event_base *base, unsigned nworkers, char *err, size_t err
 unsigned pool_size(const pool *p);
 
 /* Queue work.  Returns 0, after which work(arg, worker) runs once on a worker
- * thread and then done(arg) once on the loop thread; or -1 (out of memory or
- * shutting down) and neither runs.  Loop thread only. */
+ * thread and then done(arg) once on the submitting loop's thread; or -1 (out
+ * of memory or shutting down) and neither runs.  A loop thread only. */
 int pool_submit(pool *p, void (*work)(void *, unsigned), void (*done)(void *), void *arg);
 
 /* pool_submit for background work: the same contract, on the background
@@ -51,8 +56,23 @@ int pool_submit(pool *p, void (*work)(void *, unsigned), void (*done)(void *), v
 int pool_submit_background(pool *p, void (*work)(void *, unsigned), void (*done)(void *),
                            void *arg);
 
-/* Jobs submitted whose done has not run yet. */
+/* Jobs submitted whose done has not run yet, on every port; any thread. */
 size_t pool_pending(const pool *p);
+
+/* A port on another loop's base, for that loop's thread: freed with
+ * pool_port_free, on that thread, before pool_free.  NULL when out of
+ * memory. */
+pool_port *pool_port_new(pool *p, struct event_base *base);
+
+/* From now on, the jobs this thread submits report to port. */
+void pool_port_bind(pool_port *port);
+
+/* The port's jobs whose done has not run yet; its thread only. */
+size_t pool_port_pending(const pool_port *port);
+
+/* Wait for the port's jobs (running each done on the calling thread, the
+ * port's), then free it and set *pp to NULL. */
+void pool_port_free(pool_port **pp);
 
 /* Jobs waiting for a worker, and workers running one, as the workers left
  * them a moment ago (for metrics). */

@@ -47,12 +47,13 @@ static int registry_check(const char *path, const ragd_source_type *t, char *err
         snprintf(err, errlen, "plugin %s: " RAGD_SOURCE_ENTRY "() returned NULL", path);
         return -1;
     }
-    /* Version 2 only appended to version 1's structs, so a version 1
-     * plugin still works; fanout.c reads flags only from version 2. */
-    if (t->abi_version != RAGD_SOURCE_ABI_VERSION && t->abi_version != 1) {
+    /* Version 2 only appended to version 1's structs and version 3 changed
+     * none, so older plugins still work; fanout.c reads flags only from
+     * version 2, and registry_loops_ok the loops flag only from 3. */
+    if (t->abi_version < 1 || t->abi_version > RAGD_SOURCE_ABI_VERSION) {
         snprintf(err, errlen,
                  "plugin %s: built for source ABI version %d, but this ragd speaks version %d "
-                 "(and loads version 1); rebuild it against this ragd's <ragd/source.h>",
+                 "(and loads versions 1 and 2); rebuild it against this ragd's <ragd/source.h>",
                  path, t->abi_version, RAGD_SOURCE_ABI_VERSION);
         return -1;
     }

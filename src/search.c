@@ -67,12 +67,21 @@ typedef struct search {
     int64_t gen_t0_us;                /* when generation started */
     access_rec *acc;                  /* the request's access record until it ends, or NULL */
     char *key;                        /* coalescing and cache key (owned), or NULL */
-    const char *cached;               /* the result cache's document for key, borrowed
-                                       * while the search answers from it, or NULL */
+    char *cached;                     /* the result cache's document for key (owned,
+                                       * a copy) while the search answers from it, or NULL */
     gen *generation;                  /* in flight; NULL once it called back */
     const gen_result *gen;            /* during search_generated only */
     struct search *prev, *next;       /* env->live */
 } search;
+
+/* Live searches of every loop: admission (--max-inflight) is the
+ * process's, whichever loop a request lands on. */
+static atomic_size_t search_all_live;
+
+size_t search_live_all(void)
+{
+    return atomic_load(&search_all_live);
+}
 
 /* -------------------------------------------------------- lifecycle -- */
 
@@ -85,6 +94,7 @@ static void search_link(search *s)
         env->live->prev = s;
     env->live = s;
     env->nlive++;
+    atomic_fetch_add(&search_all_live, 1);
 }
 
 /* Free s once it has ended and nothing will call back into it. */
@@ -101,8 +111,10 @@ static void search_release(search *s)
     if (s->next)
         s->next->prev = s->prev;
     env->nlive--;
+    atomic_fetch_sub(&search_all_live, 1);
     free(s->hits);
     free(s->key);
+    free(s->cached);
     coalesce_leave(&s->cm);
     sreq_release(&s->q);
     free(s->model);
@@ -385,7 +397,7 @@ done:
 
 /* Answer s from the cached document text and end it: each source it would
  * have asked (sel, n) counts as "cached". */
-static void search_answer_cached(search *s, instance *const *sel, size_t n, const char *text)
+static void search_answer_cached(search *s, instance *const *sel, size_t n, char *text)
 {
     metrics_add(obs.cache_hits, 1);
     access_note_cached(s->acc);
@@ -408,7 +420,8 @@ static int search_begin(search *s, int may_answer)
     instance **sel = calloc(env->sources->n + 1, sizeof *sel);
     int timeout = s->q.timeout_ms ? s->q.timeout_ms : env->cfg->timeout_ms;
     writer_data d = search_data(s);
-    const char *text, *missing = NULL;
+    const char *missing = NULL;
+    char *text;
     size_t n = sel ? search_select(env, &s->q, sel, &missing) : 0;
     char msg[96];
     int rc = -1;

@@ -10,6 +10,7 @@
 #ifndef RAGD_SEARCH_H
 #define RAGD_SEARCH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -32,13 +33,16 @@ typedef struct search_env {
     const gen_env *gen;
     struct cache *cache;      /* the result cache, or NULL when off */
     struct search *live;      /* searches not yet freed (this module's list) */
-    size_t nlive;
+    atomic_size_t nlive;      /* read by the other loops (admission, metrics) */
     /* Told each time a search is freed, so whoever waits for room under
      * --max-inflight can look again (may be NULL).  Called from inside this
      * module: it may schedule work, never start or end a search. */
     void (*freed)(void *arg);
     void *freed_arg;
 } search_env;
+
+/* Searches not yet freed, on every loop of the process. */
+size_t search_live_all(void);
 
 /* The limits every search request of env is parsed under. */
 sreq_limits search_limits(const search_env *env);

@@ -1,10 +1,10 @@
 /*
- * serve -- the `ragd serve` command: build the loop and its services, start
- * the sources and the server, run until a signal, then tear down in the
- * order that lets every late callback land safely, and check that nothing
- * was left on the loop.
+ * serve -- the `ragd serve` command: build the main loop and its services,
+ * start the sources, the server and the other loops (loops.c), run until a
+ * signal, then tear down in the order that lets every late callback land
+ * safely, and check that nothing was left on any loop.
  */
-#include <dlfcn.h>
+#include <assert.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/event_struct.h>
 
 #include "config.h"
 #include "host.h"
 #include "instance.h"
 #include "log.h"
+#include "loops.h"
 #include "obs.h"
 #include "registry.h"
 #include "serve.h"
@@ -30,7 +30,9 @@ typedef struct serve_state {
     host_services svc;
     config *cfg;                /* the running config (owned) */
     instance_set sources;       /* the running instances (owned) */
-    server srv;
+    server srv;                 /* the main loop's front */
+    unsigned nloops;            /* event loops serving, this one included */
+    loops *loops;               /* the others; NULL with one */
     struct event *sigint, *sigterm, *sighup;
     struct event *reap;         /* destroys instances a reload retired, once free */
     int argc;                   /* what the config is read from again on SIGHUP */
@@ -47,6 +49,42 @@ static void serve_reap_cb(evutil_socket_t fd, short what, void *arg)
         event_del(st->reap);
 }
 
+/* Whether set's sources may serve on nloops loops; else a message naming
+ * the first that may not. */
+static int serve_loops_ok(const instance_set *set, unsigned nloops, char *err, size_t errlen)
+{
+    const instance *in = nloops > 1 ? instance_set_single_loop(set) : NULL;
+
+    if (!in)
+        return 0;
+    snprintf(err, errlen,
+             "source %s: its source type \"%s\" (source ABI version %d) does not declare "
+             "RAGD_SOURCE_LOOPS, so it cannot serve on %u event loops; rebuild it against "
+             "source ABI %d and declare the flag, or use --loops 1",
+             in->name, in->type->name, in->type->abi_version, nloops, RAGD_SOURCE_ABI_VERSION);
+    return -1;
+}
+
+/* How many loops to serve on: cfg's number, or one per core for auto.
+ * With a source that may serve on one loop only, an explicit number above
+ * 1 is an error, and auto (or the default) serves on one, saying why. */
+static int serve_nloops(serve_state *st, char *err, size_t errlen)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = st->cfg->loops ? st->cfg->loops : (unsigned)(ncpu > 0 ? ncpu : 1);
+
+    if (n > CONFIG_MAX_LOOPS)
+        n = CONFIG_MAX_LOOPS;
+    if (serve_loops_ok(&st->sources, n, err, errlen) != 0) {
+        if (st->cfg->loops_given && st->cfg->loops)
+            return -1;
+        log_msg(LOG_WARN, "%s; serving on one event loop", err);
+        n = 1;
+    }
+    st->nloops = n;
+    return 0;
+}
+
 /* Commit a config whose instances are built: swap them in and hand the
  * server the config.  Returns 0 (the old ones are released), or -1 with a
  * message and everything as it was. */
@@ -55,13 +93,24 @@ static int serve_commit(serve_state *st, config *next, instance_set *set, char *
 {
     static const struct timeval tick = {0, 100000};
     instance_set old = st->sources;
+    int rc;
 
+    /* The other loops read the instance set and their settings: hold them
+     * still while both change. */
+    if (st->loops)
+        loops_park(st->loops);
     st->sources = *set;
-    if (server_reload(&st->srv, next, err, errlen) != 0) {
+    if ((rc = server_reload(&st->srv, next, err, errlen)) != 0) {
         *set = st->sources;
         st->sources = old;
-        return -1;
+    } else if (st->loops) {
+        rc = loops_reload(st->loops, next, err, errlen);
+        assert(rc == 0); /* another front takes what the main one took */
     }
+    if (st->loops)
+        loops_resume(st->loops);
+    if (rc != 0)
+        return -1;
     *set = old;
     instance_set_release(set);
     if (instance_reap(0) > 0)
@@ -87,7 +136,12 @@ static void serve_reload(serve_state *st)
         goto fail;
     config_keep_fixed(next, st->cfg, changed, sizeof changed);
     kept = 1;
+    if (st->srv.drain) {
+        snprintf(err, sizeof err, "shutting down");
+        goto fail;
+    }
     if (instance_set_reload(&set, &st->sources, &st->svc, next, err, sizeof err) != 0 ||
+        serve_loops_ok(&set, st->nloops, err, sizeof err) != 0 ||
         serve_commit(st, next, &set, err, sizeof err) != 0)
         goto fail;
     if (*changed)
@@ -117,6 +171,8 @@ static void serve_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     log_msg(LOG_INFO, "signal %d: shutting down", (int)sig);
     server_shutdown(&st->srv, SHUTDOWN_GRACE_MS);
+    if (st->loops)
+        loops_shutdown(st->loops, SHUTDOWN_GRACE_MS);
 }
 
 static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
@@ -124,16 +180,7 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned workers = cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 2);
 
-    struct event_config *ec = event_config_new();
-
-    /* Without it libevent times events with CLOCK_MONOTONIC_COARSE, whose
-     * 4 ms ticks let a source's deadline fire before it is due. */
-    if (ec)
-        event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
-    st->base = ec ? event_base_new_with_config(ec) : NULL;
-    if (ec)
-        event_config_free(ec);
-    if (!st->base) {
+    if (!(st->base = loops_base_new())) {
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
     }
@@ -149,7 +196,13 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
         !(st->svc.pool = pool_new(st->base, workers, err, errlen)) ||
         host_embedder_from_store(&st->svc, cfg->db, cfg->embed_url, err, errlen) != 0 ||
         instance_set_load(&st->sources, &st->svc, cfg, err, errlen) != 0 ||
-        server_start(&st->srv, st->base, cfg, &st->sources, &st->svc, err, errlen) != 0)
+        serve_nloops(st, err, errlen) != 0 ||
+        server_start(&st->srv, st->base, st->svc.http, NULL, 0, st->nloops, cfg, &st->sources,
+                     &st->svc, err, errlen) != 0)
+        return -1;
+    if (st->nloops > 1 &&
+        !(st->loops = loops_start(&st->srv, st->nloops, cfg, &st->sources, &st->svc, err,
+                                  errlen)))
         return -1;
     st->sigint = evsignal_new(st->base, SIGINT, serve_signal_cb, st);
     st->sigterm = evsignal_new(st->base, SIGTERM, serve_signal_cb, st);
@@ -163,46 +216,6 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-static int serve_leftover_cb(const struct event_base *base, const struct event *ev, void *arg)
-{
-    size_t *n = arg;
-    short what = event_get_events(ev);
-    void *cb = (void *)event_get_callback(ev);
-    Dl_info di;
-
-    (void)base;
-    /* Not leaks, and only event_struct.h tells them apart: libevent's own
-     * events, kept for the loop's life (the signal pipe, the cross-thread
-     * wakeup), and the finalizers of freed bufferevents (connections freed
-     * with the server), which event_base_free runs. */
-    if (ev->ev_evcallback.evcb_flags & (EVLIST_INTERNAL | EVLIST_FINALIZING))
-        return 0;
-    (*n)++;
-    /* The callback as file+offset, which addr2line resolves to a function. */
-    if (!dladdr(cb, &di) || !di.dli_fname)
-        di.dli_fname = "?", di.dli_fbase = NULL;
-    log_msg(LOG_ERROR,
-            "shutdown: an event is still on the loop: callback %p (%s+%#tx), fd %d, "
-            "events%s%s%s%s%s",
-            cb, di.dli_fname, (char *)cb - (char *)di.dli_fbase, (int)event_get_fd(ev),
-            what & EV_TIMEOUT ? " timeout" : "", what & EV_READ ? " read" : "",
-            what & EV_WRITE ? " write" : "", what & EV_SIGNAL ? " signal" : "",
-            what & EV_PERSIST ? " persist" : "");
-    return 0;
-}
-
-/* Once everything is torn down the loop must be empty: an event still
- * added or active belongs to a module that forgot to free it, and its
- * callback would run on freed state were the loop run again.  Logs each
- * one and returns how many there were. */
-static size_t serve_leftover_events(struct event_base *base)
-{
-    size_t n = 0;
-
-    event_base_foreach_event(base, serve_leftover_cb, &n);
-    return n;
-}
-
 /* Tear down so that every callback still owed is delivered before what it
  * touches is freed: searches are answered, transfers and jobs complete
  * (their sources' callbacks free orphaned slots), deferred events run, and
@@ -212,6 +225,12 @@ static size_t serve_teardown(serve_state *st)
 {
     size_t leftover = 0;
 
+    /* The other loops end first: their searches hold instances, and what
+     * they tell the main loop (a job queued) must land on it. */
+    if (st->loops) {
+        loops_shutdown(st->loops, 0);
+        leftover += loops_join(&st->loops);
+    }
     server_release(&st->srv);
     if (st->svc.http)
         httpc_free(&st->svc.http);
@@ -239,7 +258,7 @@ static size_t serve_teardown(serve_state *st)
     if (st->reap)
         event_free(st->reap);
     if (st->base) {
-        leftover = serve_leftover_events(st->base);
+        leftover += loops_leftover(st->base);
         event_base_free(st->base);
     }
     return leftover;
@@ -273,6 +292,8 @@ int serve_main(int argc, char **argv)
         fprintf(stderr, "ragd serve: %s\n", err);
         rc = 2;
     } else {
+        if (st.nloops > 1)
+            log_msg(LOG_INFO, "serving on %u event loops", st.nloops);
         printf("ragd %s listening on %s\n", PACKAGE_VERSION, st.srv.address);
         fflush(stdout);
         event_base_dispatch(st.base);

@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -47,21 +48,57 @@
 #define SERVER_BATCH_PREFIX "POST /search/batch"
 
 
+/* The fronts of the process, n of them: the main one's list, or, with
+ * one loop, just srv (through *one). */
+static server *const *server_fronts(server *srv, server **one, size_t *n)
+{
+    server *m = srv->main ? srv->main : srv;
+
+    if (m->peers) {
+        *n = m->npeers;
+        return m->peers;
+    }
+    *one = srv;
+    *n = 1;
+    return one;
+}
+
+/* Connections open on every loop. */
+static size_t server_connections(server *srv)
+{
+    server *one, *const *v;
+    size_t n, sum = 0;
+
+    v = server_fronts(srv, &one, &n);
+    for (size_t i = 0; i < n; i++)
+        sum += v[i]->conns ? conn_count(v[i]->conns) : 0;
+    return sum;
+}
+
+/* Every route starts here: the connection leaves its read deadline, and
+ * the loop that took the request is counted. */
+static conn *server_take(server *srv, struct evhttp_request *req)
+{
+    metrics_add(obs.loop_requests, 1, srv->loop_name);
+    return conn_serve(srv->conns, req);
+}
+
 /* Whether a new search may start now, or else the 503 is sent: past the
  * in-flight limit a client is told at once to come back, rather than
  * queued behind work the server cannot keep up with. */
 static int server_admit(server *srv, struct evhttp_request *req)
 {
     char msg[128];
-
     if (srv->drain) {
         reply_error(req, 503, "shutting_down", "the server is shutting down");
         return 0;
     }
-    if (srv->searches.nlive < (size_t)srv->cfg->max_inflight)
+    size_t live = search_live_all();
+
+    if (live < (size_t)srv->cfg->max_inflight)
         return 1;
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    snprintf(msg, sizeof msg, "%zu searches in flight, the limit; retry shortly", srv->searches.nlive);
+    snprintf(msg, sizeof msg, "%zu searches in flight, the limit; retry shortly", live);
     reply_error(req, 503, "overloaded", msg);
     return 0;
 }
@@ -73,7 +110,7 @@ static int server_admit(server *srv, struct evhttp_request *req)
 static int server_search_door(server *srv, struct evhttp_request *req, int allowed,
                               const char *allow, conn **c)
 {
-    *c = conn_serve(srv->conns, req);
+    *c = server_take(srv, req);
     return !cors_apply(srv->cfg->cors_origins, req) && reply_method_ok(req, allowed, allow) &&
            auth_check(srv->auth, req, AUTH_SEARCH) == 0 && server_admit(srv, req);
 }
@@ -110,7 +147,7 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     json_t *sources = json_object();
 
-    conn_serve(srv->conns, req);
+    server_take(srv, req);
     if (cors_apply(srv->cfg->cors_origins, req) ||
         !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
         return;
@@ -122,8 +159,8 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
     }
     reply_json(req, 200, json_pack("{ss ss so sI sI}", "status", "ok", "version",
                                           PACKAGE_VERSION, "sources", sources, "live_searches",
-                                          (json_int_t)srv->searches.nlive, "connections",
-                                          (json_int_t)conn_count(srv->conns)));
+                                          (json_int_t)search_live_all(), "connections",
+                                          (json_int_t)server_connections(srv)));
 }
 
 /* GET /readyz: whether this replica should get traffic.  Sources load
@@ -133,10 +170,10 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
 static void server_readyz_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
-    store_listen_state st = srv->store_feed ? store_listen_get_state(srv->store_feed)
-                                            : STORE_LISTEN_LIVE;
+    store_listen *feed = srv->main ? srv->main->store_feed : srv->store_feed;
+    store_listen_state st = feed ? store_listen_get_state(feed) : STORE_LISTEN_LIVE;
 
-    conn_serve(srv->conns, req);
+    server_take(srv, req);
     if (cors_apply(srv->cfg->cors_origins, req) ||
         !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
         return;
@@ -158,7 +195,7 @@ static void server_metrics_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     struct evbuffer *out;
 
-    conn_serve(srv->conns, req);
+    server_take(srv, req);
     if (cors_apply(srv->cfg->cors_origins, req) ||
         !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
         (!auth_listens_loopback(srv->auth) && auth_check(srv->auth, req, AUTH_ADMIN) != 0))
@@ -179,14 +216,18 @@ static void server_metrics_cb(struct evhttp_request *req, void *arg)
 
 static double server_gauge_connections(void *arg)
 {
-    const server *srv = arg;
-    return srv->conns ? (double)conn_count(srv->conns) : 0;
+    return (double)server_connections(arg);
 }
 
 static double server_gauge_inflight(void *arg)
 {
-    const server *srv = arg;
-    return (double)(srv->searches.nlive + srv->batches.nlive + srv->docs.live);
+    server *one, *const *v;
+    size_t n, sum = search_live_all();
+
+    v = server_fronts(arg, &one, &n);
+    for (size_t i = 0; i < n; i++)
+        sum += v[i]->batches.nlive + v[i]->docs.live;
+    return (double)sum;
 }
 
 static double server_gauge_queue(void *arg)
@@ -211,8 +252,13 @@ static double server_gauge_busy(void *arg)
 
 static double server_gauge_transfers(void *arg)
 {
-    const server *srv = arg;
-    return (double)httpc_active(srv->svc->http);
+    server *one, *const *v;
+    size_t n, sum = 0;
+
+    v = server_fronts(arg, &one, &n);
+    for (size_t i = 0; i < n; i++)
+        sum += httpc_active(v[i]->client);
+    return (double)sum;
 }
 
 static double server_gauge_cache_entries(void *arg)
@@ -260,7 +306,7 @@ static void server_models_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     const config *cfg = srv->cfg;
 
-    conn_serve(srv->conns, req);
+    server_take(srv, req);
     if (cors_apply(cfg->cors_origins, req) ||
         !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
         auth_check(srv->auth, req, AUTH_SEARCH) != 0)
@@ -275,7 +321,7 @@ static void server_page_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
 
-    conn_serve(srv->conns, req);
+    server_take(srv, req);
     if (!cors_apply(srv->cfg->cors_origins, req))
         page_serve(req);
 }
@@ -285,7 +331,7 @@ static void server_sources_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
 
-    conn_serve(srv->conns, req);
+    server_take(srv, req);
     if (cors_apply(srv->cfg->cors_origins, req) ||
         !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET") ||
         auth_check(srv->auth, req, AUTH_SEARCH) != 0)
@@ -298,7 +344,7 @@ static void server_session_cb(struct evhttp_request *req, void *arg)
 {
     server *srv = arg;
 
-    conn_serve(srv->conns, req);
+    server_take(srv, req);
     if (cors_apply(srv->cfg->cors_origins, req) ||
         !reply_method_ok(req, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "GET"))
         return;
@@ -323,7 +369,7 @@ static void server_notfound_cb(struct evhttp_request *req, void *arg)
     server *srv = arg;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     char msg[160];
-    conn *c = conn_serve(srv->conns, req);
+    conn *c = server_take(srv, req);
 
     if (cors_apply(srv->cfg->cors_origins, req))
         return;
@@ -348,7 +394,8 @@ static void server_bound_address(server *srv)
 
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return;
-    auth_set_listen(srv->auth, (struct sockaddr *)&ss);
+    if (!srv->main)
+        auth_set_listen(srv->auth, (struct sockaddr *)&ss);
     if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
@@ -360,13 +407,17 @@ static void server_bound_address(server *srv)
         port = ntohs(a->sin_port);
         snprintf(srv->address, sizeof srv->address, "%s:%d", ip, port);
     }
+    srv->bind_port = port;
 }
 
-/* The connection limits cfg sets. */
-static conn_limits server_conn_limits(const config *cfg)
+/* The connection limits cfg sets, for one of nloops fronts: each takes
+ * its share of --max-connections. */
+static conn_limits server_conn_limits(const config *cfg, unsigned nloops)
 {
+    size_t max = cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max();
+
     return (conn_limits){
-        cfg->max_connections ? (size_t)cfg->max_connections : conn_default_max(),
+        (max + nloops - 1) / nloops,
         (int)cfg->read_timeout_ms, (int)cfg->idle_timeout_ms, (size_t)cfg->max_pending_input,
         SERVER_HARD_MAX_BODY,
         {{SERVER_DOCUMENTS_PREFIX, (size_t)cfg->max_documents_bytes},
@@ -397,40 +448,105 @@ static int server_cache(const config *cfg, cache **out)
     return *out ? 0 : -1;
 }
 
-int server_start(server *srv, struct event_base *base, const config *cfg, instance_set *sources,
-                 host_services *svc, char *err, size_t errlen)
+/* Whether HOST:PORT is free: a plain bind, without SO_REUSEPORT, fails
+ * on any socket listening there -- another ragd's too, which SO_REUSEPORT
+ * would otherwise let this one share unnoticed.  Stores the port (chosen
+ * by the kernel when port is 0) in *bound.  Returns 0, or -1 with a
+ * message. */
+static int server_probe(const struct evutil_addrinfo *ai, const char *listen, int *bound,
+                        char *err, size_t errlen)
 {
-    char host[256];
-    int port;
-    struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
-    conn_limits lim = server_conn_limits(cfg);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    evutil_socket_t fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    int rc = -1;
 
-    memset(srv, 0, sizeof *srv);
-    srv->base = base;
-    srv->cfg = cfg;
-    srv->sources = sources;
-    srv->svc = svc;
-    srv->started = time(NULL);
-    if (!(srv->names = server_names(sources)) || !(srv->http = evhttp_new(base))) {
-        snprintf(err, errlen, "out of memory");
+    if (fd < 0 || evutil_make_listen_socket_reuseable(fd) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", listen,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        goto done;
+    }
+    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    rc = 0;
+done:
+    if (fd >= 0)
+        evutil_closesocket(fd);
+    return rc;
+}
+
+/* Listen on host:port with evhttp; with share, with SO_REUSEPORT, so that
+ * every loop's front can listen on the same address.  Returns 0, or -1
+ * with a message. */
+static int server_listen(server *srv, const char *host, int port, int share, const char *listen,
+                         char *err, size_t errlen)
+{
+    struct evutil_addrinfo hints = {0}, *ai = NULL;
+    struct evconnlistener *lev;
+    char portstr[16];
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+    int rc;
+
+    if (!share) {
+        if ((srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port)))
+            return 0;
+        snprintf(err, errlen, "cannot listen on %s: %s", listen,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         return -1;
     }
+    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    if ((rc = evutil_getaddrinfo(*host ? host : NULL, portstr, &hints, &ai)) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", listen, evutil_gai_strerror(rc));
+        return -1;
+    }
+    rc = -1;
+    /* The main front checks that no one listens there yet, then binds the
+     * port it found (the kernel's choice when port is 0) for all. */
+    if (!srv->main && server_probe(ai, listen, &port, err, errlen) != 0)
+        goto done;
+    if (ai->ai_family == AF_INET6)
+        ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons((uint16_t)port);
+    if (!(lev = evconnlistener_new_bind(srv->base, NULL, NULL, flags | LEV_OPT_REUSEABLE_PORT, -1,
+                                        ai->ai_addr, (int)ai->ai_addrlen))) {
+        snprintf(err, errlen, "cannot listen on %s: %s", listen,
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        goto done;
+    }
+    if (!(srv->sock = evhttp_bind_listener(srv->http, lev))) {
+        evconnlistener_free(lev);
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    srv->reuseport = 1;
+    rc = 0;
+done:
+    evutil_freeaddrinfo(ai);
+    return rc;
+}
+
+/* What the main front has once and the others borrow: keys, cache, jobs,
+ * the store's watch or feed, the access log and the gauges. */
+static int server_start_main(server *srv, const config *cfg, host_services *svc, char *err,
+                             size_t errlen)
+{
+    struct event_base *base = srv->base;
+
     if (access_init(cfg->access_log, cfg->log_queries, err, errlen) != 0)
         return -1;
-    if (server_metrics_init(srv) != 0) {
+    if (server_metrics_init(srv) != 0 || server_cache(cfg, &srv->searches.cache) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (auth_load(&srv->auth, cfg->api_keys_file, err, errlen) != 0 ||
-        gen_env_init(&srv->genv, base, svc->http, cfg, err, errlen) != 0)
+    if (auth_load(&srv->auth, cfg->api_keys_file, err, errlen) != 0)
         return -1;
-    srv->searches = (search_env){base, cfg, sources, srv->names, &srv->genv, NULL, NULL, 0, NULL,
-                                 NULL};
-    if (server_cache(cfg, &srv->searches.cache) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    batch_env_init(&srv->batches, &srv->searches);
     if (cfg->db && !(srv->jobs = job_env_new(base, svc, cfg->db, cfg->job_retention_s,
                                              cfg->change_log_keep, err, errlen)))
         return -1;
@@ -444,8 +560,13 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    srv->docs = (docs_env){base, svc->pool, srv->jobs, (size_t)cfg->max_documents_bytes,
-                           (size_t)cfg->max_output, cfg->read_timeout_ms, 0};
+    return 0;
+}
+
+static void server_routes(server *srv, const config *cfg)
+{
+    struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
+
     evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                EVHTTP_REQ_PATCH);
@@ -465,36 +586,121 @@ int server_start(server *srv, struct event_base *base, const config *cfg, instan
     evhttp_set_cb(srv->http, "/app.js", server_page_cb, srv);
     evhttp_set_cb(srv->http, "/app.css", server_page_cb, srv);
     evhttp_set_gencb(srv->http, server_notfound_cb, srv);
-    config_split_listen(cfg->listen, host, sizeof host, &port);
-    if (!(srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port))) {
-        snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+int server_start(server *srv, struct event_base *base, httpc *client, server *main,
+                 unsigned loop, unsigned nloops, const config *cfg, instance_set *sources,
+                 host_services *svc, char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    conn_limits lim = server_conn_limits(cfg, nloops);
+
+    memset(srv, 0, sizeof *srv);
+    srv->base = base;
+    srv->client = client;
+    srv->main = main;
+    srv->loop = loop;
+    snprintf(srv->loop_name, sizeof srv->loop_name, "%u", loop);
+    srv->cfg = cfg;
+    srv->sources = sources;
+    srv->svc = svc;
+    srv->started = main ? main->started : time(NULL);
+    srv->names = main ? main->names : server_names(sources);
+    if (!srv->names || !(srv->http = evhttp_new(base))) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (!main && server_start_main(srv, cfg, svc, err, errlen) != 0)
+        return -1;
+    if (main) {
+        srv->auth = main->auth;
+        srv->searches.cache = main->searches.cache;
+    }
+    if (gen_env_init(&srv->genv, base, client, cfg, err, errlen) != 0)
+        return -1;
+    srv->searches.base = base;
+    srv->searches.cfg = cfg;
+    srv->searches.sources = sources;
+    srv->searches.names = srv->names;
+    srv->searches.gen = &srv->genv;
+    batch_env_init(&srv->batches, &srv->searches);
+    srv->docs.base = base;
+    srv->docs.main = main ? main->base : base;
+    srv->docs.pool = svc->pool;
+    srv->docs.jobs = main ? main->jobs : srv->jobs;
+    srv->docs.max_body = (size_t)cfg->max_documents_bytes;
+    srv->docs.max_output = (size_t)cfg->max_output;
+    srv->docs.stall_ms = cfg->read_timeout_ms;
+    server_routes(srv, cfg);
+    if (main) {
+        snprintf(host, sizeof host, "%s", main->bind_host);
+        port = main->bind_port;
+    } else {
+        config_split_listen(cfg->listen, host, sizeof host, &port);
+    }
+    if (server_listen(srv, host, port, nloops > 1, cfg->listen, err, errlen) != 0)
+        return -1;
     server_bound_address(srv);
+    snprintf(srv->bind_host, sizeof srv->bind_host, "%s", host);
     if (!(srv->conns = conn_table_new(base, srv->http, evhttp_bound_socket_get_listener(srv->sock),
                                       &lim))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    log_msg(LOG_DEBUG, "at most %zu connections and %ld searches at once", lim.max_connections,
-            cfg->max_inflight);
+    if (!main)
+        log_msg(LOG_DEBUG, "at most %zu connections per loop and %ld searches at once",
+                lim.max_connections, cfg->max_inflight);
     return 0;
+}
+
+/* How many fronts share the limits. */
+static unsigned server_nloops(const server *srv)
+{
+    const server *m = srv->main ? srv->main : srv;
+    return m->peers ? (unsigned)m->npeers : 1;
+}
+
+/* Apply cfg to what every front has of its own: limits, timeouts; the
+ * names, the keys and the cache are the main front's (already reloaded).
+ * Cannot fail, so every front takes a reload that the main one took. */
+static void server_reload_front(server *srv, const config *cfg, const char **names)
+{
+    struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
+    conn_limits lim = server_conn_limits(cfg, server_nloops(srv));
+    const server *m = srv->main ? srv->main : srv;
+
+    if (!srv->main)
+        free(srv->names);
+    srv->names = names;
+    srv->cfg = cfg;
+    srv->auth = m->auth;
+    srv->searches.cache = m->searches.cache;
+    srv->searches.cfg = cfg;
+    srv->searches.names = names;
+    srv->docs.max_body = (size_t)cfg->max_documents_bytes;
+    srv->docs.max_output = (size_t)cfg->max_output;
+    srv->docs.stall_ms = cfg->read_timeout_ms;
+    conn_table_set_limits(srv->conns, &lim);
+    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_headers);
+    evhttp_set_timeout_tv(srv->http, &idle);
 }
 
 int server_reload(server *srv, const config *cfg, char *err, size_t errlen)
 {
-    struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
-    conn_limits lim = server_conn_limits(cfg);
-    const char **names = server_names(srv->sources);
+    const char **names = NULL;
     auth *keys = NULL;
     cache *results = NULL;
 
+    if (srv->main) { /* the main front has reloaded what all share */
+        server_reload_front(srv, cfg, srv->main->names);
+        return 0;
+    }
     if (srv->drain) {
         snprintf(err, errlen, "the server is shutting down");
         goto fail;
     }
-    if (!names || server_cache(cfg, &results) != 0) {
+    if (!(names = server_names(srv->sources)) || server_cache(cfg, &results) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -505,20 +711,10 @@ int server_reload(server *srv, const config *cfg, char *err, size_t errlen)
     auth_free(&srv->auth);
     srv->auth = keys;
     server_bound_address(srv); /* the new keys learn the loopback rule */
-    free(srv->names);
-    srv->names = names;
-    srv->cfg = cfg;
     /* Results of the old sources and weights must not answer new searches. */
     cache_free(&srv->searches.cache);
     srv->searches.cache = results;
-    srv->searches.cfg = cfg;
-    srv->searches.names = names;
-    srv->docs.max_body = (size_t)cfg->max_documents_bytes;
-    srv->docs.max_output = (size_t)cfg->max_output;
-    srv->docs.stall_ms = cfg->read_timeout_ms;
-    conn_table_set_limits(srv->conns, &lim);
-    evhttp_set_max_headers_size(srv->http, (ev_ssize_t)cfg->max_headers);
-    evhttp_set_timeout_tv(srv->http, &idle);
+    server_reload_front(srv, cfg, names);
     return 0;
 fail:
     free(names);
@@ -530,8 +726,12 @@ fail:
 static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     server *srv = arg;
-    size_t calls = instance_set_inflight(srv->sources), jobs = pool_pending(srv->svc->pool);
-    int idle = srv->searches.nlive == 0 && srv->batches.nlive == 0 && calls == 0 && jobs == 0;
+    /* The main front waits for every source call and worker job (the
+     * other loops' too: they end before it tears down the sources). */
+    size_t calls = srv->main ? 0 : instance_set_inflight(srv->sources);
+    size_t jobs = srv->main ? 0 : pool_pending(srv->svc->pool);
+    int idle = srv->searches.nlive == 0 && srv->batches.nlive == 0 && srv->docs.live == 0 &&
+               calls == 0 && jobs == 0;
 
     (void)fd;
     (void)what;
@@ -539,7 +739,8 @@ static void server_drain_cb(evutil_socket_t fd, short what, void *arg)
         return;
     if (!idle)
         log_msg(LOG_WARN, "shutdown: after the grace period, still waiting for %zu searches, "
-                "%zu source calls and %zu worker jobs; cancelling them", srv->searches.nlive, calls, jobs);
+                "%zu source calls and %zu worker jobs; cancelling them",
+                (size_t)srv->searches.nlive, calls, jobs);
     batch_cancel_all(&srv->batches);
     search_cancel_all(&srv->searches);
     event_del(srv->drain);
@@ -582,7 +783,7 @@ void server_release(server *srv)
             usleep(1000);
     }
     if (srv->searches.nlive)
-        log_msg(LOG_WARN, "shutdown: %zu searches did not finish", srv->searches.nlive);
+        log_msg(LOG_WARN, "shutdown: %zu searches did not finish", (size_t)srv->searches.nlive);
     if (srv->drain)
         event_free(srv->drain);
     if (srv->conns)
@@ -590,9 +791,13 @@ void server_release(server *srv)
     if (srv->http)
         evhttp_free(srv->http);
     conn_table_free(&srv->conns);
+    gen_env_release(&srv->genv);
+    if (srv->main) { /* the rest is the main front's */
+        memset(srv, 0, sizeof *srv);
+        return;
+    }
     free(srv->names);
     auth_free(&srv->auth);
-    gen_env_release(&srv->genv);
     cache_free(&srv->searches.cache);
     watch_free(&srv->store_watch);
     store_listen_free(&srv->store_feed);

@@ -2,7 +2,7 @@
  * ragd/source.h -- the interface between ragd and a retrieval source.
  *
  * A source is a table of functions (ragd_source_type) that ragd calls on its
- * event-loop thread: create an instance from its JSON config, search it
+ * event-loop threads: create an instance from its JSON config, search it
  * asynchronously, cancel a search, destroy the instance.  In return ragd gives
  * every instance a ragd_host: the event loop, an asynchronous HTTP client, a
  * worker pool for blocking work, the query embedder, a logger and helpers for
@@ -10,15 +10,27 @@
  * the built-in sources (vector, kb, web) and a plugin loaded with dlopen() are
  * written the same way.
  *
- * Threading: every function here is called on the loop thread, and every
- * callback ragd makes to a source happens on the loop thread, except a
- * ragd_work_fn, which runs on a worker thread and must touch nothing but its
- * own job and per-worker state.
+ * Threading: ragd may serve on several event loops, one thread each
+ * (`ragd serve --loops`).  create, destroy and the callbacks of events a
+ * source adds to host->base run on the main loop's thread.  search and
+ * cancel run on the thread of whichever loop took the request: for one
+ * instance, on several threads at once, for different searches.  A host
+ * call (http_request, http_cancel, work_submit, embed) may be made on any
+ * loop thread, and its callback comes back on the thread that made it; a
+ * search's own callback must likewise be made on the thread its search()
+ * was called on.  So per-search state needs no lock, but what an instance
+ * shares between its searches (a snapshot pointer swapped by a refresh, a
+ * counter) must be made safe by the source.  A source that follows these
+ * rules says so with RAGD_SOURCE_LOOPS; while any configured source does
+ * not, ragd serves on one loop, where every function and callback runs on
+ * the one loop thread.  A ragd_work_fn runs on a worker thread and must
+ * touch nothing but its own job and per-worker state.
  *
  * Callback rule (the same for every asynchronous call in this header): a
  * function that takes a completion callback either returns a negative error
  * now and never calls the callback, or returns 0 and calls the callback
- * exactly once, later, on the loop thread -- never from inside the call.
+ * exactly once, later, on the calling loop's thread -- never from inside
+ * the call.
  */
 #ifndef RAGD_SOURCE_H
 #define RAGD_SOURCE_H
@@ -33,10 +45,12 @@ extern "C" {
 
 /* Bumped on any change to this header.  Version 2 added metadata filters:
  * ragd_query.filter and .filter_ref, ragd_source_type.flags and
- * host->filter_match, each at the end of its struct.  ragd still loads a
- * plugin built against version 1 (and treats it as not filtering); any
- * other version is refused at load time. */
-#define RAGD_SOURCE_ABI_VERSION 2
+ * host->filter_match, each at the end of its struct.  Version 3 added
+ * several event loops and the RAGD_SOURCE_LOOPS flag, changing no struct.
+ * ragd still loads a plugin built against version 1 (treated as not
+ * filtering) or 2, and serves on one loop while such a plugin is
+ * configured; any other version is refused at load time. */
+#define RAGD_SOURCE_ABI_VERSION 3
 
 /* The symbol a plugin exports; ragd looks it up with dlsym(). */
 #define RAGD_SOURCE_ENTRY "ragd_source_entry"
@@ -55,6 +69,8 @@ enum { RAGD_LOG_ERROR = 0, RAGD_LOG_WARN = 1, RAGD_LOG_INFO = 2, RAGD_LOG_DEBUG 
 
 /* Capability flags for ragd_source_type.flags (ABI 2). */
 #define RAGD_SOURCE_FILTERS 0x1u /* search() applies ragd_query.filter itself */
+#define RAGD_SOURCE_LOOPS 0x2u   /* ABI 3: safe under the threading rules
+                                  * above with several loops */
 
 /* A parsed metadata filter, opaque: test a document with host->filter_match. */
 typedef struct ragd_filter ragd_filter;
@@ -137,7 +153,7 @@ typedef struct ragd_http_xfer ragd_http_xfer;
  * this thread's index, 0 <= worker < host->nworkers, so a source can keep one
  * connection per worker in an array and needs no lock for it. */
 typedef void (*ragd_work_fn)(void *arg, unsigned worker);
-/* Runs on the loop thread once the work function has returned. */
+/* Runs on the submitting loop's thread once the work function has returned. */
 typedef void (*ragd_work_done_fn)(void *arg);
 
 /* A query embedding.  status RAGD_OK with vec[0..dims) (L2-normalised,
@@ -147,9 +163,10 @@ typedef void (*ragd_embed_cb)(void *arg, int status, const float *vec,
 
 struct ragd_host {
     int abi_version;          /* RAGD_SOURCE_ABI_VERSION of the host */
-    struct event_base *base;  /* the event loop: a source may add its own
-                               * events to it, and must remove them in
-                               * destroy */
+    struct event_base *base;  /* the main event loop: a source may add its
+                               * own events to it (their callbacks run on
+                               * the main loop's thread), and must remove
+                               * them in destroy */
     unsigned nworkers;        /* worker threads in the pool */
     const char *embedder;     /* name of the query embedder ("hash", ...) */
     size_t embed_dims;        /* dimensions it produces */
@@ -163,8 +180,8 @@ struct ragd_host {
     void (*log)(const ragd_host *h, int level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
-    /* Start an HTTP transfer on the shared client (one libcurl multi handle
-     * driven by the loop; connections are reused).  On 0, *xfer (if not NULL)
+    /* Start an HTTP transfer on the calling loop's client (one libcurl
+     * multi handle per loop, driven by it; connections are reused).  On 0, *xfer (if not NULL)
      * identifies it until cb has been called.  Callback rule applies. */
     int (*http_request)(const ragd_host *h, const ragd_http_request *req,
                         ragd_http_cb cb, void *arg, ragd_http_xfer **xfer);
@@ -174,7 +191,7 @@ struct ragd_host {
     void (*http_cancel)(const ragd_host *h, ragd_http_xfer *xfer);
 
     /* Queue blocking work.  On 0, work runs on some worker thread and then
-     * done runs on the loop thread, each exactly once.  Work that has been
+     * done runs on the calling loop's thread, each exactly once.  Work that has been
      * queued cannot be withdrawn: a source that wants cancellation sets a
      * flag its work function checks. */
     int (*work_submit)(const ragd_host *h, ragd_work_fn work,
@@ -217,8 +234,9 @@ typedef struct ragd_source_type {
     /* Create an instance named name from its config object (which ragd owns
      * and keeps alive until destroy).  The host outlives the instance.  On 0
      * stores the instance in *self; on error writes a message naming the
-     * problem into err and returns negative.  Runs once at startup, on the
-     * loop thread, before the loop runs: it may block (open files). */
+     * problem into err and returns negative.  Runs on the main loop's
+     * thread, at startup before the loops run or at a config reload: it may
+     * block (open files). */
     int (*create)(const ragd_host *host, const char *name, json_t *config,
                   void **self, char *err, size_t errlen);
 
@@ -233,7 +251,8 @@ typedef struct ragd_source_type {
      * client left, and keeps the callback's arg valid until it runs. */
     void (*cancel)(void *self, ragd_op *op);
 
-    /* Free the instance.  Called only when no search of it is in flight. */
+    /* Free the instance, on the main loop's thread.  Called only when no
+     * search of it is in flight. */
     void (*destroy)(void *self);
 
     /* ABI 2: RAGD_SOURCE_* capability flags; 0 for none. */

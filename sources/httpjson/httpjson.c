@@ -841,7 +841,8 @@ static void httpjson_cancel(void *self, ragd_op *op)
 }
 
 static const ragd_source_type httpjson_type = {
-    RAGD_SOURCE_ABI_VERSION, "httpjson", httpjson_create, httpjson_search_start, httpjson_cancel, httpjson_destroy, 0,
+    RAGD_SOURCE_ABI_VERSION, "httpjson", httpjson_create, httpjson_search_start, httpjson_cancel, httpjson_destroy,
+    RAGD_SOURCE_LOOPS,
 };
 
 const ragd_source_type *ragd_source_entry(void);

@@ -458,7 +458,8 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
 }
 
 static const ragd_source_type kb_type = {
-    RAGD_SOURCE_ABI_VERSION, "kb", kb_create, kb_search, kb_cancel, kb_destroy, RAGD_SOURCE_FILTERS,
+    RAGD_SOURCE_ABI_VERSION, "kb", kb_create, kb_search, kb_cancel, kb_destroy,
+    RAGD_SOURCE_FILTERS | RAGD_SOURCE_LOOPS,
 };
 
 /* The kb source type, for ragd's registry of built-in sources. */

@@ -14,10 +14,12 @@
 #include "metrics.h"
 #include "notify.h"
 #include "obs.h"
+#include "spin.h"
 #include "store.h"
 
 /* The index of one kb instance (name, for the metrics).  ix (one
- * reference) is the current snapshot; load_db is used at create on the
+ * reference) is the current snapshot: the main loop swaps it, any loop's
+ * search takes a reference to it, both under ix_lock; load_db is used at create on the
  * loop and afterwards only by the refresh job, of which at most one is in
  * flight (refreshing).  dying: freed while a refresh ran; its done
  * callback frees l.  pending: told of a write while a refresh ran. */
@@ -26,6 +28,7 @@ struct kb_live {
     char *name, *path;
     double title_weight, text_weight;
     kb_index *ix;
+    spin ix_lock;
     store *load_db;
     struct event *timer;
     notify_sub *sub;
@@ -95,8 +98,13 @@ static void kb_live_refresh_done(void *arg)
                          r->error);
         l->failed = 1;
     } else if (r->ix) {
-        kb_index_drop(&l->ix);
+        kb_index *old;
+
+        spin_lock(&l->ix_lock);
+        old = l->ix;
         l->ix = r->ix;
+        spin_unlock(&l->ix_lock);
+        kb_index_drop(&old);
         l->failed = 0;
         kb_index_info_get(l->ix, &info);
         if (r->behind) {
@@ -193,8 +201,13 @@ fail:
 
 kb_index *kb_live_get(kb_live *l)
 {
-    kb_index_hold(l->ix);
-    return l->ix;
+    kb_index *ix;
+
+    spin_lock(&l->ix_lock);
+    ix = l->ix;
+    kb_index_hold(ix);
+    spin_unlock(&l->ix_lock);
+    return ix;
 }
 
 void kb_live_free(kb_live **lp)

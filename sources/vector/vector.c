@@ -52,6 +52,7 @@
 #include "hits.h"
 #include "notify.h"
 #include "obs.h"
+#include "spin.h"
 #include "store.h"
 #include "vec_kernel.h"
 #include "vec_par.h"
@@ -102,13 +103,12 @@ typedef struct vector_seg {
  * reflects the store up to change seq.  None of it changes after it is
  * built.  refs counts its holders: the instance (for its current
  * snapshot), every scan job from submit to its done callback, and a
- * refresh from submit to done.  Only the loop thread touches refs --
- * references are taken and dropped in search's embed callback, the scan's
- * done callback, the refresh timer and done callback and destroy, all on
- * the loop -- so it needs no atomics; workers only read a snapshot their
- * job holds.  Freed at refs 0. */
+ * refresh from submit to done.  References are taken and dropped on the
+ * loop threads (a search's embed callback and scan done callback on the
+ * loop that asked; the refresh and destroy on the main loop), so refs is
+ * atomic; workers only read a snapshot their job holds.  Freed at refs 0. */
 typedef struct vector_snap {
-    unsigned refs;
+    atomic_uint refs;
     size_t dims, nseg, nrows, ndead;
     vector_seg **segs;
     unsigned char *dead;
@@ -123,8 +123,9 @@ typedef struct vector_conn {
 
 /* One vector instance.  Owns everything it points to except host.
  *  - path, embedder, dims: fixed at create; workers may read them.
- *  - snap: the current snapshot (the instance holds one reference); loop
- *    thread only.
+ *  - snap: the current snapshot (the instance holds one reference): the
+ *    main loop swaps it, and a search on any loop takes a reference to it,
+ *    both under snap_lock (vector_snap_get).
  *  - load_db: the dedicated loading handle.  The loop uses it at create;
  *    afterwards only the refresh job does, and at most one is in flight
  *    (refreshing set), so it is never used by two threads at once.
@@ -145,6 +146,7 @@ typedef struct vector {
     unsigned scan_threads;    /* threads that share one scan, the worker's included */
     vec_par *par;             /* scan_threads - 1 helpers; NULL with one */
     vector_snap *snap;
+    spin snap_lock;
     store *load_db;
     size_t skipped;      /* bad rows in the last load, to warn once */
     int refresh_failed;  /* the last refresh failed, to warn once */
@@ -370,13 +372,25 @@ static vector_snap *vector_snap_new(size_t dims, size_t nseg, size_t nrows)
     return s;
 }
 
-/* Drop one reference; frees s at the last.  s may be NULL.  Loop only. */
+/* v's current snapshot, with a reference for the caller.  Any loop. */
+static vector_snap *vector_snap_get(vector *v)
+{
+    vector_snap *s;
+
+    spin_lock(&v->snap_lock);
+    s = v->snap;
+    atomic_fetch_add(&s->refs, 1);
+    spin_unlock(&v->snap_lock);
+    return s;
+}
+
+/* Drop one reference; frees s at the last.  s may be NULL.  Any loop. */
 static void vector_snap_unref(vector_snap *s)
 {
     if (!s)
         return;
-    assert(s->refs > 0);
-    if (--s->refs > 0)
+    assert(atomic_load(&s->refs) > 0);
+    if (atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     for (size_t i = 0; i < s->nseg; i++)
         vector_seg_unref(s->segs[i]);
@@ -959,8 +973,7 @@ static void vector_embedded(void *arg, int status, const float *x, size_t dims, 
         return;
     }
     memcpy(j->q, x, dims * sizeof *j->q);
-    j->snap = v->snap;
-    j->snap->refs++;
+    j->snap = vector_snap_get(v);
     if ((rc = v->host->work_submit(v->host, vector_scan_work, vector_scan_done, j)) != RAGD_OK) {
         vector_snap_unref(j->snap);
         j->snap = NULL;
@@ -1065,9 +1078,14 @@ static void vector_refresh_done(void *arg)
                          v->snap->nrows - v->snap->ndead, r->error);
         v->refresh_failed = 1;
     } else if (r->snap) {
+        vector_snap *old;
+
         assert(r->snap->dims == v->dims);
-        vector_snap_unref(v->snap);
+        spin_lock(&v->snap_lock);
+        old = v->snap;
         v->snap = r->snap;
+        spin_unlock(&v->snap_lock);
+        vector_snap_unref(old);
         v->refresh_failed = 0;
         if (r->full) {
             vector_note_skipped(v, r->skipped);
@@ -1105,8 +1123,7 @@ static void vector_timer_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     r->v = v;
-    r->old = v->snap;
-    r->old->refs++;
+    r->old = vector_snap_get(v);
     v->refreshing = 1;
     if (v->host->work_submit(v->host, vector_refresh_work, vector_refresh_done, r) != RAGD_OK) {
         v->refreshing = 0;
@@ -1262,7 +1279,7 @@ fail:
 
 static const ragd_source_type vector_type = {
     RAGD_SOURCE_ABI_VERSION, "vector", vector_create, vector_search, vector_cancel, vector_destroy,
-    RAGD_SOURCE_FILTERS,
+    RAGD_SOURCE_FILTERS | RAGD_SOURCE_LOOPS,
 };
 
 /* The vector source type, for ragd's registry of built-in sources. */

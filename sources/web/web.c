@@ -147,7 +147,8 @@ static void web_destroy(void *self)
 }
 
 static const ragd_source_type web_type = {
-    RAGD_SOURCE_ABI_VERSION, "web", web_create, web_search_start, web_cancel, web_destroy, 0,
+    RAGD_SOURCE_ABI_VERSION, "web", web_create, web_search_start, web_cancel, web_destroy,
+    RAGD_SOURCE_LOOPS,
 };
 
 const ragd_source_type *ragd_source_web(void)

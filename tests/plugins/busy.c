@@ -93,7 +93,7 @@ static void busy_destroy(void *self)
 }
 
 static const ragd_source_type busy_type = {
-    RAGD_SOURCE_ABI_VERSION, "busy", busy_create, busy_search, NULL, busy_destroy, 0,
+    RAGD_SOURCE_ABI_VERSION, "busy", busy_create, busy_search, NULL, busy_destroy, RAGD_SOURCE_LOOPS,
 };
 
 const ragd_source_type *ragd_source_entry(void) { return &busy_type; }

@@ -54,5 +54,5 @@ static int faq_search(void *self, const ragd_query *q, ragd_search_cb cb, void *
 }
 
 static void faq_destroy(void *self) { free(self); }
-static const ragd_source_type faq_type = {RAGD_SOURCE_ABI_VERSION, "faq", faq_create, faq_search, NULL, faq_destroy, RAGD_SOURCE_FILTERS};
+static const ragd_source_type faq_type = {RAGD_SOURCE_ABI_VERSION, "faq", faq_create, faq_search, NULL, faq_destroy, RAGD_SOURCE_FILTERS | RAGD_SOURCE_LOOPS};
 const ragd_source_type *ragd_source_entry(void) { return &faq_type; }

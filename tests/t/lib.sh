@@ -122,7 +122,7 @@ start_ragd() {
 	RAGD_LOG="$TEST_DIR/ragd.$test_count.log"
 	# A ready line left by an earlier ragd of the same step must not count.
 	rm -f "$RAGD_LOG.out"
-	"$RAGD" serve --listen 127.0.0.1:0 "$@" >"$RAGD_LOG.out" 2>"$RAGD_LOG" &
+	"$RAGD" serve --listen 127.0.0.1:0 ${RAGD_TEST_LOOPS:+--loops "$RAGD_TEST_LOOPS"} "$@" >"$RAGD_LOG.out" 2>"$RAGD_LOG" &
 	RAGD_PID=$!
 	started_pids="$started_pids $RAGD_PID"
 	wait_for_line "$RAGD_LOG.out" 'listening on' || { cat "$RAGD_LOG"; return 1; }
