@@ -21,7 +21,8 @@ static int never_search(void *s, const ragd_query *q, ragd_search_cb cb, void *a
 static void never_destroy(void *s) { (void)s; }
 
 static const ragd_source_type never_type = {
-    RAGD_SOURCE_ABI_VERSION, "never", never_create, never_search, NULL, never_destroy, 0,
+    RAGD_SOURCE_ABI_VERSION, "never", never_create, never_search, NULL, never_destroy,
+    RAGD_SOURCE_LOOPS, /* it keeps no state at all */
 };
 
 const ragd_source_type *ragd_source_entry(void) { return &never_type; }

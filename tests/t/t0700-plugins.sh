@@ -92,7 +92,7 @@ test_expect_success 'a plugin type found by name in --plugin-dir' '
 '
 test_expect_success 'the wrong ABI version is refused, naming the plugin and both versions' '
 	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"b\", \"type\": \"./badabi.so\"}]}" >bad.json &&
-	serve_fails "source b" "badabi.so" "ABI version 42" "version 1"
+	serve_fails "source b" "badabi.so" "ABI version 42" "version 3" "versions 1 and 2"
 '
 test_expect_success 'a shared object without the entry point is refused' '
 	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"n\", \"type\": \"./noentry.so\"}]}" >bad.json &&
@@ -106,7 +106,7 @@ test_expect_success 'an invalid plugin config is refused, naming instance and ke
 	printf "%s\n" "{\"db\": \"$DB\", \"sources\": [{\"name\": \"f\", \"type\": \"./faq.so\", \"entries\": 3}]}" >bad.json &&
 	serve_fails "source f (faq)" "entries"
 '
-test_expect_success 'an ABI 1 plugin still loads and answers' '
+test_expect_success 'an ABI 1 plugin still loads and answers (on one event loop)' '
 	cat >filt.json <<-EOC &&
 	{"db": "$DB", "timeout_ms": 2000, "sources": [
 	  {"name": "old", "type": "./abi1.so"},
@@ -115,7 +115,8 @@ test_expect_success 'an ABI 1 plugin still loads and answers' '
 	    {"id": "f2", "title": "Two", "text": "Volcano trivia", "metadata": {"lang": "de"}},
 	    {"id": "f3", "title": "Three", "text": "Volcano lore"}]}]}
 	EOC
-	start_ragd --config filt.json &&
+	start_ragd --config filt.json --loops auto &&
+	grep -q "source old: its source type \"abi1\" (source ABI version 1) does not declare RAGD_SOURCE_LOOPS.*serving on one event loop" "$RAGD_LOG" &&
 	test "$(post_search "{\"query\":\"volcano\",\"generate\":false}")" = 200 &&
 	test "$(jq -r ".sources.old.status, .sources.old.hits" out.json | paste -sd,)" = ok,1 &&
 	test "$(jq -r ".sources.faq.hits" out.json)" = 3
@@ -127,6 +128,29 @@ test_expect_success 'with a filter, it is skipped: ABI 1 cannot say it filters' 
 '
 test_expect_success 'a plugin declaring RAGD_SOURCE_FILTERS filters with host->filter_match' '
 	test "$(jq -r "[.contexts[].id] | sort | join(\",\")" out.json)" = "f1,f3" &&
+	stop_ragd
+'
+test_expect_success 'asked for several loops by number, an ABI 1 plugin is refused by name' '
+	cp filt.json bad.json && sed -i "s/\"timeout_ms\": 2000/\"timeout_ms\": 2000, \"loops\": 3/" bad.json &&
+	serve_fails "source old" "source ABI version 1" "RAGD_SOURCE_LOOPS" "3 event loops" "--loops 1"
+'
+# loops_taken: how many event loops took at least one request.
+loops_taken() {
+	curl -s "$RAGD_URL/metrics" | awk "/^ragd_loop_requests_total/ && \$2 > 0" | wc -l
+}
+# many_searches N: N searches, each on a connection of its own, all 200.
+many_searches() {
+	seq "$1" | xargs -P 16 -I{} curl -s -o /dev/null -w "%{http_code}\n" \
+		-H "Content-Type: application/json" --data-binary "{\"query\":\"volcano {}\",\"generate\":false}" \
+		"$RAGD_URL/search" >codes.txt &&
+	test "$(sort -u codes.txt)" = 200 && test "$(wc -l <codes.txt)" -eq "$1"
+}
+test_expect_success 'plugins that declare RAGD_SOURCE_LOOPS serve on several loops' '
+	jq "del(.sources[0])" filt.json >loops.json &&
+	start_ragd --config loops.json --loops 3 && many_searches 64 &&
+	test "$(loops_taken)" -ge 2 &&
+	test "$(post_search "{\"query\":\"volcano\",\"generate\":false}")" = 200 &&
+	test "$(jq -r ".sources.faq.hits" out.json)" = 3 &&
 	stop_ragd
 '
 test_done

@@ -20,12 +20,14 @@ upstream_searches() {
 
 Q='"query":"volcano lava","timeout_ms":30000,"generate":false'
 
+# Identical searches coalesce within one event loop (each loop has its own
+# table), so this ragd serves on one.
 test_expect_success 'setup' '
 	start_fakeup UP &&
 	cat >cfg.json <<-JSON &&
 	{"sources": [{"name": "web", "type": "web", "url": "$UP_URL"}]}
 	JSON
-	start_ragd --config cfg.json
+	start_ragd --config cfg.json --loops 1
 '
 test_expect_success 'four identical searches: one upstream request, four replies' '
 	fake_control "$UP_URL" "{\"mode\":\"hang\",\"reset_stats\":true}" &&
