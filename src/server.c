@@ -4,6 +4,8 @@
  * Every handler ends in exactly one reply.  evhttp is told to accept every
  * method so that a wrong one gets our JSON 405, not libevent's HTML page.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,17 +479,65 @@ done:
     return rc;
 }
 
-/* Listen on host:port with evhttp; with share, with SO_REUSEPORT, so that
- * every loop's front can listen on the same address.  Returns 0, or -1
- * with a message. */
+/* Take the main front's listening socket too (a duplicate of it): for
+ * a system without SO_REUSEPORT.  Every loop then waits on the one socket
+ * and whichever wakes first accepts.  Returns 0, or -1 with a message. */
+static int server_listen_shared(server *srv, const char *listen, char *err, size_t errlen)
+{
+    evutil_socket_t fd = fcntl(evhttp_bound_socket_get_fd(srv->main->sock), F_DUPFD_CLOEXEC, 0);
+    struct evconnlistener *lev;
+
+    if (fd < 0 || evutil_make_socket_nonblocking(fd) != 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    /* backlog 0: the socket listens already */
+    if (!(lev = evconnlistener_new(srv->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE, 0, fd))) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!(srv->sock = evhttp_bind_listener(srv->http, lev))) {
+        evconnlistener_free(lev);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Bind ai with SO_REUSEPORT when reuse, for evhttp.  Returns 0, or -1 with
+ * errno set. */
+static int server_bind(server *srv, const struct evutil_addrinfo *ai, int reuse)
+{
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *lev = evconnlistener_new_bind(
+        srv->base, NULL, NULL, flags | (reuse ? LEV_OPT_REUSEABLE_PORT : 0), -1, ai->ai_addr,
+        (int)ai->ai_addrlen);
+
+    if (!lev)
+        return -1;
+    if (!(srv->sock = evhttp_bind_listener(srv->http, lev))) {
+        evconnlistener_free(lev);
+        errno = ENOMEM;
+        return -1;
+    }
+    srv->reuseport = reuse;
+    return 0;
+}
+
+/* Listen on host:port with evhttp; with share, so that every loop's front
+ * can listen on the same address: each with a socket of its own, bound
+ * with SO_REUSEPORT (the kernel spreads new connections over them), or,
+ * where the system refuses that option, on the main front's one socket.
+ * Returns 0, or -1 with a message. */
 static int server_listen(server *srv, const char *host, int port, int share, const char *listen,
                          char *err, size_t errlen)
 {
     struct evutil_addrinfo hints = {0}, *ai = NULL;
-    struct evconnlistener *lev;
     char portstr[16];
-    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
-    int rc;
+    int rc, reuse;
 
     if (!share) {
         if ((srv->sock = evhttp_bind_socket_with_handle(srv->http, host, (ev_uint16_t)port)))
@@ -496,6 +546,10 @@ static int server_listen(server *srv, const char *host, int port, int share, con
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         return -1;
     }
+    if (srv->main && !srv->main->reuseport)
+        return server_listen_shared(srv, listen, err, errlen);
+    /* RAGD_LISTEN_SHARED=1 takes the path of a system without SO_REUSEPORT. */
+    reuse = !(getenv("RAGD_LISTEN_SHARED") && !strcmp(getenv("RAGD_LISTEN_SHARED"), "1"));
     hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -514,19 +568,18 @@ static int server_listen(server *srv, const char *host, int port, int share, con
         ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = htons((uint16_t)port);
     else
         ((struct sockaddr_in *)ai->ai_addr)->sin_port = htons((uint16_t)port);
-    if (!(lev = evconnlistener_new_bind(srv->base, NULL, NULL, flags | LEV_OPT_REUSEABLE_PORT, -1,
-                                        ai->ai_addr, (int)ai->ai_addrlen))) {
+    if (reuse && server_bind(srv, ai, 1) == 0) {
+        rc = 0;
+    } else if (srv->main) {
+        rc = server_listen_shared(srv, listen, err, errlen);
+    } else if (server_bind(srv, ai, 0) == 0) {
+        log_msg(LOG_INFO, "%s: the loops share one listening socket",
+                reuse ? "SO_REUSEPORT is not available here" : "RAGD_LISTEN_SHARED=1");
+        rc = 0;
+    } else {
         snprintf(err, errlen, "cannot listen on %s: %s", listen,
                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        goto done;
     }
-    if (!(srv->sock = evhttp_bind_listener(srv->http, lev))) {
-        evconnlistener_free(lev);
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
-    srv->reuseport = 1;
-    rc = 0;
 done:
     evutil_freeaddrinfo(ai);
     return rc;

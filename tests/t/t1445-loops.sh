@@ -131,6 +131,11 @@ test_expect_success 'a bad --loops or "loops" is refused with a message' '
 	echo "{\"db\": \"$DB\", \"loops\": \"lots\"}" >bad.json &&
 	refused --config bad.json -- "loops: expected an integer from 1 to 64, or \"auto\""
 '
+test_expect_success 'without SO_REUSEPORT the loops share one listening socket' '
+	RAGD_LISTEN_SHARED=1 start_ragd --config cfg.json &&
+	grep -q "RAGD_LISTEN_SHARED=1: the loops share one listening socket" "$RAGD_LOG" &&
+	searches 64 "$KEY2" && all_codes 200 64 && stop_ragd
+'
 test_expect_success 'auto serves on one loop per core' '
 	start_ragd --db "$DB" --loops auto &&
 	if [ "$(nproc)" -gt 1 ]; then grep -q "serving on $(nproc) event loops" "$RAGD_LOG"; fi &&
