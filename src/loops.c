@@ -204,8 +204,13 @@ static void *loops_thread(void *arg)
 {
     loop *lp = arg;
     loops *L = lp->set;
-    char err[sizeof L->err];
-    int rc = loops_setup(lp, err, sizeof err);
+    char err[sizeof L->err], name[16];
+    int rc;
+
+    /* What top -H and bench/run show for the thread. */
+    snprintf(name, sizeof name, "ragd-loop%u", lp->index);
+    pthread_setname_np(pthread_self(), name);
+    rc = loops_setup(lp, err, sizeof err);
 
     pthread_mutex_lock(&L->mu);
     if (rc == 0)

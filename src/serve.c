@@ -5,6 +5,7 @@
  * safely, and check that nothing was left on any loop.
  */
 #include <assert.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,13 +66,25 @@ static int serve_loops_ok(const instance_set *set, unsigned nloops, char *err, s
     return -1;
 }
 
+/* The cores this process may run on: its CPU affinity (taskset, a
+ * container's cpuset), else every online one. */
+static unsigned serve_cores(void)
+{
+    cpu_set_t set;
+    long n;
+
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
 /* How many loops to serve on: cfg's number, or one per core for auto.
  * With a source that may serve on one loop only, an explicit number above
  * 1 is an error, and auto (or the default) serves on one, saying why. */
 static int serve_nloops(serve_state *st, char *err, size_t errlen)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned n = st->cfg->loops ? st->cfg->loops : (unsigned)(ncpu > 0 ? ncpu : 1);
+    unsigned n = st->cfg->loops ? st->cfg->loops : serve_cores();
 
     if (n > CONFIG_MAX_LOOPS)
         n = CONFIG_MAX_LOOPS;
@@ -177,8 +190,7 @@ static void serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned workers = cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 2);
+    unsigned workers = cfg->workers ? cfg->workers : serve_cores();
 
     if (!(st->base = loops_base_new())) {
         snprintf(err, errlen, "cannot create the event loop");
