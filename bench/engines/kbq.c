@@ -242,6 +242,8 @@ static int kbq_bench(kbq *q, const char *name, int (*run)(kbq *, const char *, k
         if (run(q, matches[i], l) != 0)
             return -1;
         lat[i] = kbq_now(CLOCK_MONOTONIC) - t0;
+        if (getenv("KBQ_TRACE"))
+            fprintf(stderr, "TRACE %s %zu %.3f %s\n", name, i, lat[i] * 1e3, matches[i]);
         kbq_list_clear(l);
     }
     cpu = kbq_now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;

@@ -40,6 +40,9 @@
 /* Rows per window: a multiple of 64 (the bitmap's words). */
 #define KB_TOPK_WINDOW 4096
 
+/* A candidate notes its phrases in a 64-bit set. */
+_Static_assert(KB_MATCH_MAX_WORDS <= 64, "a phrase set is a uint64_t");
+
 /* A query phrase: its one token (owned) and its IDF over the snapshot. */
 typedef struct kb_topk_phrase {
     char *tok;
@@ -392,9 +395,11 @@ static void kb_topk_gather(kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, ui
 }
 
 /* Row r's exact score, phrase by phrase as fts5_aux.c sums it: the
- * essential cursors' scores from their lists, the others' in contrib. */
+ * essential cursors' scores from their lists, the others' in contrib
+ * (those in set; a phrase missing from r adds 0.0 there, which changes
+ * no sum, so it is skipped here). */
 static double kb_topk_exact(const kb_topk *q, kb_topk_cur **cs, int nc, int ess, uint32_t r,
-                            double *contrib)
+                            double *contrib, uint64_t set)
 {
     double s = 0.0;
 
@@ -402,11 +407,14 @@ static double kb_topk_exact(const kb_topk *q, kb_topk_cur **cs, int nc, int ess,
         kb_topk_cur *c = cs[i];
         while (c->wpos < c->wn && c->wrow[c->wpos] < r)
             c->wpos++;
-        if (c->wpos < c->wn && c->wrow[c->wpos] == r)
+        if (c->wpos < c->wn && c->wrow[c->wpos] == r) {
             contrib[c->ph] = c->wsc[c->wpos];
+            set |= 1ull << c->ph;
+        }
     }
     for (int i = 0; i < q->nph; i++)
-        s += contrib[i];
+        if (set >> i & 1)
+            s += contrib[i];
     return s;
 }
 
@@ -416,7 +424,8 @@ static double kb_topk_exact(const kb_topk *q, kb_topk_cur **cs, int nc, int ess,
 static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double *cum, int nc,
                                 int ess, const kb_index_seg *g, uint32_t r, double partial)
 {
-    double contrib[KB_MATCH_MAX_WORDS] = {0};
+    double contrib[KB_MATCH_MAX_WORDS];
+    uint64_t set = 0;
 
     for (int i = ess - 1; i >= 0; i--) {
         if ((partial + cum[i]) * KB_TOPK_MARGIN < q->theta)
@@ -425,11 +434,12 @@ static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double
         if (kb_topk_row(cs[i]) == r) {
             contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
             partial += contrib[cs[i]->ph];
+            set |= 1ull << cs[i]->ph;
         }
     }
     if (partial * KB_TOPK_MARGIN < q->theta)
         return -1;
-    return kb_topk_exact(q, cs, nc, ess, r, contrib);
+    return kb_topk_exact(q, cs, nc, ess, r, contrib, set);
 }
 
 /* Walk part pi with the cursors cs[0..nc), window by window (Lucene's
