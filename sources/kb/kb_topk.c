@@ -96,6 +96,7 @@ typedef struct kb_topk {
      * one (KB_TOPK_WINDOW each); both all zero between windows. */
     double *acc;
     uint64_t bits[KB_TOPK_WINDOW / 64];
+    double *top; /* the first non-essential term's scores in the window; all zero between */
     void *wbuf; /* the cursors' wrow and wsc */
 } kb_topk;
 
@@ -370,11 +371,11 @@ static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0, uint32_t *w1)
     return 1;
 }
 
-/* Walk essential cursor c over its rows in [w0, w1]: each row's score
- * goes to the window's sum (acc, any order: a bound only) and, exact, to
- * c's own list (wrow, wsc), for the rows that survive. */
-static void kb_topk_gather(kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, uint32_t w0,
-                           uint32_t w1)
+/* Walk cursor c over its rows in [w0, w1]: each row's score goes to
+ * acc (any order: a bound only), its row to bits unless NULL and, exact,
+ * to c's own list (wrow, wsc), for the rows that survive. */
+static void kb_topk_gather(const kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, uint32_t w0,
+                           uint32_t w1, double *acc, uint64_t *bits)
 {
     c->wn = c->wpos = 0;
     while (kb_topk_row(c) <= w1) {
@@ -384,8 +385,9 @@ static void kb_topk_gather(kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, ui
             double s;
             c->i = i;
             s = kb_topk_score(q, c, g, r);
-            q->acc[o] += s;
-            q->bits[o >> 6] |= 1ull << (o & 63);
+            acc[o] += s;
+            if (bits)
+                bits[o >> 6] |= 1ull << (o & 63);
             c->wrow[c->wn] = r;
             c->wsc[c->wn++] = s;
         }
@@ -419,15 +421,26 @@ static double kb_topk_exact(const kb_topk *q, kb_topk_cur **cs, int nc, int ess,
 }
 
 /* Candidate row r of the window, whose essential terms sum to about
- * partial: the non-essential cursors score it while the bounds allow.
- * Returns its exact score, or -1 when it cannot reach theta. */
+ * partial and whose first non-essential term (when ess > 0) scores top
+ * there: the other non-essential cursors score it while the bounds
+ * allow.  Returns its exact score, or -1 when it cannot reach theta. */
 static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double *cum, int nc,
-                                int ess, const kb_index_seg *g, uint32_t r, double partial)
+                                int ess, const kb_index_seg *g, uint32_t r, double partial,
+                                double top)
 {
     double contrib[KB_MATCH_MAX_WORDS];
     uint64_t set = 0;
 
-    for (int i = ess - 1; i >= 0; i--) {
+    if (ess > 0) {
+        if ((partial + cum[ess - 1]) * KB_TOPK_MARGIN < q->theta)
+            return -1;
+        if (top > 0) {
+            contrib[cs[ess - 1]->ph] = top;
+            partial += top;
+            set |= 1ull << cs[ess - 1]->ph;
+        }
+    }
+    for (int i = ess - 2; i >= 0; i--) {
         if ((partial + cum[i]) * KB_TOPK_MARGIN < q->theta)
             return -1;
         kb_topk_seek(cs[i], r);
@@ -446,8 +459,10 @@ static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double
  * MaxScoreBulkScorer): in each, the terms whose bounds together stay
  * below theta are non-essential; the essential ones are walked term by
  * term into the window's sums, and only the rows whose sum and the
- * others' bounds may reach theta are probed in the others.  A window
- * whose bounds all together stay below theta is skipped undecoded. */
+ * others' bounds may reach theta are probed in the others.  The first
+ * of the others, probed by nearly every row, is walked too, into its own
+ * sums (top): cheaper than a seek a row.  A window whose bounds all
+ * together stay below theta is skipped undecoded. */
 static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
 {
     const kb_index_part *p = &q->ix->parts[pi];
@@ -461,18 +476,24 @@ static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
             cum[i] = (i ? cum[i - 1] : 0) + cs[i]->ub;
         ess = kb_topk_essential(q, cum, nc);
         for (int i = ess; i < nc; i++)
-            kb_topk_gather(q, cs[i], p->seg, w0, w1);
+            kb_topk_gather(q, cs[i], p->seg, w0, w1, q->acc, q->bits);
+        if (ess > 0 && ess < nc)
+            kb_topk_gather(q, cs[ess - 1], p->seg, w0, w1, q->top, NULL);
         for (uint32_t w = 0; w < KB_TOPK_WINDOW / 64; w++)
             for (uint64_t m = q->bits[w]; m; m &= m - 1) {
                 uint32_t o = w * 64 + (uint32_t)__builtin_ctzll(m), r = w0 + o;
                 double s, partial = q->acc[o];
                 q->acc[o] = 0;
                 if (q->failed || kb_index_is_dead(p, r) ||
-                    (s = kb_topk_candidate(q, cs, cum, nc, ess, p->seg, r, partial)) < 0)
+                    (s = kb_topk_candidate(q, cs, cum, nc, ess, p->seg, r, partial,
+                                           q->top[o])) < 0)
                     continue;
                 kb_topk_offer(q, pi, p->seg->doc[r], p->seg->chunk[r], s);
             }
         memset(q->bits, 0, sizeof q->bits);
+        if (ess > 0 && ess < nc)
+            for (uint32_t i = 0; i < cs[ess - 1]->wn; i++)
+                q->top[cs[ess - 1]->wrow[i] - w0] = 0;
         if (w1 == UINT32_MAX - 1)
             break;
         for (int i = 0; i < nc; i++)
@@ -517,7 +538,7 @@ static int kb_topk_buffers(kb_topk *q, kb_topk_cur *curs)
     uint32_t *rows;
     double *scores;
 
-    if (!(q->acc = calloc(w, sizeof *q->acc)) ||
+    if (!(q->acc = calloc(w, sizeof *q->acc)) || !(q->top = calloc(w, sizeof *q->top)) ||
         !(q->wbuf = malloc(n * w * (sizeof *scores + sizeof *rows))))
         return -1;
     scores = q->wbuf;
@@ -584,6 +605,7 @@ done:
         free(q->verdict);
         free(q->ents);
         free(q->acc);
+        free(q->top);
         free(q->wbuf);
     }
     free(q);
