@@ -13,13 +13,17 @@
  * avgdl has grown since the block was built, so bounds stay valid however
  * the statistics move.
  *
- * The rows are walked in windows, each ending where the first of the
- * terms' current blocks ends (Lucene's block-max MaxScore): in a window
- * every term is bounded by its one block there, or by 0 when it has no
- * row there; the terms whose bounds together stay below the k-th best
- * score are "non-essential" and only score the candidates the others
- * bring, and a window whose bounds all together stay below it is skipped
- * without decoding a block.
+ * The rows are walked in windows of KB_TOPK_WINDOW rows (Lucene's
+ * MaxScoreBulkScorer): in a window every term is bounded by the highest
+ * of its blocks there, or by 0 when it has no row there; the terms whose
+ * bounds together stay below the k-th best score are "non-essential" and
+ * only score the rows the others bring, and a window whose bounds all
+ * together stay below it is skipped without decoding a block.  The
+ * essential terms are walked term by term into a dense sum per row of
+ * the window (cheaper than merging their cursors row by row, which is
+ * where long queries of many middling terms spent their time); the sum
+ * is only a bound, the exact score of a row that survives the
+ * non-essential terms' probes is summed again in the query's order.
  */
 #include "kb_topk.h"
 
