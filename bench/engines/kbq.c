@@ -6,14 +6,16 @@
  * read from the store).
  *
  *   kbq --db PATH --queries FILE [--k N] [--filter JSON] [--check] [--bench]
- *       [--fts5-queries N]
+ *       [--fts5-queries N] [--trace]
  *
  * FILE is JSON lines with a "text" field (BEIR queries.jsonl).  --check
  * compares the two top-k lists of every query and exits 1 on the first
  * difference that is not a tie (scores within a relative 1e-9); --bench
  * prints the index's build time and size and each engine's CPU time per
  * query and latency percentiles (FTS5 on the first N queries only with
- * --fts5-queries, as it is slow on large stores).  PATH may be a
+ * --fts5-queries, as it is slow on large stores); --trace adds a line a
+ * query on stderr (engine, number, milliseconds, the query), to find the
+ * slow ones.  PATH may be a
  * postgres:// URL: the index alone then (--fts5-queries 0, no --check),
  * as bench/engines/kbpg runs it.  For tests and bench/engines/kb and kbpg
  * only.
@@ -49,6 +51,7 @@ typedef struct kbq {
     size_t k;
     kbq_list *out;
     int fallback;
+    int trace;
 } kbq;
 
 static double kbq_now(clockid_t clk)
@@ -242,6 +245,8 @@ static int kbq_bench(kbq *q, const char *name, int (*run)(kbq *, const char *, k
         if (run(q, matches[i], l) != 0)
             return -1;
         lat[i] = kbq_now(CLOCK_MONOTONIC) - t0;
+        if (q->trace)
+            fprintf(stderr, "TRACE %s %zu %.3f %s\n", name, i, lat[i] * 1e3, matches[i]);
         kbq_list_clear(l);
     }
     cpu = kbq_now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
@@ -295,9 +300,11 @@ int main(int argc, char **argv)
             check = 1;
         else if (!strcmp(argv[i], "--bench"))
             bench = 1;
+        else if (!strcmp(argv[i], "--trace"))
+            q.trace = 1;
         else {
             fprintf(stderr, "usage: kbq --db PATH --queries FILE [--k N] [--filter JSON] "
-                            "[--check] [--bench] [--fts5-queries N]\n");
+                            "[--check] [--bench] [--fts5-queries N] [--trace]\n");
             return 2;
         }
     }

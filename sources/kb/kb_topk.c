@@ -13,13 +13,17 @@
  * avgdl has grown since the block was built, so bounds stay valid however
  * the statistics move.
  *
- * The rows are walked in windows, each ending where the first of the
- * terms' current blocks ends (Lucene's block-max MaxScore): in a window
- * every term is bounded by its one block there, or by 0 when it has no
- * row there; the terms whose bounds together stay below the k-th best
- * score are "non-essential" and only score the candidates the others
- * bring, and a window whose bounds all together stay below it is skipped
- * without decoding a block.
+ * The rows are walked in windows of KB_TOPK_WINDOW rows (Lucene's
+ * MaxScoreBulkScorer): in a window every term is bounded by the highest
+ * of its blocks there, or by 0 when it has no row there; the terms whose
+ * bounds together stay below the k-th best score are "non-essential" and
+ * only score the rows the others bring, and a window whose bounds all
+ * together stay below it is skipped without decoding a block.  The
+ * essential terms are walked term by term into a dense sum per row of
+ * the window (cheaper than merging their cursors row by row, which is
+ * where long queries of many middling terms spent their time); the sum
+ * is only a bound, the exact score of a row that survives the
+ * non-essential terms' probes is summed again in the query's order.
  */
 #include "kb_topk.h"
 
@@ -36,6 +40,12 @@
  * skipped: bounds are sums in another order than the scores, and may
  * round up to a few units in the last place differently. */
 #define KB_TOPK_MARGIN (1.0 + 1e-9)
+
+/* Rows per window: a multiple of 64 (the bitmap's words). */
+#define KB_TOPK_WINDOW 4096
+
+/* A candidate notes its phrases in a 64-bit set. */
+_Static_assert(KB_MATCH_MAX_WORDS <= 64, "a phrase set is a uint64_t");
 
 /* A query phrase: its one token (owned) and its IDF over the snapshot. */
 typedef struct kb_topk_phrase {
@@ -55,8 +65,13 @@ typedef struct kb_topk_cur {
     double scale; /* the IDF, and the growth of avgdl since the segment was built */
     double ub, bub;
     uint32_t b, n, i, min;
-    int lead; /* essential in the previous window */
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
+    /* An essential cursor's rows in the window and their scores
+     * (KB_TOPK_WINDOW each, in kb_topk's wbuf), wn of them; wpos: the
+     * first not below the candidate being scored. */
+    uint32_t *wrow;
+    double *wsc;
+    uint32_t wn, wpos;
 } kb_topk_cur;
 
 /* A kept document: its best chunk so far. */
@@ -81,6 +96,12 @@ typedef struct kb_topk {
     int failed;
     /* Query splitting. */
     int ntok;
+    /* The window's sums of essential scores and which of its rows have
+     * one (KB_TOPK_WINDOW each); both all zero between windows. */
+    double *acc;
+    uint64_t bits[KB_TOPK_WINDOW / 64];
+    double *top; /* the first non-essential term's scores in the window; all zero between */
+    void *wbuf; /* the cursors' wrow and wsc */
 } kb_topk;
 
 /* ------------------------------------------------------------ phrases -- */
@@ -292,45 +313,13 @@ static void kb_topk_sort(kb_topk_cur **cs, int nc)
 
 /* The first essential cursor: those before it together cannot reach
  * theta. */
-static int kb_topk_essential(const kb_topk *q, const double *cum, int nc, int from)
+static int kb_topk_essential(const kb_topk *q, const double *cum, int nc)
 {
+    int from = 0;
+
     while (from < nc && cum[from] * KB_TOPK_MARGIN < q->theta)
         from++;
     return from;
-}
-
-/* Score candidate row r: the essential cursors on r and, while the
- * window bounds allow, the others.  Returns its exact score, or -1 when
- * it cannot reach theta. */
-static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double *cum, int nc,
-                                int ess, const kb_index_seg *g, uint32_t r)
-{
-    double contrib[KB_MATCH_MAX_WORDS] = {0}, partial = 0, s = 0.0, ub = ess ? cum[ess - 1] : 0;
-
-    /* First by the bounds of the blocks holding r, which cost no division. */
-    for (int i = ess; i < nc; i++)
-        if (kb_topk_row(cs[i]) == r)
-            ub += cs[i]->bub;
-    if (ub * KB_TOPK_MARGIN < q->theta)
-        return -1;
-    for (int i = ess; i < nc; i++)
-        if (kb_topk_row(cs[i]) == r) {
-            contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
-            partial += contrib[cs[i]->ph];
-        }
-    for (int i = ess - 1; i >= 0; i--) {
-        if ((partial + cum[i]) * KB_TOPK_MARGIN < q->theta)
-            return -1;
-        kb_topk_seek(cs[i], r);
-        if (kb_topk_row(cs[i]) == r) {
-            contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
-            partial += contrib[cs[i]->ph];
-        }
-    }
-    /* fts5_aux.c's order: phrase by phrase. */
-    for (int i = 0; i < q->nph; i++)
-        s += contrib[i];
-    return s;
 }
 
 /* The lowest row c may still hold (c not walked out). */
@@ -369,40 +358,115 @@ static double kb_topk_window_bound(kb_topk_cur *c, uint32_t w0, uint32_t w1)
     return c->scale * g;
 }
 
-/* The next window: rows [*w0, *w1], *w1 the end of the first current
- * block to end among the lead cursors (those essential in the previous
- * window, whose blocks are decoded anyway), so windows are as long as the
- * essential terms' blocks.  Each cursor's ub becomes its bound over the
- * window.  Returns 0 when every cursor is walked out. */
+/* The next window: KB_TOPK_WINDOW rows from the lowest row any cursor
+ * may still hold, each cursor's ub its bound there.  Returns 0 when
+ * every cursor is walked out. */
 static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0, uint32_t *w1)
 {
-    uint32_t lead = UINT32_MAX;
-
-    *w0 = *w1 = UINT32_MAX;
-    for (int i = 0; i < nc; i++) {
-        const kb_topk_cur *c = cs[i];
-        if (c->b >= c->t->nblocks)
-            continue;
-        if (kb_topk_low(c) < *w0)
-            *w0 = kb_topk_low(c);
-        if (c->t->blocks[c->b].last < *w1)
-            *w1 = c->t->blocks[c->b].last;
-        if (c->lead && c->t->blocks[c->b].last < lead)
-            lead = c->t->blocks[c->b].last;
-    }
+    *w0 = UINT32_MAX;
+    for (int i = 0; i < nc; i++)
+        if (cs[i]->b < cs[i]->t->nblocks && kb_topk_low(cs[i]) < *w0)
+            *w0 = kb_topk_low(cs[i]);
     if (*w0 == UINT32_MAX)
         return 0;
-    if (lead != UINT32_MAX)
-        *w1 = lead;
+    *w1 = *w0 > UINT32_MAX - KB_TOPK_WINDOW ? UINT32_MAX - 1 : *w0 + (KB_TOPK_WINDOW - 1);
     for (int i = 0; i < nc; i++)
         cs[i]->ub = kb_topk_window_bound(cs[i], *w0, *w1);
     return 1;
 }
 
-/* Walk part pi with the cursors cs[0..nc), window by window: in each,
- * the terms whose bounds together stay below theta only score the
- * candidates the others bring, and a window whose bounds all together
- * stay below theta is skipped without decoding. */
+/* Walk cursor c over its rows in [w0, w1]: each row's score goes to
+ * acc (any order: a bound only), its row to bits unless NULL and, exact,
+ * to c's own list (wrow, wsc), for the rows that survive. */
+static void kb_topk_gather(const kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, uint32_t w0,
+                           uint32_t w1, double *acc, uint64_t *bits)
+{
+    c->wn = c->wpos = 0;
+    while (kb_topk_row(c) <= w1) {
+        uint32_t i = c->i;
+        for (; i < c->n && c->rows[i] <= w1; i++) {
+            uint32_t r = c->rows[i], o = r - w0;
+            double s;
+            c->i = i;
+            s = kb_topk_score(q, c, g, r);
+            acc[o] += s;
+            if (bits)
+                bits[o >> 6] |= 1ull << (o & 63);
+            c->wrow[c->wn] = r;
+            c->wsc[c->wn++] = s;
+        }
+        c->i = i - 1;
+        kb_topk_next(c);
+    }
+}
+
+/* Row r's exact score, phrase by phrase as fts5_aux.c sums it: the
+ * essential cursors' scores from their lists, the others' in contrib
+ * (those in set; a phrase missing from r adds 0.0 there, which changes
+ * no sum, so it is skipped here). */
+static double kb_topk_exact(const kb_topk *q, kb_topk_cur **cs, int nc, int ess, uint32_t r,
+                            double *contrib, uint64_t set)
+{
+    double s = 0.0;
+
+    for (int i = ess; i < nc; i++) {
+        kb_topk_cur *c = cs[i];
+        while (c->wpos < c->wn && c->wrow[c->wpos] < r)
+            c->wpos++;
+        if (c->wpos < c->wn && c->wrow[c->wpos] == r) {
+            contrib[c->ph] = c->wsc[c->wpos];
+            set |= 1ull << c->ph;
+        }
+    }
+    for (int i = 0; i < q->nph; i++)
+        if (set >> i & 1)
+            s += contrib[i];
+    return s;
+}
+
+/* Candidate row r of the window, whose essential terms sum to about
+ * partial and whose first non-essential term (when ess > 0) scores top
+ * there: the other non-essential cursors score it while the bounds
+ * allow.  Returns its exact score, or -1 when it cannot reach theta. */
+static double kb_topk_candidate(const kb_topk *q, kb_topk_cur **cs, const double *cum, int nc,
+                                int ess, const kb_index_seg *g, uint32_t r, double partial,
+                                double top)
+{
+    double contrib[KB_MATCH_MAX_WORDS];
+    uint64_t set = 0;
+
+    if (ess > 0) {
+        if ((partial + cum[ess - 1]) * KB_TOPK_MARGIN < q->theta)
+            return -1;
+        if (top > 0) {
+            contrib[cs[ess - 1]->ph] = top;
+            partial += top;
+            set |= 1ull << cs[ess - 1]->ph;
+        }
+    }
+    for (int i = ess - 2; i >= 0; i--) {
+        if ((partial + cum[i]) * KB_TOPK_MARGIN < q->theta)
+            return -1;
+        kb_topk_seek(cs[i], r);
+        if (kb_topk_row(cs[i]) == r) {
+            contrib[cs[i]->ph] = kb_topk_score(q, cs[i], g, r);
+            partial += contrib[cs[i]->ph];
+            set |= 1ull << cs[i]->ph;
+        }
+    }
+    if (partial * KB_TOPK_MARGIN < q->theta)
+        return -1;
+    return kb_topk_exact(q, cs, nc, ess, r, contrib, set);
+}
+
+/* Walk part pi with the cursors cs[0..nc), window by window (Lucene's
+ * MaxScoreBulkScorer): in each, the terms whose bounds together stay
+ * below theta are non-essential; the essential ones are walked term by
+ * term into the window's sums, and only the rows whose sum and the
+ * others' bounds may reach theta are probed in the others.  The first
+ * of the others, probed by nearly every row, is walked too, into its own
+ * sums (top): cheaper than a seek a row.  A window whose bounds all
+ * together stay below theta is skipped undecoded. */
 static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
 {
     const kb_index_part *p = &q->ix->parts[pi];
@@ -414,29 +478,27 @@ static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
         kb_topk_sort(cs, nc);
         for (int i = 0; i < nc; i++)
             cum[i] = (i ? cum[i - 1] : 0) + cs[i]->ub;
-        ess = kb_topk_essential(q, cum, nc, 0);
-        for (int i = 0; i < nc; i++)
-            cs[i]->lead = i >= ess;
-        while (ess < nc && !q->failed) {
-            uint32_t r = UINT32_MAX;
-            double s;
-            for (int i = ess; i < nc; i++) {
-                uint32_t ri = kb_topk_row(cs[i]);
-                if (ri < r)
-                    r = ri;
-            }
-            if (r > w1)
-                break;
-            if (!kb_index_is_dead(p, r) &&
-                (s = kb_topk_candidate(q, cs, cum, nc, ess, p->seg, r)) >= 0) {
+        ess = kb_topk_essential(q, cum, nc);
+        for (int i = ess; i < nc; i++)
+            kb_topk_gather(q, cs[i], p->seg, w0, w1, q->acc, q->bits);
+        if (ess > 0 && ess < nc)
+            kb_topk_gather(q, cs[ess - 1], p->seg, w0, w1, q->top, NULL);
+        for (uint32_t w = 0; w < KB_TOPK_WINDOW / 64; w++)
+            for (uint64_t m = q->bits[w]; m; m &= m - 1) {
+                uint32_t o = w * 64 + (uint32_t)__builtin_ctzll(m), r = w0 + o;
+                double s, partial = q->acc[o];
+                q->acc[o] = 0;
+                if (q->failed || kb_index_is_dead(p, r) ||
+                    (s = kb_topk_candidate(q, cs, cum, nc, ess, p->seg, r, partial,
+                                           q->top[o])) < 0)
+                    continue;
                 kb_topk_offer(q, pi, p->seg->doc[r], p->seg->chunk[r], s);
-                ess = kb_topk_essential(q, cum, nc, ess);
             }
-            for (int i = ess; i < nc; i++)
-                if (kb_topk_row(cs[i]) == r)
-                    kb_topk_next(cs[i]);
-        }
-        if (w1 == UINT32_MAX)
+        memset(q->bits, 0, sizeof q->bits);
+        if (ess > 0 && ess < nc)
+            for (uint32_t i = 0; i < cs[ess - 1]->wn; i++)
+                q->top[cs[ess - 1]->wrow[i] - w0] = 0;
+        if (w1 == UINT32_MAX - 1)
             break;
         for (int i = 0; i < nc; i++)
             kb_topk_seek(cs[i], w1 + 1);
@@ -459,7 +521,6 @@ static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
         c->ph = i;
         c->scale = q->ph[i].idf * (q->avgdl > p->seg->avgdl ? q->avgdl / p->seg->avgdl : 1.0);
         c->min = 0;
-        c->lead = 1;
         kb_topk_to_block(c, 0);
         cs[nc++] = c;
     }
@@ -472,6 +533,25 @@ static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
     }
     kb_topk_part(q, pi, cs, nc);
     return q->failed ? -1 : 0;
+}
+
+/* The window's buffers, for q->nph cursors at most. */
+static int kb_topk_buffers(kb_topk *q, kb_topk_cur *curs)
+{
+    size_t w = KB_TOPK_WINDOW, n = (size_t)q->nph;
+    uint32_t *rows;
+    double *scores;
+
+    if (!(q->acc = calloc(w, sizeof *q->acc)) || !(q->top = calloc(w, sizeof *q->top)) ||
+        !(q->wbuf = malloc(n * w * (sizeof *scores + sizeof *rows))))
+        return -1;
+    scores = q->wbuf;
+    rows = (uint32_t *)(scores + n * w);
+    for (size_t i = 0; i < n; i++) {
+        curs[i].wsc = scores + i * w;
+        curs[i].wrow = rows + i * w;
+    }
+    return 0;
 }
 
 int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
@@ -504,6 +584,11 @@ int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
         goto done;
     q->avgdl = (double)ix->ntokens / (double)ix->nrows;
     kb_topk_idf(q);
+    if (kb_topk_buffers(q, curs) != 0) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto done;
+    }
     for (uint32_t pi = 0; pi < ix->nparts; pi++)
         if (kb_topk_search_part(q, pi, curs) != 0) {
             snprintf(err, errlen, "%s", q->failed ? "the metadata filter failed" : "out of memory");
@@ -523,6 +608,9 @@ done:
             free(q->ph[i].tok);
         free(q->verdict);
         free(q->ents);
+        free(q->acc);
+        free(q->top);
+        free(q->wbuf);
     }
     free(q);
     free(curs);

@@ -1,0 +1,307 @@
+/* The kb index's window walk (sources/kb/kb_topk.c) on a store of
+ * several windows against FTS5: long queries of many middling-frequency
+ * words (where most terms stay essential and the walk's sums and probes
+ * do the work), short and rare ones (where whole windows are skipped),
+ * documents whose chunks straddle a window's edge, a deeper k, a filter,
+ * and tombstones and a delta segment after deletes and puts.  Every
+ * answer must be FTS5's: the same documents, scores within a relative
+ * 1e-9, order free only among ties, and the index's answer must not
+ * change when it is rebuilt. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../sources/kb/kb_index.h"
+#include "../../sources/kb/kb_match.h"
+#include "../../sources/kb/kb_topk.h"
+#include "filter.h"
+#include "store.h"
+#include "tap.h"
+
+#define KMAX 40
+#define NWORDS 1500
+/* About 2.5 chunks a document: some 15,000 rows, three windows and more. */
+#define NDOCS 6000
+
+static char words[NWORDS][16];
+static unsigned long long rng = 20261127;
+
+static unsigned rnd(unsigned n)
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)((rng >> 33) % n);
+}
+
+/* A word: common ones far more often, so queries mix every frequency. */
+static const char *word(void)
+{
+    unsigned r = rnd(NWORDS);
+
+    return words[rnd(r + 1)];
+}
+
+static void words_into(char *buf, size_t cap, unsigned n)
+{
+    size_t off = strlen(buf);
+
+    for (unsigned i = 0; i < n && off + 20 < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? " " : "", word());
+}
+
+static int put_doc(store *s, unsigned d)
+{
+    char id[32], meta[64], title[256] = "", text[4][1024];
+    store_chunk chunks[4];
+    unsigned n = 1 + rnd(4);
+    store_doc doc = {.id = id, .title = title, .metadata = meta, .chunks = chunks,
+                     .nchunks = n, .fts = 1};
+
+    snprintf(id, sizeof id, "doc%u", d);
+    snprintf(meta, sizeof meta, "{\"g\": %u}", rnd(3));
+    words_into(title, sizeof title, 1 + rnd(4));
+    for (unsigned i = 0; i < n; i++) {
+        text[i][0] = '\0';
+        words_into(text[i], sizeof text[i], 5 + rnd(40));
+        chunks[i] = (store_chunk){text[i], strlen(text[i])};
+    }
+    return store_put(s, &doc);
+}
+
+/* ------------------------------------------------------- the answers -- */
+
+typedef struct answer {
+    size_t n;
+    char ids[KMAX + 1][32];
+    double scores[KMAX + 1];
+} answer;
+
+typedef struct ctx {
+    store *db;
+    const filter *flt;
+    answer *a;
+    size_t k;
+} ctx;
+
+static int keeps(const filter *flt, const char *id, const char *metadata)
+{
+    json_t *meta = metadata ? json_loads(metadata, 0, NULL) : NULL;
+    int keep = !flt || filter_match(flt, id, meta);
+
+    json_decref(meta);
+    return keep;
+}
+
+/* The FTS5 path's walk (sources/kb/kb.c kb_take_hit). */
+static int ref_take(void *arg, int64_t chunk_id, double score)
+{
+    ctx *w = arg;
+    store_hit h;
+
+    if (store_chunk_get(w->db, chunk_id, &h) <= 0)
+        return 1;
+    for (size_t i = 0; i < w->a->n; i++)
+        if (!strcmp(w->a->ids[i], h.doc_id))
+            return 0;
+    if (!keeps(w->flt, h.doc_id, h.metadata))
+        return 0;
+    snprintf(w->a->ids[w->a->n], sizeof w->a->ids[0], "%s", h.doc_id);
+    w->a->scores[w->a->n++] = score;
+    return w->a->n >= w->k;
+}
+
+static int idx_keeps(void *arg, const char *doc_id)
+{
+    ctx *c = arg;
+    const char *meta;
+    int rc = store_doc_metadata(c->db, doc_id, &meta);
+
+    return rc <= 0 ? rc : keeps(c->flt, doc_id, meta);
+}
+
+static int index_answer(const kb_index *ix, ctx *c, const char *match, answer *a)
+{
+    kb_topk_hit hits[KMAX + 1];
+    char err[256];
+    size_t n;
+    int rc = kb_topk_search(ix, c->db, match, c->k, c->flt ? idx_keeps : NULL, c, hits, &n, err,
+                            sizeof err);
+
+    memset(a, 0, sizeof *a);
+    if (rc != 0) {
+        printf("# search: %d %s\n", rc, rc == -1 ? err : "");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(a->ids[i], sizeof a->ids[0], "%s", hits[i].doc_id);
+        a->scores[i] = hits[i].score;
+    }
+    a->n = n;
+    return 0;
+}
+
+static int tie(double x, double y)
+{
+    return fabs(x - y) <= 1e-9 * fmax(fabs(x), fabs(y));
+}
+
+static int tied_near(const answer *a, size_t i)
+{
+    return (i > 0 && tie(a->scores[i], a->scores[i - 1])) ||
+           (i + 1 < a->n && tie(a->scores[i], a->scores[i + 1]));
+}
+
+/* Whether got's first k - 1 equal ref's up to ties (both asked for k, one
+ * more than compared, so a tie at the cut shows). */
+static int same_up_to_ties(const answer *ref, const answer *got, size_t k)
+{
+    size_t n = ref->n < k - 1 ? ref->n : k - 1;
+
+    if (n != (got->n < k - 1 ? got->n : k - 1))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!tie(ref->scores[i], got->scores[i]))
+            return 0;
+        if (strcmp(ref->ids[i], got->ids[i]) && !tied_near(ref, i) && !tied_near(got, i))
+            return 0;
+    }
+    return 1;
+}
+
+static int same_exactly(const answer *a, const answer *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->ids[i], b->ids[i]) || a->scores[i] != b->scores[i])
+            return 0;
+    return 1;
+}
+
+/* --------------------------------------------------------------- checks -- */
+
+/* A query of n words: common ones, or (rare) from the rarest tenth only. */
+static char *query(unsigned n, int rare)
+{
+    char text[1024] = "";
+    size_t off = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        off += (size_t)snprintf(text + off, sizeof text - off, "%s%s", i ? " " : "",
+                                rare ? words[NWORDS - 1 - rnd(NWORDS / 10)] : word());
+    return kb_match_expr(text);
+}
+
+/* nq queries of between lo and hi words through the index (and a rebuilt
+ * one when fresh is not NULL) and FTS5, k - 1 compared.  Returns the
+ * number of disagreements, each printed. */
+static int compare(store *db, const kb_index *ix, const kb_index *fresh, const filter *flt,
+                   size_t k, int nq, unsigned lo, unsigned hi, int rare)
+{
+    int bad = 0;
+
+    for (int i = 0; i < nq; i++) {
+        char *match = query(lo + rnd(hi - lo + 1), rare);
+        answer ref, got, again;
+        ctx c = {db, flt, &ref, k};
+        memset(&ref, 0, sizeof ref);
+        if (store_kb_rank(db, match, ref_take, &c) != 0 || index_answer(ix, &c, match, &got) != 0 ||
+            (fresh && index_answer(fresh, &c, match, &again) != 0)) {
+            printf("# query [%s] failed: %s\n", match, store_errmsg(db));
+            bad++;
+        } else if (!same_up_to_ties(&ref, &got, k)) {
+            printf("# query [%s]: index and fts5 differ: %s %.17g / %s %.17g\n", match,
+                   ref.ids[0], ref.scores[0], got.ids[0], got.scores[0]);
+            bad++;
+        } else if (fresh && !same_exactly(&got, &again)) {
+            printf("# query [%s]: live and rebuilt differ\n", match);
+            bad++;
+        }
+        free(match);
+    }
+    return bad;
+}
+
+/* Delete a tenth of the documents and put a few hundred more (some of
+ * them replacing deleted ones), then refresh *live from the change log. */
+static int churn(store *wr, store *rd, kb_index **live)
+{
+    kb_index *next = NULL;
+    size_t changed;
+    char err[512], id[32];
+    int failed = 0;
+
+    for (unsigned d = 0; d < NDOCS; d += 10) {
+        snprintf(id, sizeof id, "doc%u", d + rnd(10));
+        failed |= store_delete(wr, id) < 0;
+    }
+    for (unsigned i = 0; i < 300; i++)
+        failed |= put_doc(wr, i % 2 ? NDOCS + i : rnd(NDOCS)) != 0;
+    if (failed || kb_index_refresh(rd, *live, &next, &changed, err, sizeof err) != 0) {
+        printf("# churn: %s\n", failed ? "a put or delete failed" : err);
+        return -1;
+    }
+    if (next) {
+        kb_index_drop(live);
+        *live = next;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/test_kb_topk.XXXXXX", path[128], err[512];
+    store *wr = NULL, *rd = NULL;
+    kb_index *live = NULL, *fresh = NULL;
+    json_t *spec = json_pack("{s{s[ii]}}", "g", "$in", 0, 2);
+    filter *flt = NULL;
+    kb_index_info info;
+
+    store_process_init();
+    for (int i = 0; i < NWORDS; i++)
+        snprintf(words[i], sizeof words[i], "%c%c%cw%d", 'a' + i % 26, 'a' + i / 26 % 26,
+                 'a' + i * 7 % 26, i % 17);
+    if (!mkdtemp(dir) || filter_parse(spec, &flt, err, sizeof err) != 0) {
+        printf("Bail out! setup\n");
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/kb.db", dir);
+    ok(store_open(path, 1, &wr, err, sizeof err) == 0, "a writable store");
+    for (unsigned d = 0; d < NDOCS; d++)
+        put_doc(wr, d);
+    ok(store_open(path, 0, &rd, err, sizeof err) == 0, "a reading handle");
+    ok(store_kb_prepare(rd, 1.0, 1.0) == 0, "fts5 ranking");
+    ok(kb_index_load(rd, 1.0, 1.0, &live, err, sizeof err) == 0, "index loaded: %s",
+       live ? "" : err);
+    if (!live)
+        return tap_done();
+    kb_index_info_get(live, &info);
+    ok(info.rows > 3 * 4096, "%zu rows: several windows", info.rows);
+    is_int(compare(rd, live, NULL, NULL, 11, 150, 8, 40, 0), 0,
+           "long queries of common words answer as fts5 (k = 10)");
+    is_int(compare(rd, live, NULL, NULL, 11, 100, 1, 4, 0), 0, "... and short ones");
+    is_int(compare(rd, live, NULL, NULL, 11, 60, 1, 3, 1), 0, "... and rare words only");
+    is_int(compare(rd, live, NULL, NULL, KMAX + 1, 60, 5, 30, 0), 0, "... with k = %d", KMAX);
+    is_int(compare(rd, live, NULL, flt, 11, 80, 5, 30, 0), 0, "... through a filter");
+    ok(churn(wr, rd, &live) == 0, "deletes and puts applied through the change log");
+    kb_index_info_get(live, &info);
+    ok(info.parts > 1, "the live index has a delta segment (%zu parts)", info.parts);
+    ok(kb_index_load(rd, 1.0, 1.0, &fresh, err, sizeof err) == 0, "a rebuilt index: %s",
+       fresh ? "" : err);
+    if (fresh) {
+        is_int(compare(rd, live, fresh, NULL, 11, 150, 5, 40, 0), 0,
+               "with tombstones: live == rebuilt == fts5");
+        is_int(compare(rd, live, fresh, flt, 11, 60, 5, 30, 0), 0, "... through a filter");
+    }
+    kb_index_drop(&fresh);
+    kb_index_drop(&live);
+    store_close(&rd);
+    store_close(&wr);
+    filter_free(&flt);
+    json_decref(spec);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    if (system(path) != 0)
+        printf("# could not remove %s\n", dir);
+    return tap_done();
+}
