@@ -24,8 +24,9 @@
  * 5% more load. */
 #define CONFIG_DEFAULT_HEDGE_SHARE 0.05
 #define CONFIG_MAX_LOOPS 64
-/* Event loops when neither --loops nor the file says: 0 is one per core. */
-#define CONFIG_DEFAULT_LOOPS 1
+/* Event loops when neither --loops nor the file says: 0 is one per core
+ * ("auto"). */
+#define CONFIG_DEFAULT_LOOPS 0
 
 typedef struct config {
     char *db;           /* store file, or NULL */
