@@ -4,6 +4,7 @@
  * Each line is written with one fprintf on an unbuffered stream, so lines
  * from worker threads and the loop thread do not interleave mid-line.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,7 +12,7 @@
 #include "clock.h"
 #include "log.h"
 
-static int log_level = LOG_INFO;
+static atomic_int log_level = LOG_INFO; /* read by every thread, set at a reload */
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
 
 void log_set_level(int level)
