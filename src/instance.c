@@ -180,8 +180,9 @@ static int instance_same(const json_t *a, const json_t *b)
 }
 
 /* The instance of old that the parsed candidate in can stay, or NULL.
- * Its weight and deadline take in's values (a search in flight may see
- * either: both are read afresh at each use). */
+ * Its weight and deadline are to take in's values, but only once the
+ * reload commits (instance_set_commit): until then searches on every loop
+ * go on reading the old ones, and a reload that fails leaves them. */
 static instance *instance_keep(const instance_set *old, instance *in)
 {
     instance *o = old ? instance_set_find((instance_set *)old, in->name) : NULL;
@@ -189,16 +190,28 @@ static instance *instance_keep(const instance_set *old, instance *in)
     if (!o || o->type != in->type || o->enabled != in->enabled ||
         !instance_same(o->config, in->config))
         return NULL;
-    o->weight = in->weight;
-    o->timeout_ms = in->timeout_ms;
-    json_object_set_new(o->config, "weight", json_real(in->weight));
-    if (json_object_get(in->config, "timeout_ms"))
-        json_object_set(o->config, "timeout_ms", json_object_get(in->config, "timeout_ms"));
-    else
-        json_object_del(o->config, "timeout_ms");
+    o->next.weight = in->weight;
+    o->next.timeout_ms = in->timeout_ms;
+    o->next.timeout_given = json_object_get(in->config, "timeout_ms") != NULL;
     instance_ref(o);
     o->sets++;
     return o;
+}
+
+void instance_set_commit(instance_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        instance *in = set->v[i];
+        if (in->sets < 2) /* made by this reload, not kept from the last */
+            continue;
+        in->weight = in->next.weight;
+        in->timeout_ms = in->next.timeout_ms;
+        json_object_set_new(in->config, "weight", json_real(in->weight));
+        if (in->next.timeout_given)
+            json_object_set_new(in->config, "timeout_ms", json_integer(in->timeout_ms));
+        else
+            json_object_del(in->config, "timeout_ms");
+    }
 }
 
 int instance_set_load(instance_set *set, host_services *svc, const config *cfg, char *err,

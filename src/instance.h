@@ -38,6 +38,11 @@ typedef struct instance {
     unsigned sets;      /* sets listing it (two while a reload keeps it); changed
                          * only while the other loops are parked (serve.c) */
     breaker brk;        /* whether it may be asked now (fanout.c) */
+    struct {            /* what a reload that keeps it will set (instance_keep) */
+        double weight;
+        int timeout_ms;
+        int timeout_given;
+    } next;
     hedge hg;           /* hedging of its HTTP requests (host.c) */
     host_ctx hctx;      /* what host.priv points at */
     ragd_host host;
@@ -56,11 +61,17 @@ int instance_set_load(instance_set *set, host_services *svc, const config *cfg, 
 
 /* The same for a config reload: an instance of old whose config is
  * unchanged, apart from its weight and timeout_ms, is kept (one more
- * reference, same source, same breaker) with those two updated; the
- * others are created anew.  old is not changed otherwise; on failure set
- * holds what was made so far, for instance_set_release. */
+ * reference, same source, same breaker), those two to change when the
+ * reload commits (instance_set_commit); the others are created anew.  old
+ * is not changed otherwise, so searches may go on using it; on failure
+ * set holds what was made so far, for instance_set_release. */
 int instance_set_reload(instance_set *set, const instance_set *old, host_services *svc,
                         const config *cfg, char *err, size_t errlen);
+
+/* A reload commits: each instance set kept from the running set (listed
+ * by both) takes the weight and timeout_ms of the new config.  Main loop,
+ * with the other loops parked. */
+void instance_set_commit(instance_set *set);
 
 /* The instance called name, or NULL. */
 instance *instance_set_find(instance_set *set, const char *name);

@@ -116,8 +116,10 @@ static int serve_commit(serve_state *st, config *next, instance_set *set, char *
     if ((rc = server_reload(&st->srv, next, err, errlen)) != 0) {
         *set = st->sources;
         st->sources = old;
-    } else if (st->loops) {
-        rc = loops_reload(st->loops, next, err, errlen);
+    } else {
+        instance_set_commit(&st->sources);
+        if (st->loops)
+            rc = loops_reload(st->loops, next, err, errlen);
         assert(rc == 0); /* another front takes what the main one took */
     }
     if (st->loops)
