@@ -150,7 +150,7 @@ stop_ragd() {
 
 # no_sanitizer_report FILE: fail when FILE holds an ASan/UBSan/LSan report.
 no_sanitizer_report() {
-	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; then
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$1"; then
 		cat "$1"; return 1
 	fi
 }
