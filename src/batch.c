@@ -50,6 +50,14 @@ typedef struct batch {
     struct batch *prev, *next_live;
 } batch;
 
+/* Batches being served on every loop, for /metrics. */
+static atomic_size_t batch_all_live;
+
+size_t batch_live_all(void)
+{
+    return atomic_load(&batch_all_live);
+}
+
 static json_t *batch_error(const char *code, const char *message)
 {
     return json_pack("{s{ss ss}}", "error", "code", code, "message", message);
@@ -69,6 +77,7 @@ static void batch_free(batch *b)
     if (b->next_live)
         b->next_live->prev = b->prev;
     env->nlive--;
+    atomic_fetch_sub(&batch_all_live, 1);
     for (size_t i = 0; i < b->n; i++) {
         batch_item *it = &b->items[i];
         if (it->s)
@@ -302,6 +311,7 @@ static void batch_link(batch *b)
         env->live->prev = b;
     env->live = b;
     env->nlive++;
+    atomic_fetch_add(&batch_all_live, 1);
 }
 
 /* Take a parsed batch: watch its client, arm its deadline, start its

@@ -39,6 +39,9 @@ typedef struct batch_env {
     atomic_size_t nlive;      /* read by the other loops (admission, metrics) */
 } batch_env;
 
+/* Batches being served on every loop; any thread. */
+size_t batch_live_all(void);
+
 /* Set up env over searches, whose freed hook it takes: a freed search may
  * make room for a waiting item. */
 void batch_env_init(batch_env *env, search_env *searches);

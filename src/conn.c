@@ -71,6 +71,14 @@ struct conn_table {
     conn_table *next;                  /* conn_tables */
 };
 
+/* Connections open in every table of the process (any loop's). */
+static atomic_size_t conn_all;
+
+size_t conn_count_all(void)
+{
+    return atomic_load(&conn_all);
+}
+
 /* Every table of this loop thread, so the listener's error callback
  * (which gets evhttp's argument, not ours) can find its own. */
 static _Thread_local conn_table *conn_tables;
@@ -184,6 +192,7 @@ static void conn_free(conn *c)
         t->by_fd[c->fd] = NULL;
     assert(t->count > 0);
     t->count--;
+    atomic_fetch_sub(&conn_all, 1);
     free(c);
     conn_pace(t, 1);
 }
@@ -371,6 +380,7 @@ static struct bufferevent *conn_bev_cb(struct event_base *base, void *arg)
         return bev;
     }
     t->count++;
+    atomic_fetch_add(&conn_all, 1);
     conn_pace(t, 0);
     return bev;
 }

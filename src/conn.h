@@ -75,6 +75,10 @@ void conn_table_stop_accepting(conn_table *t);
 /* Open connections. */
 size_t conn_count(const conn_table *t);
 
+/* Connections open in every table of the process, whichever loop's; any
+ * thread. */
+size_t conn_count_all(void);
+
 /* Free the table, after evhttp_free has closed every connection. */
 void conn_table_free(conn_table **tp);
 

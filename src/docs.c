@@ -38,6 +38,14 @@ typedef struct docs_op {
     char err[512];
 } docs_op;
 
+/* Document requests in flight on every loop, for /metrics. */
+static atomic_size_t docs_all_live;
+
+size_t docs_live_all(void)
+{
+    return atomic_load(&docs_all_live);
+}
+
 int docs_owns(const char *path)
 {
     return !strcmp(path, "/documents") || !strncmp(path, "/documents/", 11) ||
@@ -307,6 +315,7 @@ static void docs_done(void *arg)
     char loc[48];
 
     op->env->live--;
+    atomic_fetch_sub(&docs_all_live, 1);
     if (op->kind == DOCS_POST && op->status == 202) {
         docs_tell(op->env, DOCS_POST, op->job_id);
         snprintf(loc, sizeof loc, "/jobs/%lld", (long long)op->job_id);
@@ -453,4 +462,5 @@ void docs_handle(docs_env *env, struct evhttp_request *req, conn *c)
         return;
     }
     env->live++;
+    atomic_fetch_add(&docs_all_live, 1);
 }

@@ -38,6 +38,9 @@ typedef struct docs_env {
     atomic_uint live;  /* requests whose store work is in flight (read by any loop) */
 } docs_env;
 
+/* Document requests whose store work is in flight, on every loop. */
+size_t docs_live_all(void);
+
 /* Whether path is one of these endpoints. */
 int docs_owns(const char *path);
 

@@ -50,6 +50,9 @@ struct ragd_http_xfer {
     struct ragd_http_xfer *prev, *next;   /* c->xfers, every live xfer */
 };
 
+/* Transfers in flight on every client of the process (one per loop). */
+static atomic_size_t httpc_all;
+
 struct httpc {
     struct event_base *base;
     size_t max_response;
@@ -77,6 +80,7 @@ static void httpc_link(httpc *c, httpc_xfer *x)
         c->xfers->prev = x;
     c->xfers = x;
     c->active++;
+    atomic_fetch_add(&httpc_all, 1);
 }
 
 static void httpc_unlink(httpc *c, httpc_xfer *x)
@@ -88,6 +92,7 @@ static void httpc_unlink(httpc *c, httpc_xfer *x)
     if (x->next)
         x->next->prev = x->prev;
     c->active--;
+    atomic_fetch_sub(&httpc_all, 1);
 }
 
 static void httpc_xfer_free(httpc_xfer *x)
@@ -375,6 +380,11 @@ const char *httpc_header(httpc_xfer *x, const char *name)
 void httpc_set_max_response(httpc *c, size_t max)
 {
     c->max_response = max;
+}
+
+size_t httpc_active_all(void)
+{
+    return atomic_load(&httpc_all);
 }
 
 size_t httpc_active(const httpc *c)

@@ -55,6 +55,9 @@ const char *httpc_header(httpc_xfer *x, const char *name);
 /* Transfers started whose callback has not run yet. */
 size_t httpc_active(const httpc *c);
 
+/* Transfers in flight on every client of the process; any thread. */
+size_t httpc_active_all(void);
+
 /* Abort every transfer (each callback runs now, with RAGD_ECANCELED), then free
  * the client and set *cp to NULL.  Loop thread, loop not running. */
 void httpc_free(httpc **cp);

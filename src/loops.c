@@ -46,7 +46,6 @@ struct loops {
     unsigned n;            /* extra loops */
     unsigned nthreads;     /* threads created, to join */
     loop *v;
-    server **peers;        /* main front, then each loop's */
     pthread_mutex_t mu;
     pthread_cond_t cond;
     unsigned ready, ended; /* loops that started serving; that finished */
@@ -241,21 +240,19 @@ loops *loops_start(server *main, unsigned nloops, const config *cfg, instance_se
 {
     loops *L = calloc(1, sizeof *L);
 
-    if (!L || !(L->v = calloc(nloops, sizeof *L->v)) ||
-        !(L->peers = calloc(nloops, sizeof *L->peers))) {
+    if (!L || !(L->v = calloc(nloops, sizeof *L->v))) {
         snprintf(err, errlen, "out of memory");
-        goto fail_alloc;
+        free(L);
+        return NULL;
     }
     *L = (loops){.main = main, .cfg = cfg, .sources = sources, .svc = svc, .n = nloops - 1,
-                 .v = L->v, .peers = L->peers};
+                 .v = L->v};
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cond, NULL);
-    L->peers[0] = main;
     for (unsigned i = 0; i < L->n; i++) {
         loop *lp = &L->v[i];
         lp->set = L;
         lp->index = i + 1;
-        L->peers[i + 1] = &lp->srv;
         if (pthread_create(&lp->thread, NULL, loops_thread, lp) != 0) {
             snprintf(L->err, sizeof L->err, "cannot start the thread of loop %u", lp->index);
             break;
@@ -269,16 +266,7 @@ loops *loops_start(server *main, unsigned nloops, const config *cfg, instance_se
         loops_join(&L);
         return NULL;
     }
-    main->peers = L->peers;
-    main->npeers = nloops;
     return L;
-fail_alloc:
-    if (L) {
-        free(L->v);
-        free(L->peers);
-    }
-    free(L);
-    return NULL;
 }
 
 void loops_shutdown(loops *L, int grace_ms)
@@ -334,15 +322,10 @@ size_t loops_join(loops **Lp)
         return 0;
     for (unsigned i = 0; i < L->nthreads; i++)
         pthread_join(L->v[i].thread, NULL);
-    if (L->main->peers == L->peers) {
-        L->main->peers = NULL;
-        L->main->npeers = 0;
-    }
     left = L->leftover;
     pthread_cond_destroy(&L->cond);
     pthread_mutex_destroy(&L->mu);
     free(L->v);
-    free(L->peers);
     free(L);
     *Lp = NULL;
     return left;

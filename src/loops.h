@@ -17,8 +17,7 @@
  * while the main loop changes what they share -- a reload swaps the
  * instance set and the fronts' settings under it (loops_reload).
  *
- * Ownership: the set owns its loops and everything they made; the fronts'
- * list (main->peers) is the set's, valid until loops_join.
+ * Ownership: the set owns its loops and everything they made.
  */
 #ifndef RAGD_LOOPS_H
 #define RAGD_LOOPS_H
@@ -35,9 +34,8 @@ struct event_base;
 typedef struct loops loops;
 
 /* Start nloops - 1 loops beside main (the main front, started with
- * nloops) and list every front in main->peers.  Returns once each has
- * started: the set, or NULL with a message (after stopping the ones that
- * did start). */
+ * nloops).  Returns once each has started: the set, or NULL with a message
+ * (after stopping the ones that did start). */
 loops *loops_start(server *main, unsigned nloops, const config *cfg, instance_set *sources,
                    host_services *svc, char *err, size_t errlen);
 
@@ -56,8 +54,8 @@ void loops_resume(loops *L);
  * front.  Fails only for lack of memory, leaving that front as it was. */
 int loops_reload(loops *L, const config *cfg, char *err, size_t errlen);
 
-/* Wait for every extra loop to finish (after loops_shutdown), clear
- * main->peers and free the set; *Lp becomes NULL.  Returns how many events
+/* Wait for every extra loop to finish (after loops_shutdown) and free
+ * the set; *Lp becomes NULL.  Returns how many events
  * their loops still held at the end (each logged): 0 when all was clean. */
 size_t loops_join(loops **Lp);
 

@@ -50,33 +50,6 @@
 #define SERVER_BATCH_PREFIX "POST /search/batch"
 
 
-/* The fronts of the process, n of them: the main one's list, or, with
- * one loop, just srv (through *one). */
-static server *const *server_fronts(server *srv, server **one, size_t *n)
-{
-    server *m = srv->main ? srv->main : srv;
-
-    if (m->peers) {
-        *n = m->npeers;
-        return m->peers;
-    }
-    *one = srv;
-    *n = 1;
-    return one;
-}
-
-/* Connections open on every loop. */
-static size_t server_connections(server *srv)
-{
-    server *one, *const *v;
-    size_t n, sum = 0;
-
-    v = server_fronts(srv, &one, &n);
-    for (size_t i = 0; i < n; i++)
-        sum += v[i]->conns ? conn_count(v[i]->conns) : 0;
-    return sum;
-}
-
 /* Every route starts here: the connection leaves its read deadline, and
  * the loop that took the request is counted. */
 static conn *server_take(server *srv, struct evhttp_request *req)
@@ -90,13 +63,13 @@ static conn *server_take(server *srv, struct evhttp_request *req)
  * queued behind work the server cannot keep up with. */
 static int server_admit(server *srv, struct evhttp_request *req)
 {
+    size_t live = search_live_all();
     char msg[128];
+
     if (srv->drain) {
         reply_error(req, 503, "shutting_down", "the server is shutting down");
         return 0;
     }
-    size_t live = search_live_all();
-
     if (live < (size_t)srv->cfg->max_inflight)
         return 1;
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
@@ -162,7 +135,7 @@ static void server_healthz_cb(struct evhttp_request *req, void *arg)
     reply_json(req, 200, json_pack("{ss ss so sI sI}", "status", "ok", "version",
                                           PACKAGE_VERSION, "sources", sources, "live_searches",
                                           (json_int_t)search_live_all(), "connections",
-                                          (json_int_t)server_connections(srv)));
+                                          (json_int_t)conn_count_all()));
 }
 
 /* GET /readyz: whether this replica should get traffic.  Sources load
@@ -216,20 +189,17 @@ static void server_metrics_cb(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------- scrape-time gauges -- */
 
+/* The gauges read the process's counts, whichever loop serves /metrics. */
 static double server_gauge_connections(void *arg)
 {
-    return (double)server_connections(arg);
+    (void)arg;
+    return (double)conn_count_all();
 }
 
 static double server_gauge_inflight(void *arg)
 {
-    server *one, *const *v;
-    size_t n, sum = search_live_all();
-
-    v = server_fronts(arg, &one, &n);
-    for (size_t i = 0; i < n; i++)
-        sum += v[i]->batches.nlive + v[i]->docs.live;
-    return (double)sum;
+    (void)arg;
+    return (double)(search_live_all() + batch_live_all() + docs_live_all());
 }
 
 static double server_gauge_queue(void *arg)
@@ -254,13 +224,8 @@ static double server_gauge_busy(void *arg)
 
 static double server_gauge_transfers(void *arg)
 {
-    server *one, *const *v;
-    size_t n, sum = 0;
-
-    v = server_fronts(arg, &one, &n);
-    for (size_t i = 0; i < n; i++)
-        sum += httpc_active(v[i]->client);
-    return (double)sum;
+    (void)arg;
+    return (double)httpc_active_all();
 }
 
 static double server_gauge_cache_entries(void *arg)
@@ -651,9 +616,9 @@ int server_start(server *srv, struct event_base *base, httpc *client, server *ma
 
     memset(srv, 0, sizeof *srv);
     srv->base = base;
-    srv->client = client;
     srv->main = main;
     srv->loop = loop;
+    srv->nloops = nloops;
     snprintf(srv->loop_name, sizeof srv->loop_name, "%u", loop);
     srv->cfg = cfg;
     srv->sources = sources;
@@ -707,20 +672,13 @@ int server_start(server *srv, struct event_base *base, httpc *client, server *ma
     return 0;
 }
 
-/* How many fronts share the limits. */
-static unsigned server_nloops(const server *srv)
-{
-    const server *m = srv->main ? srv->main : srv;
-    return m->peers ? (unsigned)m->npeers : 1;
-}
-
 /* Apply cfg to what every front has of its own: limits, timeouts; the
  * names, the keys and the cache are the main front's (already reloaded).
  * Cannot fail, so every front takes a reload that the main one took. */
 static void server_reload_front(server *srv, const config *cfg, const char **names)
 {
     struct timeval idle = clock_timeval(cfg->idle_timeout_ms);
-    conn_limits lim = server_conn_limits(cfg, server_nloops(srv));
+    conn_limits lim = server_conn_limits(cfg, srv->nloops);
     const server *m = srv->main ? srv->main : srv;
 
     if (!srv->main)

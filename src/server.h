@@ -35,12 +35,9 @@
 
 typedef struct server {
     struct event_base *base;
-    httpc *client;            /* this loop's HTTP client (borrowed) */
     struct server *main;      /* the main front; NULL on the main front itself */
-    struct server **peers;    /* main front only: every front, itself first
-                               * (set by loops.c; NULL with one loop) */
-    size_t npeers;
     unsigned loop;            /* this loop's number, 0 for the main one */
+    unsigned nloops;          /* how many loops serve (they share the limits) */
     char loop_name[12];       /* the same, as a metrics label */
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
