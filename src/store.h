@@ -33,13 +33,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
+
+#include "store_types.h"
 
 typedef struct store store;
-
-/* The model an openai store without a recorded model was built with. */
-#define STORE_OPENAI_DEFAULT_MODEL "text-embedding-3-small"
 
 /* ------------------------------------------------------------ opening -- */
 
@@ -90,14 +87,6 @@ void store_rollback(store *s);
 
 /* ------------------------------------------------------------ embedder -- */
 
-/* How a store's vectors are made. */
-typedef struct store_embedder {
-    char name[32];   /* "hash" or "openai"; "" when none is recorded */
-    size_t dims;     /* 0: not known yet */
-    char model[256]; /* openai only */
-    char url[2048];  /* openai only: the API base, without trailing '/' */
-} store_embedder;
-
 /* Read the recorded embedder into *e; an openai store without a recorded
  * model reports STORE_OPENAI_DEFAULT_MODEL.  Returns 1, 0 when none is
  * recorded (*e zeroed), or -1 (store_errmsg). */
@@ -118,28 +107,6 @@ int store_embedder_match(store *s, const char *name, size_t dims, char *err, siz
 
 /* ------------------------------------------------------------- writing -- */
 
-/* One chunk of a document's text; not necessarily NUL-terminated. */
-typedef struct store_chunk {
-    const char *text;
-    size_t len;
-} store_chunk;
-
-/* A document as put: everything borrowed for the call.  url and metadata
- * (JSON text) may be NULL.  vecs is NULL (no vectors) or nchunks rows of
- * the declared embedder's dims.  fts: index the chunks for full-text
- * search, under the document's title.  job: the job that writes it (0:
- * none); a PostgreSQL store skips the put when the document it has was
- * written by a later job, so that the newest job's version stays whichever
- * process commits last. */
-typedef struct store_doc {
-    const char *id, *title, *url, *metadata;
-    const store_chunk *chunks;
-    size_t nchunks;
-    const float *vecs;
-    int fts;
-    int64_t job;
-} store_doc;
-
 /* Insert d, or replace the document with its id and everything it had,
  * and log a put.  Returns 0, or -1 (store_errmsg; inside store_begin, the
  * caller rolls back). */
@@ -151,8 +118,6 @@ int store_delete(store *s, const char *id);
 
 /* ----------------------------------------------------------- change log -- */
 
-typedef enum { STORE_PUT = 1, STORE_DELETE = 2 } store_op;
-
 /* The sequence number of the latest change, 0 for none.  Returns 0 with
  * *seq, or -1. */
 int store_last_seq(store *s, int64_t *seq);
@@ -163,8 +128,6 @@ int store_last_seq(store *s, int64_t *seq);
  * the log (store_log_keep), so that the log can no longer bring a reader
  * at `after` up to date: fn is not called and the reader reloads from the
  * store; or -1. */
-#define STORE_BEHIND 1
-typedef int (*store_change_fn)(void *arg, int64_t seq, const char *doc_id, store_op op);
 int store_changes(store *s, int64_t after, store_change_fn fn, void *arg);
 
 /* The change log's retention: a writable handle keeps the newest keep
@@ -173,7 +136,6 @@ int store_changes(store *s, int64_t after, store_change_fn fn, void *arg);
  * that is told (STORE_BEHIND) and reloads.  A million entries (tens of
  * MB) outlast a replica's restart under any write rate ragd sustains, and
  * past that many changes a reload costs no more than replaying them. */
-#define STORE_CHANGE_LOG_KEEP 1000000
 void store_log_keep(store *s, int64_t keep);
 
 /* ------------------------------------------------------------- reading -- */
@@ -186,16 +148,8 @@ int store_vector_count(store *s, size_t *n);
  * fn returns non-zero.  vec holds dims floats, valid during the call only.
  * A stored vector that is not dims floats is not passed but counted in
  * *skipped.  Returns 0 (also when fn stopped), or -1. */
-typedef int (*store_vector_fn)(void *arg, int64_t chunk_id, const char *doc_id,
-                               const float *vec);
 int store_vectors(store *s, const char *doc_id, size_t dims, store_vector_fn fn, void *arg,
                   size_t *skipped);
-
-/* A chunk with its document's fields; url and metadata (JSON text) may be
- * NULL. */
-typedef struct store_hit {
-    const char *doc_id, *title, *url, *text, *metadata;
-} store_hit;
 
 /* Look up chunk chunk_id.  Returns 1 with *h (valid until the next call on
  * s), 0 when there is no such chunk (any more), or -1. */
@@ -219,7 +173,6 @@ int store_kb_prepare(store *s, double title_weight, double text_weight);
  * the same handle, from inside fn) is what costs per row, so a caller
  * reads only the rows it keeps.  Needs store_kb_prepare.  Returns 0 or
  * -1. */
-typedef int (*store_rank_fn)(void *arg, int64_t chunk_id, double score);
 int store_kb_rank(store *s, const char *match, store_rank_fn fn, void *arg);
 
 /* For the kb's in-memory index (sources/kb/kb_index.c): the full-text rows
@@ -230,7 +183,6 @@ int store_kb_rank(store *s, const char *match, store_rank_fn fn, void *arg);
 
 /* Call fn with every full-text row's chunk id and document, chunk ids
  * ascending, until it returns non-zero.  Returns 0 or -1. */
-typedef int (*store_kb_row_fn)(void *arg, int64_t chunk_id, const char *doc_id);
 int store_kb_rows(store *s, store_kb_row_fn fn, void *arg);
 
 /* Call fn with every (term, row) pair of the full-text index -- the term
@@ -239,13 +191,7 @@ int store_kb_rows(store *s, store_kb_row_fn fn, void *arg);
  * order, rows ascending within a term, until fn returns non-zero.  Read
  * from FTS5's own index (on PostgreSQL, of a private copy made for the
  * call).  Returns 0 or -1. */
-typedef int (*store_kb_term_fn)(void *arg, const char *term, size_t len, int64_t chunk_id,
-                                unsigned ntitle, unsigned ntext);
 int store_kb_terms(store *s, store_kb_term_fn fn, void *arg);
-
-/* One token as FTS5 splits it (len bytes, valid during the call); column
- * is 0 (title), 1 (text), or -1 for query text.  Non-zero stops. */
-typedef int (*store_kb_token_fn)(void *arg, const char *tok, size_t len, int column);
 
 /* Document doc_id's full-text rows, chunk ids ascending: row(arg, chunk
  * id, doc_id) for each, then tok for each token of its title and then of
@@ -259,50 +205,20 @@ int store_kb_tokenize(store *s, const char *text, size_t len, store_kb_token_fn 
 
 /* ---------------------------------------------------------- documents -- */
 
-/* A document's fields as store_doc_get reads them; url and metadata may be
- * NULL.  Valid until the next call on the same handle. */
-typedef struct store_docinfo {
-    const char *id, *title, *url, *metadata;
-    size_t nchunks;
-} store_docinfo;
-
 /* Look up document id.  Returns 1 with *d, 0 when there is none, or -1. */
 int store_doc_get(store *s, const char *id, store_docinfo *d);
 
 /* Call fn with every document's id (valid during the call), until it
  * returns non-zero.  Returns 0 (also when fn stopped), or -1. */
-typedef int (*store_doc_id_fn)(void *arg, const char *id);
 int store_doc_ids(store *s, store_doc_id_fn fn, void *arg);
 
 /* Call fn with every chunk of document id, in order, until it returns
  * non-zero: its text (len bytes, valid during the call) and its vector (dims
  * floats, or NULL when it has none).  For copying a store (ragd migrate).
  * Returns 0 (also when fn stopped), or -1. */
-typedef int (*store_doc_chunk_fn)(void *arg, const char *text, size_t len, const float *vec);
 int store_doc_chunks(store *s, const char *id, size_t dims, store_doc_chunk_fn fn, void *arg);
 
 /* --------------------------------------------------------------- jobs -- */
-
-/* A background job (src/job.c) as the store records it, with its payload:
- * total documents, each one JSON object, numbered from 0.  done counts the
- * documents committed so far (the documents before index done, whether put
- * or failed); a job resumes at that index.  errors is a JSON array text.
- * Times are Unix seconds, 0 for not yet. */
-typedef struct store_job {
-    int64_t id;
-    char status[16]; /* "queued", "running", "done", "failed", "cancelled" */
-    char into[64];   /* JSON array text, e.g. ["kb","vector"] */
-    int64_t total, done, failed, chunks;
-    char *errors;    /* owned: store_job_release frees it */
-    int64_t created_at, started_at, finished_at;
-} store_job;
-
-/* Free what j owns (its errors) and zero it. */
-static inline void store_job_release(store_job *j)
-{
-    free(j->errors);
-    memset(j, 0, sizeof *j);
-}
 
 /* Record a queued job with its n documents (JSON texts, borrowed) in one
  * transaction.  Returns 0 with *id, or -1. */
@@ -315,7 +231,6 @@ int store_job_get(store *s, int64_t id, store_job *j);
 
 /* Call fn with the latest `limit` jobs, newest first, until it returns
  * non-zero; j is valid during the call.  Returns 0 or -1. */
-typedef int (*store_job_fn)(void *arg, const store_job *j);
 int store_job_list(store *s, int limit, store_job_fn fn, void *arg);
 
 /* Write j's status, counters, errors and times (the job must exist).
@@ -325,7 +240,6 @@ int store_job_update(store *s, const store_job *j);
 
 /* Call fn with documents [from, from+n) of job id, in order, until it
  * returns non-zero; doc is valid during the call.  Returns 0 or -1. */
-typedef int (*store_job_doc_fn)(void *arg, int64_t index, const char *doc);
 int store_job_docs(store *s, int64_t id, int64_t from, int64_t n, store_job_doc_fn fn,
                    void *arg);
 

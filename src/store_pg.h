@@ -13,7 +13,7 @@
 #ifndef RAGD_STORE_PG_H
 #define RAGD_STORE_PG_H
 
-#include "store.h"
+#include "store_types.h"
 
 typedef struct store_pg store_pg;
 
