@@ -615,7 +615,7 @@ static int kb_topk_buffers(kb_topk *q)
     return 0;
 }
 
-/* Free what kb_topk_buffers and the walk allocated. */
+/* Free what kb_topk_buffers and the walk allocated (again: a no-op). */
 static void kb_topk_release(kb_topk *q)
 {
     free(q->verdict);
@@ -624,6 +624,11 @@ static void kb_topk_release(kb_topk *q)
     free(q->acc);
     free(q->top);
     free(q->wbuf);
+    q->verdict = NULL;
+    q->ents = NULL;
+    q->curs = NULL;
+    q->acc = q->top = NULL;
+    q->wbuf = NULL;
 }
 
 /* Walk q's range of every segment into q's top k.  0, or -1: out of
@@ -641,12 +646,19 @@ static int kb_topk_walk(kb_topk *q)
 
 /* ------------------------------------------------------------- split -- */
 
-/* A vec_par part: walk range `part`, of the walks at arg. */
+/* A vec_par part: walk range `part`, of the walks at arg, keeping only
+ * its top k for the merge, so that ranges waiting for it hold no window
+ * buffers. */
 static void kb_topk_walk_part(void *arg, unsigned part)
 {
     kb_topk *w = (kb_topk *)arg + part;
+    kb_topk_ent *ents;
 
     w->rc = kb_topk_walk(w);
+    ents = w->ents;
+    w->ents = NULL;
+    kb_topk_release(w);
+    w->ents = ents;
 }
 
 /* Order by document, each one's best entry first. */
