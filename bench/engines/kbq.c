@@ -6,7 +6,7 @@
  * read from the store).
  *
  *   kbq --db PATH --queries FILE [--k N] [--filter JSON] [--check] [--bench]
- *       [--fts5-queries N] [--trace]
+ *       [--fts5-queries N] [--trace] [--threads N] [--split-cost N]
  *
  * FILE is JSON lines with a "text" field (BEIR queries.jsonl).  --check
  * compares the two top-k lists of every query and exits 1 on the first
@@ -15,7 +15,11 @@
  * query and latency percentiles (FTS5 on the first N queries only with
  * --fts5-queries, as it is slow on large stores); --trace adds a line a
  * query on stderr (engine, number, milliseconds, the query), to find the
- * slow ones.  PATH may be a
+ * slow ones.  --threads N (default 1) splits a costly query's walk of the
+ * index across N threads (kb_topk_split), those whose terms hold at least
+ * --split-cost rows (default the kb source's): --check then checks the
+ * split walk, and --bench times the index both unsplit and split.  PATH
+ * may be a
  * postgres:// URL: the index alone then (--fts5-queries 0, no --check),
  * as bench/engines/kbpg runs it.  For tests and bench/engines/kb and kbpg
  * only.
@@ -52,6 +56,8 @@ typedef struct kbq {
     kbq_list *out;
     int fallback;
     int trace;
+    kb_topk_split split;
+    const kb_topk_split *use; /* &split while the split is on, else NULL */
 } kbq;
 
 static double kbq_now(clockid_t clk)
@@ -134,8 +140,8 @@ static int kbq_index(kbq *q, const char *match, kbq_list *out)
 
     if (!match[0])
         return 0;
-    rc = kb_topk_search(q->ix, q->db, match, q->k, q->flt ? kbq_index_keeps : NULL, q, hits, &n,
-                        err, sizeof err);
+    rc = kb_topk_search(q->ix, q->db, match, q->k, q->flt ? kbq_index_keeps : NULL, q, q->use,
+                        hits, &n, err, sizeof err);
     if (rc == KB_TOPK_FALLBACK) {
         q->fallback++;
         return kbq_fts5(q, match, out);
@@ -279,7 +285,8 @@ int main(int argc, char **argv)
     int check = 0, bench = 0, bad = 0;
     char **ids = NULL, **texts = NULL, **matches, err[512];
     size_t nq, exact = 0, ties = 0, compared = 0, nfts5 = (size_t)-1;
-    kbq q = {.k = 10};
+    kbq q = {.k = 10, .split = {NULL, 1, KB_TOPK_SPLIT_COST}};
+    char split_name[32];
     kb_index_info info;
     json_t *spec = NULL;
     double t0, c0;
@@ -302,15 +309,25 @@ int main(int argc, char **argv)
             bench = 1;
         else if (!strcmp(argv[i], "--trace"))
             q.trace = 1;
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            q.split.nparts = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--split-cost") && i + 1 < argc)
+            q.split.min_cost = atoll(argv[++i]);
         else {
             fprintf(stderr, "usage: kbq --db PATH --queries FILE [--k N] [--filter JSON] "
-                            "[--check] [--bench] [--fts5-queries N] [--trace]\n");
+                            "[--check] [--bench] [--fts5-queries N] [--trace] [--threads N] "
+                            "[--split-cost N]\n");
             return 2;
         }
     }
-    if (!dbpath || !qpath || q.k < 1 || q.k >= KBQ_MAX_K)
-        return fprintf(stderr, "kbq: --db and --queries are required, 1 <= k < %d\n",
-                       KBQ_MAX_K), 2;
+    if (!dbpath || !qpath || q.k < 1 || q.k >= KBQ_MAX_K || q.split.nparts < 1 ||
+        q.split.nparts > 64)
+        return fprintf(stderr, "kbq: --db and --queries are required, 1 <= k < %d, "
+                       "1 <= threads <= 64\n", KBQ_MAX_K), 2;
+    if (q.split.nparts > 1 && !(q.split.par = vec_par_new(q.split.nparts - 1)))
+        return fprintf(stderr, "kbq: cannot start %u threads\n", q.split.nparts), 2;
+    if (q.split.par)
+        q.use = &q.split;
     store_process_init();
     if (fjson && (!(spec = json_loads(fjson, 0, NULL)) ||
                   filter_parse(spec, &q.flt, err, sizeof err) != 0))
@@ -358,8 +375,13 @@ int main(int argc, char **argv)
     }
     if (bench && !bad) {
         q.fallback = 0;
+        q.use = NULL;
         if ((nfts5 && kbq_bench(&q, "fts5", kbq_fts5, matches, nfts5 < nq ? nfts5 : nq) != 0) ||
             kbq_bench(&q, "index", kbq_index, matches, nq) != 0)
+            bad = 1;
+        snprintf(split_name, sizeof split_name, "index-t%u", q.split.nparts);
+        q.use = &q.split;
+        if (!bad && q.split.par && kbq_bench(&q, split_name, kbq_index, matches, nq) != 0)
             bad = 1;
     }
     for (size_t i = 0; i < nq; i++) {
@@ -374,5 +396,6 @@ int main(int argc, char **argv)
     filter_free(&q.flt);
     json_decref(spec);
     store_close(&q.db);
+    vec_par_free(&q.split.par);
     return bad;
 }

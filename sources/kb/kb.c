@@ -4,9 +4,9 @@
  *
  * Config: {"db": PATH (required), "title_weight": 1.0, "text_weight": 1.0
  * (the BM25 weights of the title and text columns, >= 0), "engine":
- * "index" | "fts5", "refresh_ms": 1000}.  Queries run on the host's worker
- * pool, each worker on its own read-only store handle, so the loop never
- * waits on the store.
+ * "index" | "fts5", "refresh_ms": 1000, "scan_threads": cores}.  Queries run
+ * on the host's worker pool, each worker on its own read-only store handle,
+ * so the loop never waits on the store.
  *
  * Two engines rank the same way.  "fts5", the reference, is the store's
  * SQLite-only store_kb_rank: chunks best first, each read only when it
@@ -16,7 +16,13 @@
  * default) computes the same top k on an in-memory index built from
  * FTS5's own tokens (kb_index.c, kb_topk.c), kept current from the store's
  * change log every refresh_ms and on every in-process write (kb_live.c);
- * only the k winners are read from the store.  A query with a word FTS5
+ * only the k winners are read from the store.  A costly query's walk of
+ * the index is split across scan_threads threads (kb_topk.h): the worker
+ * running it and the instance's own scan_threads - 1 helpers, as the
+ * vector source splits its scans (vec_par.h: the worker takes parts
+ * itself until none is left, so a split never waits on the pool).  A
+ * filter's store reads stay on the worker's handle, one at a time.
+ * A query with a word FTS5
  * splits into several tokens (the index holds no positions) is ranked by
  * FTS5.  Not for writing the store (`ragd ingest` does that) and not for
  * query syntax: kb_match.c turns user text into plain quoted words.
@@ -27,6 +33,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +64,11 @@ typedef struct kb_source {
     kb_conn *conns;
     kb_live *live;
     int fts5; /* whether the store ranks with FTS5 (a SQLite store) */
+    kb_topk_split split; /* its par: scan_threads - 1 helpers, or NULL */
 } kb_source;
+
+/* The most threads one search may take. */
+#define KB_MAX_THREADS 64
 
 /* One search, from search() until its callback has run; it is also the
  * ragd_op the host may cancel.  The loop thread owns it except while the
@@ -239,7 +250,7 @@ static void kb_query_index(kb_job *j, kb_conn *c)
     }
     j->db = c->db;
     rc = kb_topk_search(j->ix, c->db, j->match, (size_t)j->k, j->filter ? kb_index_keeps : NULL,
-                        j, th, &n, j->error, sizeof j->error);
+                        j, &j->kb->split, th, &n, j->error, sizeof j->error);
     if (rc == KB_TOPK_FALLBACK && !j->kb->fts5) {
         j->status = RAGD_ERR;
         snprintf(j->error, sizeof j->error, "a word FTS5 splits in two (such as one with a curly "
@@ -393,6 +404,7 @@ static void kb_destroy(void *self)
     kb_source *kb = self;
 
     kb_live_free(&kb->live);
+    vec_par_free(&kb->split.par);
     for (unsigned i = 0; i < kb->nconns; i++)
         store_close(&kb->conns[i].db);
     free(kb->conns);
@@ -404,7 +416,8 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
                      char *err, size_t errlen)
 {
     const char *path, *engine;
-    long long refresh_ms;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long long refresh_ms, threads;
     double tw, xw;
     kb_source *kb;
 
@@ -412,7 +425,10 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
         host->cfg_number(config, "title_weight", 1.0, &tw, err, errlen) ||
         host->cfg_number(config, "text_weight", 1.0, &xw, err, errlen) ||
         host->cfg_string(config, "engine", "index", &engine, err, errlen) ||
-        host->cfg_int(config, "refresh_ms", 1000, 0, 86400000, &refresh_ms, err, errlen))
+        host->cfg_int(config, "refresh_ms", 1000, 0, 86400000, &refresh_ms, err, errlen) ||
+        host->cfg_int(config, "scan_threads",
+                      cores < 1 ? 1 : cores > KB_MAX_THREADS ? KB_MAX_THREADS : cores, 1,
+                      KB_MAX_THREADS, &threads, err, errlen))
         return RAGD_EINVAL;
     if (!path || !*path) {
         snprintf(err, errlen, "db: required");
@@ -445,6 +461,14 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
         return RAGD_ENOMEM;
     }
     kb->nconns = host->nworkers;
+    kb->split.nparts = (unsigned)threads;
+    kb->split.min_cost = KB_TOPK_SPLIT_COST;
+    if (threads > 1 && strcmp(engine, "index") == 0 &&
+        !(kb->split.par = vec_par_new((unsigned)threads - 1))) {
+        snprintf(err, errlen, "cannot start %lld scan threads", threads);
+        kb_destroy(kb);
+        return RAGD_ENOMEM;
+    }
     if (kb_check_db(kb, err, errlen) != 0 ||
         (strcmp(engine, "index") == 0 &&
          kb_live_new(host, name, path, tw, xw, refresh_ms, &kb->live, err, errlen) != 0)) {

@@ -24,11 +24,25 @@
  * where long queries of many middling terms spent their time); the sum
  * is only a bound, the exact score of a row that survives the
  * non-essential terms' probes is summed again in the query's order.
+ *
+ * A split walk (kb_topk_split) cuts each segment's rows into nparts
+ * ranges, one walk each with its own top k, buffers and filter verdicts,
+ * all reading the same snapshot.  A range's k-th best score is a score k
+ * distinct documents of the whole reach or beat, so every range prunes by
+ * the highest any range has reached (shared, an atomic): a row below it
+ * cannot be in the final top k, and a row equal to it is kept, as the
+ * unsplit walk keeps it, for the chunk ids to decide.  A document whose
+ * chunks fall in several ranges is scored in each; its best chunk is in
+ * its range's top k whenever it is in the final one (the documents that
+ * beat it there beat it overall), so the merge -- each document's best
+ * entry, then the k best -- is the unsplit walk's answer.
  */
 #include "kb_topk.h"
 
 #include <assert.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +95,8 @@ typedef struct kb_topk_ent {
     uint32_t part, doc;
 } kb_topk_ent;
 
-/* One search. */
+/* One walk: the whole search, or one range of a split one.  The phrases
+ * belong to the search; everything from ents on belongs to the walk. */
 typedef struct kb_topk {
     const kb_index *ix;
     double avgdl;
@@ -89,7 +104,7 @@ typedef struct kb_topk {
     int nph;
     kb_topk_ent *ents;
     size_t k, n, worst;
-    double theta;           /* the k-th best score; -inf until k are kept */
+    double theta;           /* the k-th best score (or shared's); -inf until k are kept */
     kb_topk_keep_fn keep;
     void *arg;
     unsigned char *verdict; /* per document of the current part: 0 unknown, 1 keep, 2 drop */
@@ -102,6 +117,16 @@ typedef struct kb_topk {
     uint64_t bits[KB_TOPK_WINDOW / 64];
     double *top; /* the first non-essential term's scores in the window; all zero between */
     void *wbuf; /* the cursors' wrow and wsc */
+    kb_topk_cur *curs; /* nph */
+    /* A split walk: range slice of nslices of each segment's rows, of
+     * which rows below hi are the current segment's; the highest k-th
+     * best score of every range (NULL unsplit); the lock around keep. */
+    unsigned slice, nslices;
+    uint32_t hi;
+    _Atomic double *shared;
+    pthread_mutex_t *keep_mu;
+    int64_t cost; /* the phrases' rows, summed */
+    int rc;       /* a split walk's result */
 } kb_topk;
 
 /* ------------------------------------------------------------ phrases -- */
@@ -157,6 +182,7 @@ static void kb_topk_idf(kb_topk *q)
             if (t >= 0)
                 df += p->seg->terms[t].df - (p->ddf ? p->ddf[t] : 0);
         }
+        q->cost += df;
         q->ph[i].idf = kb_index_idf(q->ix->nrows, df);
     }
 }
@@ -169,6 +195,18 @@ static int kb_topk_better(double sa, int64_t ca, const kb_topk_ent *b)
     return sa > b->score || (sa == b->score && ca < b->chunk);
 }
 
+/* Publish q's theta to the other ranges, and take theirs when higher. */
+static void kb_topk_share(kb_topk *q)
+{
+    double s = atomic_load_explicit(q->shared, memory_order_relaxed);
+
+    while (q->theta > s && !atomic_compare_exchange_weak_explicit(
+                               q->shared, &s, q->theta, memory_order_relaxed, memory_order_relaxed))
+        ;
+    if (s > q->theta)
+        q->theta = s;
+}
+
 static void kb_topk_find_worst(kb_topk *q)
 {
     q->worst = 0;
@@ -176,6 +214,8 @@ static void kb_topk_find_worst(kb_topk *q)
         if (kb_topk_better(q->ents[q->worst].score, q->ents[q->worst].chunk, &q->ents[i]))
             q->worst = i;
     q->theta = q->n == q->k ? q->ents[q->worst].score : -INFINITY;
+    if (q->shared)
+        kb_topk_share(q);
 }
 
 /* Whether the filter keeps document d of part pi. */
@@ -187,7 +227,12 @@ static int kb_topk_keeps(kb_topk *q, uint32_t pi, uint32_t d)
         return 1;
     if (q->verdict[d])
         return q->verdict[d] == 1;
-    if ((v = q->keep(q->arg, q->ix->parts[pi].seg->docs[d])) < 0) {
+    if (q->keep_mu)
+        pthread_mutex_lock(q->keep_mu);
+    v = q->keep(q->arg, q->ix->parts[pi].seg->docs[d]);
+    if (q->keep_mu)
+        pthread_mutex_unlock(q->keep_mu);
+    if (v < 0) {
         q->failed = 1;
         return 0;
     }
@@ -359,17 +404,19 @@ static double kb_topk_window_bound(kb_topk_cur *c, uint32_t w0, uint32_t w1)
 }
 
 /* The next window: KB_TOPK_WINDOW rows from the lowest row any cursor
- * may still hold, each cursor's ub its bound there.  Returns 0 when
- * every cursor is walked out. */
-static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t *w0, uint32_t *w1)
+ * may still hold, and below hi, each cursor's ub its bound there.
+ * Returns 0 when every cursor is walked out or past hi. */
+static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t hi, uint32_t *w0, uint32_t *w1)
 {
     *w0 = UINT32_MAX;
     for (int i = 0; i < nc; i++)
         if (cs[i]->b < cs[i]->t->nblocks && kb_topk_low(cs[i]) < *w0)
             *w0 = kb_topk_low(cs[i]);
-    if (*w0 == UINT32_MAX)
+    if (*w0 >= hi)
         return 0;
     *w1 = *w0 > UINT32_MAX - KB_TOPK_WINDOW ? UINT32_MAX - 1 : *w0 + (KB_TOPK_WINDOW - 1);
+    if (*w1 >= hi)
+        *w1 = hi - 1;
     for (int i = 0; i < nc; i++)
         cs[i]->ub = kb_topk_window_bound(cs[i], *w0, *w1);
     return 1;
@@ -473,8 +520,10 @@ static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
     double cum[KB_MATCH_MAX_WORDS];
     uint32_t w0, w1;
 
-    while (!q->failed && kb_topk_window(cs, nc, &w0, &w1)) {
+    while (!q->failed && kb_topk_window(cs, nc, q->hi, &w0, &w1)) {
         int ess;
+        if (q->shared)
+            kb_topk_share(q);
         kb_topk_sort(cs, nc);
         for (int i = 0; i < nc; i++)
             cum[i] = (i ? cum[i - 1] : 0) + cs[i]->ub;
@@ -505,16 +554,26 @@ static void kb_topk_part(kb_topk *q, uint32_t pi, kb_topk_cur **cs, int nc)
     }
 }
 
-/* Search part pi: a cursor per phrase whose term it holds. */
-static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
+/* Search part pi (q's range of its rows): a cursor per phrase whose term
+ * it holds. */
+static int kb_topk_search_part(kb_topk *q, uint32_t pi)
 {
     const kb_index_part *p = &q->ix->parts[pi];
     kb_topk_cur *cs[KB_MATCH_MAX_WORDS];
+    uint32_t lo = 0;
     int nc = 0;
 
+    q->hi = UINT32_MAX;
+    if (q->nslices > 1) {
+        lo = (uint32_t)(p->seg->nrows * q->slice / q->nslices);
+        if (q->slice + 1 < q->nslices)
+            q->hi = (uint32_t)(p->seg->nrows * (q->slice + 1) / q->nslices);
+        if (lo >= q->hi)
+            return 0;
+    }
     for (int i = 0; i < q->nph; i++) {
         int64_t t = kb_index_term_find(p->seg, q->ph[i].tok, q->ph[i].len);
-        kb_topk_cur *c = &curs[nc];
+        kb_topk_cur *c = &q->curs[nc];
         if (t < 0 || !p->seg->terms[t].nblocks)
             continue;
         c->t = &p->seg->terms[t];
@@ -522,6 +581,7 @@ static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
         c->scale = q->ph[i].idf * (q->avgdl > p->seg->avgdl ? q->avgdl / p->seg->avgdl : 1.0);
         c->min = 0;
         kb_topk_to_block(c, 0);
+        kb_topk_seek(c, lo);
         cs[nc++] = c;
     }
     if (!nc)
@@ -535,43 +595,152 @@ static int kb_topk_search_part(kb_topk *q, uint32_t pi, kb_topk_cur *curs)
     return q->failed ? -1 : 0;
 }
 
-/* The window's buffers, for q->nph cursors at most. */
-static int kb_topk_buffers(kb_topk *q, kb_topk_cur *curs)
+/* A walk's top k, cursors and window buffers, for q->nph cursors. */
+static int kb_topk_buffers(kb_topk *q)
 {
     size_t w = KB_TOPK_WINDOW, n = (size_t)q->nph;
     uint32_t *rows;
     double *scores;
 
-    if (!(q->acc = calloc(w, sizeof *q->acc)) || !(q->top = calloc(w, sizeof *q->top)) ||
+    if (!(q->ents = calloc(q->k, sizeof *q->ents)) || !(q->curs = calloc(n, sizeof *q->curs)) ||
+        !(q->acc = calloc(w, sizeof *q->acc)) || !(q->top = calloc(w, sizeof *q->top)) ||
         !(q->wbuf = malloc(n * w * (sizeof *scores + sizeof *rows))))
         return -1;
     scores = q->wbuf;
     rows = (uint32_t *)(scores + n * w);
     for (size_t i = 0; i < n; i++) {
-        curs[i].wsc = scores + i * w;
-        curs[i].wrow = rows + i * w;
+        q->curs[i].wsc = scores + i * w;
+        q->curs[i].wrow = rows + i * w;
     }
     return 0;
 }
 
+/* Free what kb_topk_buffers and the walk allocated (again: a no-op). */
+static void kb_topk_release(kb_topk *q)
+{
+    free(q->verdict);
+    free(q->ents);
+    free(q->curs);
+    free(q->acc);
+    free(q->top);
+    free(q->wbuf);
+    q->verdict = NULL;
+    q->ents = NULL;
+    q->curs = NULL;
+    q->acc = q->top = NULL;
+    q->wbuf = NULL;
+}
+
+/* Walk q's range of every segment into q's top k.  0, or -1: out of
+ * memory, or the filter failed (q->failed). */
+static int kb_topk_walk(kb_topk *q)
+{
+    q->theta = -INFINITY;
+    if (kb_topk_buffers(q) != 0)
+        return -1;
+    for (uint32_t pi = 0; pi < q->ix->nparts; pi++)
+        if (kb_topk_search_part(q, pi) != 0)
+            return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------- split -- */
+
+/* A vec_par part: walk range `part`, of the walks at arg, keeping only
+ * its top k for the merge, so that ranges waiting for it hold no window
+ * buffers. */
+static void kb_topk_walk_part(void *arg, unsigned part)
+{
+    kb_topk *w = (kb_topk *)arg + part;
+    kb_topk_ent *ents;
+
+    w->rc = kb_topk_walk(w);
+    ents = w->ents;
+    w->ents = NULL;
+    kb_topk_release(w);
+    w->ents = ents;
+}
+
+/* Order by document, each one's best entry first. */
+static int kb_topk_cmp_doc(const void *a, const void *b)
+{
+    const kb_topk_ent *x = a, *y = b;
+
+    if (x->part != y->part)
+        return x->part < y->part ? -1 : 1;
+    if (x->doc != y->doc)
+        return x->doc < y->doc ? -1 : 1;
+    return kb_topk_better(x->score, x->chunk, y) ? -1 : kb_topk_better(y->score, y->chunk, x);
+}
+
+/* Walk q's search in nw ranges, on split->par's threads and this one, and
+ * merge their top k into q's.  0, or -1 as kb_topk_walk (q->failed set
+ * when a range's filter failed). */
+static int kb_topk_split_walk(kb_topk *q, const kb_topk_split *split, unsigned nw)
+{
+    _Atomic double shared = -INFINITY;
+    pthread_mutex_t mu;
+    kb_topk *ws = calloc(nw, sizeof *ws);
+    kb_topk_ent *all = NULL;
+    size_t n = 0, m = 0;
+    int rc = -1;
+
+    if (!ws || pthread_mutex_init(&mu, NULL) != 0) {
+        free(ws);
+        return -1;
+    }
+    for (unsigned i = 0; i < nw; i++) {
+        ws[i] = *q;
+        ws[i].slice = i;
+        ws[i].nslices = nw;
+        ws[i].shared = &shared;
+        ws[i].keep_mu = q->keep ? &mu : NULL;
+    }
+    vec_par_run(split->par, kb_topk_walk_part, ws, nw);
+    for (unsigned i = 0; i < nw; i++) {
+        q->failed |= ws[i].failed;
+        if (ws[i].rc != 0)
+            goto done;
+        n += ws[i].n;
+    }
+    if (!(q->ents = calloc(q->k, sizeof *q->ents)) || !(all = malloc((n ? n : 1) * sizeof *all)))
+        goto done;
+    for (unsigned i = 0; i < nw; i++)
+        for (size_t j = 0; j < ws[i].n; j++)
+            all[m++] = ws[i].ents[j];
+    qsort(all, n, sizeof *all, kb_topk_cmp_doc);
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m || all[i].part != all[m - 1].part || all[i].doc != all[m - 1].doc)
+            all[m++] = all[i];
+    qsort(all, m, sizeof *all, kb_topk_cmp_ent);
+    q->n = m < q->k ? m : q->k;
+    memcpy(q->ents, all, q->n * sizeof *all);
+    rc = 0;
+done:
+    for (unsigned i = 0; i < nw; i++)
+        kb_topk_release(&ws[i]);
+    pthread_mutex_destroy(&mu);
+    free(all);
+    free(ws);
+    return rc;
+}
+
 int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
-                   kb_topk_keep_fn keep, void *arg, kb_topk_hit *hits, size_t *nhits,
-                   char *err, size_t errlen)
+                   kb_topk_keep_fn keep, void *arg, const kb_topk_split *split,
+                   kb_topk_hit *hits, size_t *nhits, char *err, size_t errlen)
 {
     kb_topk *q = calloc(1, sizeof *q);
-    kb_topk_cur *curs = NULL;
     int rc = -1;
 
     *nhits = 0;
     assert(k > 0);
-    if (!q || !(q->ents = calloc(k, sizeof *q->ents)) ||
-        !(curs = malloc(KB_MATCH_MAX_WORDS * sizeof *curs))) {
+    if (!q) {
         snprintf(err, errlen, "out of memory");
-        goto done;
+        return -1;
     }
     q->ix = ix;
     q->k = k;
-    q->theta = -INFINITY;
     q->keep = keep;
     q->arg = arg;
     if ((rc = kb_topk_phrases(q, db, match)) != 0) {
@@ -579,22 +748,18 @@ int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
             snprintf(err, errlen, "%s", q->failed ? "out of memory" : store_errmsg(db));
         goto done;
     }
-    rc = 0;
     if (!q->nph || ix->nrows <= 0)
         goto done;
     q->avgdl = (double)ix->ntokens / (double)ix->nrows;
     kb_topk_idf(q);
-    if (kb_topk_buffers(q, curs) != 0) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
+    if (split && split->par && split->nparts > 1 && q->cost >= split->min_cost)
+        rc = kb_topk_split_walk(q, split, split->nparts);
+    else
+        rc = kb_topk_walk(q);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", q->failed ? "the metadata filter failed" : "out of memory");
         goto done;
     }
-    for (uint32_t pi = 0; pi < ix->nparts; pi++)
-        if (kb_topk_search_part(q, pi, curs) != 0) {
-            snprintf(err, errlen, "%s", q->failed ? "the metadata filter failed" : "out of memory");
-            rc = -1;
-            goto done;
-        }
     qsort(q->ents, q->n, sizeof *q->ents, kb_topk_cmp_ent);
     for (size_t i = 0; i < q->n; i++) {
         hits[i].chunk_id = q->ents[i].chunk;
@@ -603,16 +768,9 @@ int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
     }
     *nhits = q->n;
 done:
-    if (q) {
-        for (int i = 0; i < KB_MATCH_MAX_WORDS; i++)
-            free(q->ph[i].tok);
-        free(q->verdict);
-        free(q->ents);
-        free(q->acc);
-        free(q->top);
-        free(q->wbuf);
-    }
+    for (int i = 0; i < KB_MATCH_MAX_WORDS; i++)
+        free(q->ph[i].tok);
+    kb_topk_release(q);
     free(q);
-    free(curs);
     return rc;
 }

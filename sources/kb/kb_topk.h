@@ -7,6 +7,12 @@
  * together cannot lift a chunk into the top k are only looked up, never
  * walked, and runs of rows whose blocks' bounds fall short are skipped
  * undecoded.  Not for query syntax: it takes kb_match's expression.
+ *
+ * A costly query's walk may be split: each segment's rows are cut into
+ * ranges, each range walked into its own top k on a thread of a vec_par
+ * set (the caller's among them), the ranges sharing the best k-th score
+ * any of them has reached to prune by, and the parts' top k merged.  The
+ * answer is the unsplit walk's, bit for bit and in the same order.
  */
 #ifndef RAGD_KB_TOPK_H
 #define RAGD_KB_TOPK_H
@@ -16,6 +22,7 @@
 
 #include "kb_index.h"
 #include "store.h"
+#include "../vector/vec_par.h" /* the helper threads a split walk runs on */
 
 /* A result: the best chunk of a document and its score (minus FTS5's
  * bm25(): higher is better).  doc_id belongs to the snapshot searched. */
@@ -33,14 +40,30 @@ typedef int (*kb_topk_keep_fn)(void *arg, const char *doc_id);
  * holds no positions, so the caller ranks it the FTS5 way. */
 #define KB_TOPK_FALLBACK (-2)
 
+/* How a search may be split.  par: the helper threads (NULL: never
+ * split), shared with other searches; nparts: the ranges of a split walk
+ * (< 2: never split); min_cost: split only a query whose terms hold at
+ * least this many rows in all (the sum of their document frequencies). */
+typedef struct kb_topk_split {
+    vec_par *par;
+    unsigned nparts;
+    int64_t min_cost;
+} kb_topk_split;
+
+/* The default min_cost: below it, a walk takes about a millisecond or
+ * less, and a split would cost more than it saves. */
+#define KB_TOPK_SPLIT_COST 200000
+
 /* Rank the chunks of ix that match match (kb_match_expr's `"w1" OR "w2"
  * ...`), keeping the best chunk of each document that keep accepts (keep
  * NULL: every document), and write the best k documents, best first, to
  * hits (room for k).  db is a handle on the same store, used only to split
- * the query with FTS5's tokenizer.  Ties order by chunk id.  Returns 0
- * with *nhits, KB_TOPK_FALLBACK, or -1 with a message in err. */
+ * the query with FTS5's tokenizer.  Ties order by chunk id.  split (NULL:
+ * one thread) may split the walk; keep is then called from other threads
+ * too, but never from two at once.  Returns 0 with *nhits,
+ * KB_TOPK_FALLBACK, or -1 with a message in err. */
 int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
-                   kb_topk_keep_fn keep, void *arg, kb_topk_hit *hits, size_t *nhits,
-                   char *err, size_t errlen);
+                   kb_topk_keep_fn keep, void *arg, const kb_topk_split *split,
+                   kb_topk_hit *hits, size_t *nhits, char *err, size_t errlen);
 
 #endif /* RAGD_KB_TOPK_H */

@@ -2,8 +2,9 @@
 # The kb's two engines on SciFact: the in-memory index ("engine": "index")
 # must give the FTS5 path's top 10 for all 1,109 queries (identical but for
 # the order of scores tied within a relative 1e-9), with and without
-# metadata filters, and ragd serving each engine as a kb instance must
-# answer alike over HTTP.  Skips when SciFact is absent.
+# metadata filters, with every query's walk split across two threads too,
+# and ragd serving each engine as a kb instance must answer alike over
+# HTTP.  Skips when SciFact is absent.
 . "$SRCDIR/tests/t/lib.sh"
 SCIFACT=${SCIFACT:-$SRCDIR/../shared/eval/scifact}
 KBQ=$BUILDDIR/bench/engines/kbq
@@ -43,10 +44,14 @@ test_expect_success 'with a selective filter (ids below 2, and one id list)' '
 	check --filter "{\"id\": {\"\$lt\": \"2\"}}" &&
 	check --filter "{\"id\": {\"\$in\": [\"4983\", \"5836\", \"7912\", \"18670\"]}}"
 '
+test_expect_success 'every walk split across two threads: the same top 10' '
+	check --threads 2 --split-cost 0 &&
+	check --threads 2 --split-cost 0 --filter "{\"id\": {\"\$gte\": \"5\"}}"
+'
 test_expect_success 'ragd serves both engines, which answer alike' '
 	cat >two.json <<-EOC &&
 	{"db": "sf.db", "log_level": "warn", "sources": [
-	  {"name": "kb", "type": "kb"},
+	  {"name": "kb", "type": "kb", "scan_threads": 2},
 	  {"name": "kbf", "type": "kb", "engine": "fts5"}]}
 	EOC
 	validate config two.json && start_ragd --config two.json &&
@@ -59,5 +64,10 @@ test_expect_success 'an unknown engine is a config error naming the key' '
 	echo "{\"db\": \"sf.db\", \"sources\": [{\"name\": \"kb\", \"type\": \"kb\", \"engine\": \"x\"}]}" >bad.json &&
 	{ "$RAGD" serve --config bad.json --listen 127.0.0.1:0 2>err.txt; test $? = 2; } &&
 	grep -q "engine" err.txt
+'
+test_expect_success 'scan_threads 0 is a config error naming the key' '
+	echo "{\"db\": \"sf.db\", \"sources\": [{\"name\": \"kb\", \"type\": \"kb\", \"scan_threads\": 0}]}" >bad.json &&
+	{ "$RAGD" serve --config bad.json --listen 127.0.0.1:0 2>err.txt; test $? = 2; } &&
+	grep -q "scan_threads" err.txt
 '
 test_done

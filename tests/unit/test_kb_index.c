@@ -139,7 +139,7 @@ static int index_answer(const kb_index *ix, store *db, const char *match, const 
     idx_keep c = {db, flt};
     char err[256];
     size_t n;
-    int rc = kb_topk_search(ix, db, match, k, flt ? idx_keeps : NULL, &c, hits, &n, err,
+    int rc = kb_topk_search(ix, db, match, k, flt ? idx_keeps : NULL, &c, NULL, hits, &n, err,
                             sizeof err);
 
     memset(a, 0, sizeof *a);
