@@ -324,7 +324,7 @@ int main(int argc, char **argv)
         q.split.nparts > 64)
         return fprintf(stderr, "kbq: --db and --queries are required, 1 <= k < %d, "
                        "1 <= threads <= 64\n", KBQ_MAX_K), 2;
-    if (q.split.nparts > 1 && !(q.split.par = vec_par_new(q.split.nparts - 1)))
+    if (q.split.nparts > 1 && !(q.split.par = par_new(q.split.nparts - 1)))
         return fprintf(stderr, "kbq: cannot start %u threads\n", q.split.nparts), 2;
     if (q.split.par)
         q.use = &q.split;
@@ -396,6 +396,6 @@ int main(int argc, char **argv)
     filter_free(&q.flt);
     json_decref(spec);
     store_close(&q.db);
-    vec_par_free(&q.split.par);
+    par_free(&q.split.par);
     return bad;
 }

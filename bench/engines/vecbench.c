@@ -28,7 +28,7 @@
 #include "embed.h"
 #include "store.h"
 #include "vec_kernel.h"
-#include "vec_par.h"
+#include "par.h"
 #include "vec_quant.h"
 #include "vec_scan.h"
 
@@ -224,7 +224,7 @@ static void split_part(void *arg, unsigned p)
                       : vec_scan_exact(s->k, &s->b->seg, 1, s->cut[p], s->cut[p + 1], s->q, h, 0, s->cap);
 }
 
-static size_t scan(const vec_kernel *k, const bench *b, vec_par *par, unsigned nparts, int int8,
+static size_t scan(const vec_kernel *k, const bench *b, par *par, unsigned nparts, int int8,
                    size_t rerank, const float *q, vec_cand *out, vec_cand *heaps)
 {
     split s = {k, b, q, int8, int8 ? rerank : K, {0}, {0}, heaps};
@@ -235,7 +235,7 @@ static size_t scan(const vec_kernel *k, const bench *b, vec_par *par, unsigned n
         s.cut[p] = vec_scan_cut(&b->seg, 1, b->rows / nparts * p);
     s.cut[nparts] = b->rows;
     if (nparts > 1)
-        vec_par_run(par, split_part, &s, nparts);
+        par_run(par, split_part, &s, nparts);
     else
         split_part(&s, 0);
     for (unsigned p = 0; p < nparts; p++)
@@ -269,7 +269,7 @@ static int cmp_double(const void *a, const void *b)
 enum { BEFORE, EXACT, INT8 };
 
 /* Run every query in mode, keeping each one's top K in tops; print a line. */
-static void measure(const char *label, int mode, const vec_kernel *k, const bench *b, vec_par *par,
+static void measure(const char *label, int mode, const vec_kernel *k, const bench *b, par *par,
                     unsigned threads, size_t rerank, vec_cand *tops, vec_cand *heaps)
 {
     double *ms = malloc(b->nq * sizeof *ms), sum = 0, cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
@@ -315,7 +315,7 @@ int main(int argc, char **argv)
     size_t rerank = 100;
     const vec_kernel *k = vec_kernel_pick();
     vec_cand *exact_tops, *tops, *heaps;
-    vec_par *par;
+    par *par;
 
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--rows")) b.rows = strtoull(argv[i + 1], NULL, 10);
@@ -345,7 +345,7 @@ int main(int argc, char **argv)
     exact_tops = calloc(b.nq * K, sizeof *exact_tops);
     tops = calloc(b.nq * K, sizeof *tops);
     heaps = calloc((MAX_PARTS + 1) * (rerank > K ? rerank : K), sizeof *heaps);
-    par = vec_par_new(threads - 1);
+    par = par_new(threads - 1);
     if (!b.scale || !b.qmat || !exact_tops || !tops || !heaps || !par)
         return fprintf(stderr, "vecbench: out of memory\n"), 1;
     vec_quant_rows(b.mat, b.rows, b.dims, b.scale, b.qmat);
@@ -363,6 +363,6 @@ int main(int argc, char **argv)
     }
     measure("int8 + re-rank", INT8, k, &b, par, threads, rerank, tops, heaps);
     printf(" %.4f |\n", recall(&b, exact_tops, tops));
-    vec_par_free(&par);
+    par_free(&par);
     return 0;
 }

@@ -19,7 +19,7 @@
  * only the k winners are read from the store.  A costly query's walk of
  * the index is split across scan_threads threads (kb_topk.h): the worker
  * running it and the instance's own scan_threads - 1 helpers, as the
- * vector source splits its scans (vec_par.h: the worker takes parts
+ * vector source splits its scans (par.h: the worker takes parts
  * itself until none is left, so a split never waits on the pool).  A
  * filter's store reads stay on the worker's handle, one at a time.
  * A query with a word FTS5
@@ -404,7 +404,7 @@ static void kb_destroy(void *self)
     kb_source *kb = self;
 
     kb_live_free(&kb->live);
-    vec_par_free(&kb->split.par);
+    par_free(&kb->split.par);
     for (unsigned i = 0; i < kb->nconns; i++)
         store_close(&kb->conns[i].db);
     free(kb->conns);
@@ -464,7 +464,7 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
     kb->split.nparts = (unsigned)threads;
     kb->split.min_cost = KB_TOPK_SPLIT_COST;
     if (threads > 1 && strcmp(engine, "index") == 0 &&
-        !(kb->split.par = vec_par_new((unsigned)threads - 1))) {
+        !(kb->split.par = par_new((unsigned)threads - 1))) {
         snprintf(err, errlen, "cannot start %lld scan threads", threads);
         kb_destroy(kb);
         return RAGD_ENOMEM;

@@ -646,7 +646,7 @@ static int kb_topk_walk(kb_topk *q)
 
 /* ------------------------------------------------------------- split -- */
 
-/* A vec_par part: walk range `part`, of the walks at arg, keeping only
+/* A par part: walk range `part`, of the walks at arg, keeping only
  * its top k for the merge, so that ranges waiting for it hold no window
  * buffers. */
 static void kb_topk_walk_part(void *arg, unsigned part)
@@ -696,7 +696,7 @@ static int kb_topk_split_walk(kb_topk *q, const kb_topk_split *split, unsigned n
         ws[i].shared = &shared;
         ws[i].keep_mu = q->keep ? &mu : NULL;
     }
-    vec_par_run(split->par, kb_topk_walk_part, ws, nw);
+    par_run(split->par, kb_topk_walk_part, ws, nw);
     for (unsigned i = 0; i < nw; i++) {
         q->failed |= ws[i].failed;
         if (ws[i].rc != 0)

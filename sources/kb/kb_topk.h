@@ -9,7 +9,7 @@
  * undecoded.  Not for query syntax: it takes kb_match's expression.
  *
  * A costly query's walk may be split: each segment's rows are cut into
- * ranges, each range walked into its own top k on a thread of a vec_par
+ * ranges, each range walked into its own top k on a thread of a par
  * set (the caller's among them), the ranges sharing the best k-th score
  * any of them has reached to prune by, and the parts' top k merged.  The
  * answer is the unsplit walk's, bit for bit and in the same order.
@@ -22,7 +22,7 @@
 
 #include "kb_index.h"
 #include "store.h"
-#include "../vector/vec_par.h" /* the helper threads a split walk runs on */
+#include "par.h" /* the helper threads a split walk runs on */
 
 /* A result: the best chunk of a document and its score (minus FTS5's
  * bm25(): higher is better).  doc_id belongs to the snapshot searched. */
@@ -45,7 +45,7 @@ typedef int (*kb_topk_keep_fn)(void *arg, const char *doc_id);
  * (< 2: never split); min_cost: split only a query whose terms hold at
  * least this many rows in all (the sum of their document frequencies). */
 typedef struct kb_topk_split {
-    vec_par *par;
+    par *par;
     unsigned nparts;
     int64_t min_cost;
 } kb_topk_split;

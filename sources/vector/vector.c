@@ -27,7 +27,7 @@
  * returned are exact and only the choice of candidates is approximate.
  * A snapshot of at least 2 * VEC_PART_ROWS rows is scanned in parts by up
  * to scan_threads threads: the worker running the search and the
- * instance's own scan_threads - 1 helper threads (vec_par.c).  The rule
+ * instance's own scan_threads - 1 helper threads (par.c).  The rule
  * that keeps this free of deadlock: a scan never submits to the worker
  * pool and never waits for a helper to be free -- the worker takes parts
  * itself until none is left, and waits only for parts already running.
@@ -55,7 +55,7 @@
 #include "spin.h"
 #include "store.h"
 #include "vec_kernel.h"
-#include "vec_par.h"
+#include "par.h"
 #include "vec_quant.h"
 #include "vec_scan.h"
 
@@ -144,7 +144,7 @@ typedef struct vector {
     int quantize;             /* scan int8 rows, then re-rank */
     size_t rerank;            /* documents re-ranked exactly after an int8 scan */
     unsigned scan_threads;    /* threads that share one scan, the worker's included */
-    vec_par *par;             /* scan_threads - 1 helpers; NULL with one */
+    par *par;             /* scan_threads - 1 helpers; NULL with one */
     vector_snap *snap;
     spin snap_lock;
     store *load_db;
@@ -761,7 +761,7 @@ static size_t vector_scan(vector_job *j)
     if (nparts == 1)
         vector_scan_split(&sp, 0);
     else
-        vec_par_run(j->v->par, vector_scan_split, &sp, nparts);
+        par_run(j->v->par, vector_scan_split, &sp, nparts);
     if ((n = vector_merge(&sp, nparts)) == (size_t)-1)
         goto done;
     all = sp.heaps + nparts * sp.cap;
@@ -1157,7 +1157,7 @@ static void vector_free(vector *v)
         store_close(&v->conns[i].db);
     store_close(&v->load_db);
     vector_snap_unref(v->snap);
-    vec_par_free(&v->par);
+    par_free(&v->par);
     free(v->conns);
     free(v->embedder);
     free(v->path);
@@ -1257,7 +1257,7 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
         goto fail;
     }
     v->nconns = host->nworkers;
-    if (threads > 1 && !(v->par = vec_par_new((unsigned)threads - 1))) {
+    if (threads > 1 && !(v->par = par_new((unsigned)threads - 1))) {
         snprintf(err, errlen, "cannot start %lld scan threads", threads);
         goto fail;
     }

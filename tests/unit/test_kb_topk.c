@@ -278,7 +278,7 @@ int main(void)
     kb_index_info info;
 
     store_process_init();
-    if (!(split.par = vec_par_new(3))) {
+    if (!(split.par = par_new(3))) {
         printf("Bail out! threads\n");
         return 1;
     }
@@ -323,7 +323,7 @@ int main(void)
     store_close(&wr);
     filter_free(&flt);
     json_decref(spec);
-    vec_par_free(&split.par);
+    par_free(&split.par);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
     if (system(path) != 0)
         printf("# could not remove %s\n", dir);

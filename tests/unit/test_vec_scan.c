@@ -11,7 +11,7 @@
 
 #include "tap.h"
 #include "vec_kernel.h"
-#include "vec_par.h"
+#include "par.h"
 #include "vec_quant.h"
 #include "vec_scan.h"
 
@@ -159,7 +159,7 @@ static void recall(const vec_kernel *k)
 
 #define PARTS 7
 
-/* One split scan, for vec_par_run: part p scans [cut[p], cut[p + 1]). */
+/* One split scan, for par_run: part p scans [cut[p], cut[p + 1]). */
 typedef struct split {
     const vec_kernel *k;
     const vec_rows *segs;
@@ -183,7 +183,7 @@ static void parts(const vec_kernel *k)
 {
     vec_rows segs[2];
     int same = 1, unique = 1;
-    vec_par *par = vec_par_new(2);
+    par *par = par_new(2);
     static split sp;
 
     for (size_t r = 0, d = 0; r < ROWS; d++)
@@ -201,7 +201,7 @@ static void parts(const vec_kernel *k)
         for (size_t p = 1; p <= PARTS; p++)
             sp.cut[p] = p == PARTS ? ROWS : vec_scan_cut(segs, 2, ROWS * p / PARTS);
         if (par)
-            vec_par_run(par, split_part, &sp, PARTS);
+            par_run(par, split_part, &sp, PARTS);
         for (size_t p = 0; p < PARTS; p++)
             for (size_t i = 0; i < sp.n[p]; i++)
                 nm = vec_scan_offer(merged, nm, K, sp.heaps[p][i]);
@@ -212,7 +212,7 @@ static void parts(const vec_kernel *k)
                 unique &= !(one[i].seg == one[j].seg &&
                             segs[one[i].seg].doc[one[i].row] == segs[one[j].seg].doc[one[j].row]);
     }
-    vec_par_free(&par);
+    par_free(&par);
     ok(same, "%s: seven parts on three threads, merged, answer as one scan", k->name);
     ok(unique, "%s: each document at most once", k->name);
     /* Documents 0, 1, 2 have rows {0}, {1, 2}, {3, 4, 5}. */

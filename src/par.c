@@ -1,8 +1,8 @@
 /*
- * vec_par -- helper threads for split scans (vec_par.h).
+ * par -- helper threads for split scans (par.h).
  *
  * Runs wait in a FIFO list under one mutex; each lives on its caller's
- * stack until vec_par_run returns, which is only after its last part has
+ * stack until par_run returns, which is only after its last part has
  * run, so no helper can touch a run that is gone.  A run leaves the list
  * when its last part is handed out.  Parts take milliseconds, so one lock
  * for hand-out and completion costs nothing measurable.
@@ -11,30 +11,30 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "vec_par.h"
+#include "par.h"
 
-/* One vec_par_run: parts [0, next) are handed out, done have returned. */
-typedef struct vec_par_task {
-    vec_par_fn fn;
+/* One par_run: parts [0, next) are handed out, done have returned. */
+typedef struct par_task {
+    par_fn fn;
     void *arg;
     unsigned nparts, next, done;
-    struct vec_par_task *link; /* the next run in the list */
-} vec_par_task;
+    struct par_task *link; /* the next run in the list */
+} par_task;
 
-struct vec_par {
+struct par {
     pthread_mutex_t mu;
     pthread_cond_t work;  /* a run was queued, or stop */
     pthread_cond_t done;  /* some run's part returned */
-    vec_par_task *head, *tail;
+    par_task *head, *tail;
     int stop;
     unsigned nthreads;
     pthread_t *threads;
 };
 
 /* Remove t from the list, under the lock. */
-static void vec_par_unlink(vec_par *p, vec_par_task *t)
+static void par_unlink(par *p, par_task *t)
 {
-    vec_par_task **at = &p->head, *prev = NULL;
+    par_task **at = &p->head, *prev = NULL;
 
     while (*at != t) {
         assert(*at);
@@ -48,19 +48,19 @@ static void vec_par_unlink(vec_par *p, vec_par_task *t)
 
 /* Take the next part of run t, under the lock: returns it, and dequeues t
  * when that was its last part. */
-static unsigned vec_par_take(vec_par *p, vec_par_task *t)
+static unsigned par_take(par *p, par_task *t)
 {
     unsigned part;
 
     assert(t->next < t->nparts);
     part = t->next++;
     if (t->next == t->nparts)
-        vec_par_unlink(p, t);
+        par_unlink(p, t);
     return part;
 }
 
 /* Run part of t outside the lock, then count it, under the lock again. */
-static void vec_par_do(vec_par *p, vec_par_task *t, unsigned part)
+static void par_do(par *p, par_task *t, unsigned part)
 {
     pthread_mutex_unlock(&p->mu);
     t->fn(t->arg, part);
@@ -69,27 +69,27 @@ static void vec_par_do(vec_par *p, vec_par_task *t, unsigned part)
         pthread_cond_broadcast(&p->done);
 }
 
-static void *vec_par_main(void *arg)
+static void *par_main(void *arg)
 {
-    vec_par *p = arg;
+    par *p = arg;
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        vec_par_task *t;
+        par_task *t;
         while (!p->head && !p->stop)
             pthread_cond_wait(&p->work, &p->mu);
         if (p->stop)
             break;
         t = p->head;
-        vec_par_do(p, t, vec_par_take(p, t));
+        par_do(p, t, par_take(p, t));
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
-vec_par *vec_par_new(unsigned nhelpers)
+par *par_new(unsigned nhelpers)
 {
-    vec_par *p = calloc(1, sizeof *p);
+    par *p = calloc(1, sizeof *p);
 
     if (!p)
         return NULL;
@@ -99,17 +99,17 @@ vec_par *vec_par_new(unsigned nhelpers)
     if (nhelpers && !(p->threads = calloc(nhelpers, sizeof *p->threads)))
         goto fail;
     for (; p->nthreads < nhelpers; p->nthreads++)
-        if (pthread_create(&p->threads[p->nthreads], NULL, vec_par_main, p) != 0)
+        if (pthread_create(&p->threads[p->nthreads], NULL, par_main, p) != 0)
             goto fail;
     return p;
 fail:
-    vec_par_free(&p);
+    par_free(&p);
     return NULL;
 }
 
-void vec_par_free(vec_par **pp)
+void par_free(par **pp)
 {
-    vec_par *p = pp ? *pp : NULL;
+    par *p = pp ? *pp : NULL;
 
     if (!p)
         return;
@@ -128,9 +128,9 @@ void vec_par_free(vec_par **pp)
     *pp = NULL;
 }
 
-void vec_par_run(vec_par *p, vec_par_fn fn, void *arg, unsigned nparts)
+void par_run(par *p, par_fn fn, void *arg, unsigned nparts)
 {
-    vec_par_task t = {fn, arg, nparts, 0, 0, NULL};
+    par_task t = {fn, arg, nparts, 0, 0, NULL};
 
     if (nparts == 0)
         return;
@@ -145,7 +145,7 @@ void vec_par_run(vec_par *p, vec_par_fn fn, void *arg, unsigned nparts)
     /* Take this run's own parts while any are left; a helper may hold the
      * rest, and then their completion is all there is to wait for. */
     while (t.next < t.nparts)
-        vec_par_do(p, &t, vec_par_take(p, &t));
+        par_do(p, &t, par_take(p, &t));
     while (t.done < t.nparts)
         pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);

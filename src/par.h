@@ -1,8 +1,8 @@
 /*
- * vec_par -- a small fixed set of threads that run the parts of a scan
+ * par -- a small fixed set of threads that run the parts of a scan
  * alongside the thread that asks for it.
  *
- * vec_par_run hands out parts one at a time, to the helper threads and to
+ * par_run hands out parts one at a time, to the helper threads and to
  * the caller itself, and returns once every part has run.  The caller
  * always takes parts too, so a run finishes even when every helper is busy
  * with other runs (or there are none): a run never waits for anything but
@@ -10,25 +10,25 @@
  * without risk of deadlocking the pool.  Not a general thread pool: no
  * queue of independent jobs, no futures, no cancellation.
  */
-#ifndef RAGD_VEC_PAR_H
-#define RAGD_VEC_PAR_H
+#ifndef RAGD_PAR_H
+#define RAGD_PAR_H
 
-typedef struct vec_par vec_par;
+typedef struct par par;
 
 /* One part of a run: part is in [0, nparts). */
-typedef void (*vec_par_fn)(void *arg, unsigned part);
+typedef void (*par_fn)(void *arg, unsigned part);
 
 /* Start nhelpers threads (0 is allowed: the caller runs every part).
  * Returns the set, or NULL when out of memory or threads. */
-vec_par *vec_par_new(unsigned nhelpers);
+par *par_new(unsigned nhelpers);
 
 /* Stop and join the threads and free *p; sets *p to NULL.  No run may be
  * in progress.  NULL or *p NULL is a no-op. */
-void vec_par_free(vec_par **p);
+void par_free(par **p);
 
 /* Run fn(arg, part) for every part in [0, nparts), on the helpers and the
  * calling thread, and return when all have returned.  Any thread may call
  * it, several at once. */
-void vec_par_run(vec_par *p, vec_par_fn fn, void *arg, unsigned nparts);
+void par_run(par *p, par_fn fn, void *arg, unsigned nparts);
 
-#endif /* RAGD_VEC_PAR_H */
+#endif /* RAGD_PAR_H */
