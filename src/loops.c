@@ -115,7 +115,7 @@ static void loops_poke_cb(evutil_socket_t fd, short what, void *arg)
 {
     loop *lp = arg;
     loops *L = lp->set;
-    int stop;
+    int stop, grace_ms;
 
     (void)fd;
     (void)what;
@@ -129,9 +129,10 @@ static void loops_poke_cb(evutil_socket_t fd, short what, void *arg)
     }
     stop = lp->stop;
     lp->stop = 0;
+    grace_ms = L->grace_ms;
     pthread_mutex_unlock(&L->mu);
     if (stop)
-        server_shutdown(&lp->srv, L->grace_ms);
+        server_shutdown(&lp->srv, grace_ms);
 }
 
 /* Activate lp's poke; with L->mu held. */
