@@ -81,9 +81,17 @@ static const char store_pg_schema_sql[] =
     "  failed bigint NOT NULL DEFAULT 0, chunks bigint NOT NULL DEFAULT 0,"
     "  errors text NOT NULL DEFAULT '[]', created_at bigint NOT NULL,"
     "  started_at bigint NOT NULL DEFAULT 0, finished_at bigint NOT NULL DEFAULT 0);"
-    /* Which process runs the job, until when (the database's clock, ms). */
-    "ALTER TABLE ragd_jobs ADD COLUMN IF NOT EXISTS lease_owner text NOT NULL DEFAULT '';"
-    "ALTER TABLE ragd_jobs ADD COLUMN IF NOT EXISTS lease_until bigint NOT NULL DEFAULT 0;"
+    /* Which process runs the job, until when (the database's clock, ms):
+     * added to version 1 in place.  Looked up first, as fts above: ALTER
+     * TABLE takes an exclusive lock even when the column exists, and a
+     * handle opening while a job step holds ragd_jobs and waits for the
+     * write lock this setup holds would deadlock with it. */
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns"
+    "  WHERE table_schema = current_schema() AND table_name = 'ragd_jobs'"
+    "  AND column_name = 'lease_until') THEN"
+    "  ALTER TABLE ragd_jobs ADD COLUMN IF NOT EXISTS lease_owner text NOT NULL DEFAULT '';"
+    "  ALTER TABLE ragd_jobs ADD COLUMN IF NOT EXISTS lease_until bigint NOT NULL DEFAULT 0;"
+    " END IF; END $$;"
     "CREATE TABLE IF NOT EXISTS ragd_job_docs("
     "  job_id bigint NOT NULL, idx bigint NOT NULL, doc text NOT NULL,"
     "  PRIMARY KEY(job_id, idx));";
