@@ -16,6 +16,7 @@
 #include "../../sources/kb/kb_topk.h"
 #include "filter.h"
 #include "store.h"
+#include "kbcorpus.h"
 #include "tap.h"
 
 #define K 10
@@ -23,50 +24,7 @@
 #define NDOCS 300
 
 static char words[NWORDS][16];
-static unsigned long long rng = 42;
-
-static unsigned rnd(unsigned n)
-{
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (unsigned)((rng >> 33) % n);
-}
-
-/* A word, common ones far more often (roughly Zipf). */
-static const char *word(void)
-{
-    unsigned r = rnd(NWORDS);
-
-    return words[rnd(r + 1)];
-}
-
-/* Append n random words to buf (of size cap). */
-static void words_into(char *buf, size_t cap, unsigned n)
-{
-    size_t off = strlen(buf);
-
-    for (unsigned i = 0; i < n && off + 20 < cap; i++)
-        off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? " " : "", word());
-}
-
-/* Put document number d with fresh random content. */
-static int put_doc(store *s, unsigned d)
-{
-    char id[32], meta[64], title[256] = "", text[4][2048];
-    store_chunk chunks[4];
-    unsigned n = 1 + rnd(4);
-    store_doc doc = {.id = id, .title = title, .metadata = meta, .chunks = chunks,
-                     .nchunks = n, .fts = 1};
-
-    snprintf(id, sizeof id, "doc%u", d);
-    snprintf(meta, sizeof meta, "{\"g\": %u}", rnd(3));
-    words_into(title, sizeof title, 1 + rnd(5));
-    for (unsigned i = 0; i < n; i++) {
-        text[i][0] = '\0';
-        words_into(text[i], sizeof text[i], 3 + rnd(80));
-        chunks[i] = (store_chunk){text[i], strlen(text[i])};
-    }
-    return store_put(s, &doc);
-}
+static kbcorpus corpus = {42, words, NWORDS, 5, 3, 80};
 
 /* ------------------------------------------------------- the answers -- */
 
@@ -83,15 +41,6 @@ typedef struct ref_walk {
     size_t k;
 } ref_walk;
 
-static int keeps(const filter *flt, const char *id, const char *metadata)
-{
-    json_t *meta = metadata ? json_loads(metadata, 0, NULL) : NULL;
-    int keep = !flt || filter_match(flt, id, meta);
-
-    json_decref(meta);
-    return keep;
-}
-
 /* The FTS5 path's walk (sources/kb/kb.c kb_take_hit). */
 static int ref_take(void *arg, int64_t chunk_id, double score)
 {
@@ -103,7 +52,7 @@ static int ref_take(void *arg, int64_t chunk_id, double score)
     for (size_t i = 0; i < w->a->n; i++)
         if (!strcmp(w->a->ids[i], h.doc_id))
             return 0;
-    if (!keeps(w->flt, h.doc_id, h.metadata))
+    if (!kbcorpus_keeps(w->flt, h.doc_id, h.metadata))
         return 0;
     snprintf(w->a->ids[w->a->n], sizeof w->a->ids[0], "%s", h.doc_id);
     w->a->scores[w->a->n++] = score;
@@ -129,7 +78,7 @@ static int idx_keeps(void *arg, const char *doc_id)
     const char *meta;
     int rc = store_doc_metadata(c->db, doc_id, &meta);
 
-    return rc <= 0 ? rc : keeps(c->flt, doc_id, meta);
+    return rc <= 0 ? rc : kbcorpus_keeps(c->flt, doc_id, meta);
 }
 
 static int index_answer(const kb_index *ix, store *db, const char *match, const filter *flt,
@@ -220,8 +169,8 @@ static int compare_all(store *rd, const kb_index *live, double tw, double xw, in
         char *match;
         answer ref, got, again;
 
-        words_into(text, sizeof text, 1 + rnd(6));
-        if (rnd(4) == 0)
+        kbcorpus_words_into(&corpus, text, sizeof text, 1 + kbcorpus_rnd(&corpus, 6));
+        if (kbcorpus_rnd(&corpus, 4) == 0)
             strcat(text, " the of and");
         match = kb_match_expr(text);
         if (fts5_answer(rd, match, flt, K + 1, &ref) != 0 ||
@@ -268,17 +217,17 @@ static void churn(store *wr, store *rd, kb_index **live, double tw, double xw, c
     size_t maxparts = 0;
 
     for (int step = 1; step <= 240; step++) {
-        unsigned ops = 1 + rnd(3);
+        unsigned ops = 1 + kbcorpus_rnd(&corpus, 3);
         kb_index_info info;
         for (unsigned o = 0; o < ops; o++) {
-            unsigned d = rnd(NDOCS + 40);
+            unsigned d = kbcorpus_rnd(&corpus, NDOCS + 40);
             char id[32];
             snprintf(id, sizeof id, "doc%u", d);
             /* A quarter deletes (some of documents that never were). */
-            if (rnd(4) == 0)
+            if (kbcorpus_rnd(&corpus, 4) == 0)
                 failed |= store_delete(wr, id) < 0;
             else
-                failed |= put_doc(wr, d) != 0;
+                failed |= kbcorpus_put(&corpus, wr, d) != 0;
         }
         failed |= catch_up(rd, live) != 0;
         kb_index_info_get(*live, &info);
@@ -317,7 +266,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/kb.db", dir);
     ok(store_open(path, 1, &wr, err, sizeof err) == 0, "a writable store");
     for (unsigned d = 0; d < NDOCS; d++)
-        put_doc(wr, d);
+        kbcorpus_put(&corpus, wr, d);
     ok(store_open(path, 0, &rd, err, sizeof err) == 0, "a reading handle");
     for (size_t w = 0; w < sizeof weights / sizeof *weights; w++) {
         double tw = weights[w][0], xw = weights[w][1];

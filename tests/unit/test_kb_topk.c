@@ -21,6 +21,7 @@
 #include "../../sources/kb/kb_topk.h"
 #include "filter.h"
 #include "store.h"
+#include "kbcorpus.h"
 #include "tap.h"
 
 #define KMAX 100
@@ -32,48 +33,7 @@ static char words[NWORDS][16];
 /* Every query is split, however cheap, in ranges smaller than most
  * documents. */
 static kb_topk_split split = {NULL, 512, 0};
-static unsigned long long rng = 20261127;
-
-static unsigned rnd(unsigned n)
-{
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (unsigned)((rng >> 33) % n);
-}
-
-/* A word: common ones far more often, so queries mix every frequency. */
-static const char *word(void)
-{
-    unsigned r = rnd(NWORDS);
-
-    return words[rnd(r + 1)];
-}
-
-static void words_into(char *buf, size_t cap, unsigned n)
-{
-    size_t off = strlen(buf);
-
-    for (unsigned i = 0; i < n && off + 20 < cap; i++)
-        off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? " " : "", word());
-}
-
-static int put_doc(store *s, unsigned d)
-{
-    char id[32], meta[64], title[256] = "", text[4][1024];
-    store_chunk chunks[4];
-    unsigned n = 1 + rnd(4);
-    store_doc doc = {.id = id, .title = title, .metadata = meta, .chunks = chunks,
-                     .nchunks = n, .fts = 1};
-
-    snprintf(id, sizeof id, "doc%u", d);
-    snprintf(meta, sizeof meta, "{\"g\": %u}", rnd(3));
-    words_into(title, sizeof title, 1 + rnd(4));
-    for (unsigned i = 0; i < n; i++) {
-        text[i][0] = '\0';
-        words_into(text[i], sizeof text[i], 5 + rnd(40));
-        chunks[i] = (store_chunk){text[i], strlen(text[i])};
-    }
-    return store_put(s, &doc);
-}
+static kbcorpus corpus = {20261127, words, NWORDS, 4, 5, 40};
 
 /* ------------------------------------------------------- the answers -- */
 
@@ -91,15 +51,6 @@ typedef struct ctx {
     size_t k;
 } ctx;
 
-static int keeps(const filter *flt, const char *id, const char *metadata)
-{
-    json_t *meta = metadata ? json_loads(metadata, 0, NULL) : NULL;
-    int keep = !flt || filter_match(flt, id, meta);
-
-    json_decref(meta);
-    return keep;
-}
-
 /* The FTS5 path's walk (sources/kb/kb.c kb_take_hit). */
 static int ref_take(void *arg, int64_t chunk_id, double score)
 {
@@ -111,7 +62,7 @@ static int ref_take(void *arg, int64_t chunk_id, double score)
     for (size_t i = 0; i < w->a->n; i++)
         if (!strcmp(w->a->ids[i], h.doc_id))
             return 0;
-    if (!keeps(w->flt, h.doc_id, h.metadata))
+    if (!kbcorpus_keeps(w->flt, h.doc_id, h.metadata))
         return 0;
     snprintf(w->a->ids[w->a->n], sizeof w->a->ids[0], "%s", h.doc_id);
     w->a->scores[w->a->n++] = score;
@@ -124,7 +75,7 @@ static int idx_keeps(void *arg, const char *doc_id)
     const char *meta;
     int rc = store_doc_metadata(c->db, doc_id, &meta);
 
-    return rc <= 0 ? rc : keeps(c->flt, doc_id, meta);
+    return rc <= 0 ? rc : kbcorpus_keeps(c->flt, doc_id, meta);
 }
 
 static int index_answer_split(const kb_index *ix, ctx *c, const char *match, answer *a,
@@ -204,7 +155,7 @@ static char *query(unsigned n, int rare)
 
     for (unsigned i = 0; i < n; i++)
         off += (size_t)snprintf(text + off, sizeof text - off, "%s%s", i ? " " : "",
-                                rare ? words[NWORDS - 1 - rnd(NWORDS / 10)] : word());
+                                rare ? words[NWORDS - 1 - kbcorpus_rnd(&corpus, NWORDS / 10)] : kbcorpus_word(&corpus));
     return kb_match_expr(text);
 }
 
@@ -217,7 +168,7 @@ static int compare(store *db, const kb_index *ix, const kb_index *fresh, const f
     int bad = 0;
 
     for (int i = 0; i < nq; i++) {
-        char *match = query(lo + rnd(hi - lo + 1), rare);
+        char *match = query(lo + kbcorpus_rnd(&corpus, hi - lo + 1), rare);
         answer ref, got, again, parts;
         ctx c = {db, flt, &ref, k};
         memset(&ref, 0, sizeof ref);
@@ -252,11 +203,11 @@ static int churn(store *wr, store *rd, kb_index **live)
     int failed = 0;
 
     for (unsigned d = 0; d < NDOCS; d += 10) {
-        snprintf(id, sizeof id, "doc%u", d + rnd(10));
+        snprintf(id, sizeof id, "doc%u", d + kbcorpus_rnd(&corpus, 10));
         failed |= store_delete(wr, id) < 0;
     }
     for (unsigned i = 0; i < 300; i++)
-        failed |= put_doc(wr, i % 2 ? NDOCS + i : rnd(NDOCS)) != 0;
+        failed |= kbcorpus_put(&corpus, wr, i % 2 ? NDOCS + i : kbcorpus_rnd(&corpus, NDOCS)) != 0;
     if (failed || kb_index_refresh(rd, *live, &next, &changed, err, sizeof err) != 0) {
         printf("# churn: %s\n", failed ? "a put or delete failed" : err);
         return -1;
@@ -292,7 +243,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/kb.db", dir);
     ok(store_open(path, 1, &wr, err, sizeof err) == 0, "a writable store");
     for (unsigned d = 0; d < NDOCS; d++)
-        put_doc(wr, d);
+        kbcorpus_put(&corpus, wr, d);
     ok(store_open(path, 0, &rd, err, sizeof err) == 0, "a reading handle");
     ok(store_kb_prepare(rd, 1.0, 1.0) == 0, "fts5 ranking");
     ok(kb_index_load(rd, 1.0, 1.0, &live, err, sizeof err) == 0, "index loaded: %s",
