@@ -3,16 +3,20 @@
  * (test_kb_index.c, test_kb_topk.c): a seeded generator, so that a run is
  * repeatable; words drawn roughly by Zipf's law, so that queries mix every
  * frequency; documents of one to four chunks with a title and a metadata
- * group; and the filter rule the kb applies to a document.
+ * group; the filter rule the kb applies to a document; and answers to
+ * compare: the FTS5 path's (the reference) and the index's.
  */
 #ifndef RAGD_TEST_KBCORPUS_H
 #define RAGD_TEST_KBCORPUS_H
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "../../sources/kb/kb_index.h"
+#include "../../sources/kb/kb_topk.h"
 #include "filter.h"
 #include "store.h"
 
@@ -78,6 +82,134 @@ static inline int kbcorpus_keeps(const filter *flt, const char *id, const char *
 
     json_decref(meta);
     return keep;
+}
+
+/* ------------------------------------------------------- the answers -- */
+
+#define KBCORPUS_KMAX 100
+
+/* The top documents of one query, best first: each one's best chunk. */
+typedef struct kbcorpus_answer {
+    size_t n;
+    char ids[KBCORPUS_KMAX + 1][32];
+    double scores[KBCORPUS_KMAX + 1];
+    int64_t chunks[KBCORPUS_KMAX + 1];
+} kbcorpus_answer;
+
+typedef struct kbcorpus_ask {
+    store *db;
+    const filter *flt;
+    kbcorpus_answer *a;
+    size_t k;
+} kbcorpus_ask;
+
+/* The FTS5 path's walk (sources/kb/kb.c kb_take_hit). */
+static inline int kbcorpus_fts5_take(void *arg, int64_t chunk_id, double score)
+{
+    kbcorpus_ask *w = arg;
+    store_hit h;
+
+    if (store_chunk_get(w->db, chunk_id, &h) <= 0)
+        return 1;
+    for (size_t i = 0; i < w->a->n; i++)
+        if (!strcmp(w->a->ids[i], h.doc_id))
+            return 0;
+    if (!kbcorpus_keeps(w->flt, h.doc_id, h.metadata))
+        return 0;
+    snprintf(w->a->ids[w->a->n], sizeof w->a->ids[0], "%s", h.doc_id);
+    w->a->chunks[w->a->n] = chunk_id;
+    w->a->scores[w->a->n++] = score;
+    return w->a->n >= w->k;
+}
+
+/* The reference: FTS5's top k (<= KBCORPUS_KMAX + 1) documents for match
+ * among those flt keeps, in *a.  Returns store_kb_rank's. */
+static inline int kbcorpus_fts5(store *db, const char *match, const filter *flt, size_t k,
+                                kbcorpus_answer *a)
+{
+    kbcorpus_ask w = {db, flt, a, k};
+
+    memset(a, 0, sizeof *a);
+    return store_kb_rank(db, match, kbcorpus_fts5_take, &w);
+}
+
+static inline int kbcorpus_index_keeps(void *arg, const char *doc_id)
+{
+    kbcorpus_ask *c = arg;
+    const char *meta;
+    int rc = store_doc_metadata(c->db, doc_id, &meta);
+
+    return rc <= 0 ? rc : kbcorpus_keeps(c->flt, doc_id, meta);
+}
+
+/* The index's answer for the same, split as sp says (NULL: one thread).
+ * Returns 0, or -1 (printed). */
+static inline int kbcorpus_index(const kb_index *ix, store *db, const char *match,
+                                 const filter *flt, size_t k, const kb_topk_split *sp,
+                                 kbcorpus_answer *a)
+{
+    kb_topk_hit hits[KBCORPUS_KMAX + 1];
+    kbcorpus_ask c = {db, flt, a, k};
+    char err[256];
+    size_t n;
+    int rc = kb_topk_search(ix, db, match, k, flt ? kbcorpus_index_keeps : NULL, &c, sp, hits,
+                            &n, err, sizeof err);
+
+    memset(a, 0, sizeof *a);
+    if (rc != 0) {
+        printf("# search: %d %s\n", rc, rc == -1 ? err : "");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf(a->ids[i], sizeof a->ids[0], "%s", hits[i].doc_id);
+        a->scores[i] = hits[i].score;
+        a->chunks[i] = hits[i].chunk_id;
+    }
+    a->n = n;
+    return 0;
+}
+
+static inline int kbcorpus_tie(double x, double y)
+{
+    return fabs(x - y) <= 1e-9 * fmax(fabs(x), fabs(y));
+}
+
+static inline int kbcorpus_tied_near(const kbcorpus_answer *a, size_t i)
+{
+    return (i > 0 && kbcorpus_tie(a->scores[i], a->scores[i - 1])) ||
+           (i + 1 < a->n && kbcorpus_tie(a->scores[i], a->scores[i + 1]));
+}
+
+/* Whether got's first n equal ref's up to ties (both asked for more than
+ * n, so that a tie at the cut shows). */
+static inline int kbcorpus_same_up_to_ties(const kbcorpus_answer *ref, const kbcorpus_answer *got,
+                                           size_t n)
+{
+    size_t m = ref->n < n ? ref->n : n;
+
+    if (m != (got->n < n ? got->n : n))
+        return 0;
+    for (size_t i = 0; i < m; i++) {
+        if (!kbcorpus_tie(ref->scores[i], got->scores[i]))
+            return 0;
+        if (strcmp(ref->ids[i], got->ids[i]) && !kbcorpus_tied_near(ref, i) &&
+            !kbcorpus_tied_near(got, i))
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether two of the index's answers are one: documents, chunks, scores
+ * to the bit, order. */
+static inline int kbcorpus_same_exactly(const kbcorpus_answer *a, const kbcorpus_answer *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->ids[i], b->ids[i]) || a->scores[i] != b->scores[i] ||
+            a->chunks[i] != b->chunks[i])
+            return 0;
+    return 1;
 }
 
 #endif /* RAGD_TEST_KBCORPUS_H */

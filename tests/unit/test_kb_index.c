@@ -28,119 +28,6 @@ static kbcorpus corpus = {42, words, NWORDS, 5, 3, 80};
 
 /* ------------------------------------------------------- the answers -- */
 
-typedef struct answer {
-    size_t n;
-    char ids[K + 1][32];
-    double scores[K + 1];
-} answer;
-
-typedef struct ref_walk {
-    store *db;
-    const filter *flt;
-    answer *a;
-    size_t k;
-} ref_walk;
-
-/* The FTS5 path's walk (sources/kb/kb.c kb_take_hit). */
-static int ref_take(void *arg, int64_t chunk_id, double score)
-{
-    ref_walk *w = arg;
-    store_hit h;
-
-    if (store_chunk_get(w->db, chunk_id, &h) <= 0)
-        return 1;
-    for (size_t i = 0; i < w->a->n; i++)
-        if (!strcmp(w->a->ids[i], h.doc_id))
-            return 0;
-    if (!kbcorpus_keeps(w->flt, h.doc_id, h.metadata))
-        return 0;
-    snprintf(w->a->ids[w->a->n], sizeof w->a->ids[0], "%s", h.doc_id);
-    w->a->scores[w->a->n++] = score;
-    return w->a->n >= w->k;
-}
-
-static int fts5_answer(store *db, const char *match, const filter *flt, size_t k, answer *a)
-{
-    ref_walk w = {db, flt, a, k};
-
-    memset(a, 0, sizeof *a);
-    return store_kb_rank(db, match, ref_take, &w);
-}
-
-typedef struct idx_keep {
-    store *db;
-    const filter *flt;
-} idx_keep;
-
-static int idx_keeps(void *arg, const char *doc_id)
-{
-    idx_keep *c = arg;
-    const char *meta;
-    int rc = store_doc_metadata(c->db, doc_id, &meta);
-
-    return rc <= 0 ? rc : kbcorpus_keeps(c->flt, doc_id, meta);
-}
-
-static int index_answer(const kb_index *ix, store *db, const char *match, const filter *flt,
-                        size_t k, answer *a)
-{
-    kb_topk_hit hits[K + 1];
-    idx_keep c = {db, flt};
-    char err[256];
-    size_t n;
-    int rc = kb_topk_search(ix, db, match, k, flt ? idx_keeps : NULL, &c, NULL, hits, &n, err,
-                            sizeof err);
-
-    memset(a, 0, sizeof *a);
-    if (rc != 0) {
-        printf("# search: %d %s\n", rc, rc == -1 ? err : "");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(a->ids[i], sizeof a->ids[0], "%s", hits[i].doc_id);
-        a->scores[i] = hits[i].score;
-    }
-    a->n = n;
-    return 0;
-}
-
-static int tie(double x, double y)
-{
-    return fabs(x - y) <= 1e-9 * fmax(fabs(x), fabs(y));
-}
-
-static int tied_near(const answer *a, size_t i)
-{
-    return (i > 0 && tie(a->scores[i], a->scores[i - 1])) ||
-           (i + 1 < a->n && tie(a->scores[i], a->scores[i + 1]));
-}
-
-/* Whether got's first K equal ref's up to ties (both hold K + 1). */
-static int same_up_to_ties(const answer *ref, const answer *got)
-{
-    size_t n = ref->n < K ? ref->n : K;
-
-    if (n != (got->n < K ? got->n : K))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!tie(ref->scores[i], got->scores[i]))
-            return 0;
-        if (strcmp(ref->ids[i], got->ids[i]) && !tied_near(ref, i) && !tied_near(got, i))
-            return 0;
-    }
-    return 1;
-}
-
-static int same_exactly(const answer *a, const answer *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->ids[i], b->ids[i]) || a->scores[i] != b->scores[i])
-            return 0;
-    return 1;
-}
-
 /* --------------------------------------------------------------- checks -- */
 
 /* Run nq random queries on the live index, a rebuilt one and FTS5.
@@ -167,21 +54,21 @@ static int compare_all(store *rd, const kb_index *live, double tw, double xw, in
     for (int i = 0; i < nq; i++) {
         char text[256] = "";
         char *match;
-        answer ref, got, again;
+        kbcorpus_answer ref, got, again;
 
         kbcorpus_words_into(&corpus, text, sizeof text, 1 + kbcorpus_rnd(&corpus, 6));
         if (kbcorpus_rnd(&corpus, 4) == 0)
             strcat(text, " the of and");
         match = kb_match_expr(text);
-        if (fts5_answer(rd, match, flt, K + 1, &ref) != 0 ||
-            index_answer(live, rd, match, flt, K + 1, &got) != 0 ||
-            index_answer(fresh, rd, match, flt, K + 1, &again) != 0) {
+        if (kbcorpus_fts5(rd, match, flt, K + 1, &ref) != 0 ||
+            kbcorpus_index(live, rd, match, flt, K + 1, NULL, &got) != 0 ||
+            kbcorpus_index(fresh, rd, match, flt, K + 1, NULL, &again) != 0) {
             printf("# query [%s] failed: %s\n", match, store_errmsg(rd));
             bad++;
-        } else if (!same_exactly(&got, &again)) {
+        } else if (!kbcorpus_same_exactly(&got, &again)) {
             printf("# query [%s]: live and rebuilt differ\n", match);
             bad++;
-        } else if (!same_up_to_ties(&ref, &got)) {
+        } else if (!kbcorpus_same_up_to_ties(&ref, &got, K)) {
             printf("# query [%s]: index and fts5 differ: %s %.17g / %s %.17g\n", match,
                    ref.ids[0], ref.scores[0], got.ids[0], got.scores[0]);
             bad++;

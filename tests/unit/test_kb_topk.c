@@ -37,114 +37,6 @@ static kbcorpus corpus = {20261127, words, NWORDS, 4, 5, 40};
 
 /* ------------------------------------------------------- the answers -- */
 
-typedef struct answer {
-    size_t n;
-    char ids[KMAX + 1][32];
-    double scores[KMAX + 1];
-    int64_t chunks[KMAX + 1];
-} answer;
-
-typedef struct ctx {
-    store *db;
-    const filter *flt;
-    answer *a;
-    size_t k;
-} ctx;
-
-/* The FTS5 path's walk (sources/kb/kb.c kb_take_hit). */
-static int ref_take(void *arg, int64_t chunk_id, double score)
-{
-    ctx *w = arg;
-    store_hit h;
-
-    if (store_chunk_get(w->db, chunk_id, &h) <= 0)
-        return 1;
-    for (size_t i = 0; i < w->a->n; i++)
-        if (!strcmp(w->a->ids[i], h.doc_id))
-            return 0;
-    if (!kbcorpus_keeps(w->flt, h.doc_id, h.metadata))
-        return 0;
-    snprintf(w->a->ids[w->a->n], sizeof w->a->ids[0], "%s", h.doc_id);
-    w->a->scores[w->a->n++] = score;
-    return w->a->n >= w->k;
-}
-
-static int idx_keeps(void *arg, const char *doc_id)
-{
-    ctx *c = arg;
-    const char *meta;
-    int rc = store_doc_metadata(c->db, doc_id, &meta);
-
-    return rc <= 0 ? rc : kbcorpus_keeps(c->flt, doc_id, meta);
-}
-
-static int index_answer_split(const kb_index *ix, ctx *c, const char *match, answer *a,
-                              const kb_topk_split *sp)
-{
-    kb_topk_hit hits[KMAX + 1];
-    char err[256];
-    size_t n;
-    int rc = kb_topk_search(ix, c->db, match, c->k, c->flt ? idx_keeps : NULL, c, sp, hits, &n,
-                            err, sizeof err);
-
-    memset(a, 0, sizeof *a);
-    if (rc != 0) {
-        printf("# search: %d %s\n", rc, rc == -1 ? err : "");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(a->ids[i], sizeof a->ids[0], "%s", hits[i].doc_id);
-        a->scores[i] = hits[i].score;
-        a->chunks[i] = hits[i].chunk_id;
-    }
-    a->n = n;
-    return 0;
-}
-
-static int index_answer(const kb_index *ix, ctx *c, const char *match, answer *a)
-{
-    return index_answer_split(ix, c, match, a, NULL);
-}
-
-static int tie(double x, double y)
-{
-    return fabs(x - y) <= 1e-9 * fmax(fabs(x), fabs(y));
-}
-
-static int tied_near(const answer *a, size_t i)
-{
-    return (i > 0 && tie(a->scores[i], a->scores[i - 1])) ||
-           (i + 1 < a->n && tie(a->scores[i], a->scores[i + 1]));
-}
-
-/* Whether got's first k - 1 equal ref's up to ties (both asked for k, one
- * more than compared, so a tie at the cut shows). */
-static int same_up_to_ties(const answer *ref, const answer *got, size_t k)
-{
-    size_t n = ref->n < k - 1 ? ref->n : k - 1;
-
-    if (n != (got->n < k - 1 ? got->n : k - 1))
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!tie(ref->scores[i], got->scores[i]))
-            return 0;
-        if (strcmp(ref->ids[i], got->ids[i]) && !tied_near(ref, i) && !tied_near(got, i))
-            return 0;
-    }
-    return 1;
-}
-
-static int same_exactly(const answer *a, const answer *b)
-{
-    if (a->n != b->n)
-        return 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->ids[i], b->ids[i]) || a->scores[i] != b->scores[i] ||
-            a->chunks[i] != b->chunks[i])
-            return 0;
-    return 1;
-}
-
 /* --------------------------------------------------------------- checks -- */
 
 /* A query of n words: common ones, or (rare) from the rarest tenth only. */
@@ -169,22 +61,22 @@ static int compare(store *db, const kb_index *ix, const kb_index *fresh, const f
 
     for (int i = 0; i < nq; i++) {
         char *match = query(lo + kbcorpus_rnd(&corpus, hi - lo + 1), rare);
-        answer ref, got, again, parts;
-        ctx c = {db, flt, &ref, k};
-        memset(&ref, 0, sizeof ref);
-        if (store_kb_rank(db, match, ref_take, &c) != 0 || index_answer(ix, &c, match, &got) != 0 ||
-            index_answer_split(ix, &c, match, &parts, &split) != 0 ||
-            (fresh && index_answer(fresh, &c, match, &again) != 0)) {
+        kbcorpus_answer ref, got, again, parts;
+
+        if (kbcorpus_fts5(db, match, flt, k, &ref) != 0 ||
+            kbcorpus_index(ix, db, match, flt, k, NULL, &got) != 0 ||
+            kbcorpus_index(ix, db, match, flt, k, &split, &parts) != 0 ||
+            (fresh && kbcorpus_index(fresh, db, match, flt, k, NULL, &again) != 0)) {
             printf("# query [%s] failed: %s\n", match, store_errmsg(db));
             bad++;
-        } else if (!same_up_to_ties(&ref, &got, k)) {
+        } else if (!kbcorpus_same_up_to_ties(&ref, &got, k - 1)) {
             printf("# query [%s]: index and fts5 differ: %s %.17g / %s %.17g\n", match,
                    ref.ids[0], ref.scores[0], got.ids[0], got.scores[0]);
             bad++;
-        } else if (!same_exactly(&got, &parts)) {
+        } else if (!kbcorpus_same_exactly(&got, &parts)) {
             printf("# query [%s]: split and unsplit differ\n", match);
             bad++;
-        } else if (fresh && !same_exactly(&got, &again)) {
+        } else if (fresh && !kbcorpus_same_exactly(&got, &again)) {
             printf("# query [%s]: live and rebuilt differ\n", match);
             bad++;
         }
