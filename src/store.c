@@ -68,7 +68,7 @@ enum {
     ST_META_GET, ST_META_SET, ST_CHUNK_IDS, ST_DEL_KB, ST_DEL_VEC, ST_DEL_CHUNKS,
     ST_DEL_DOC, ST_INS_DOC, ST_INS_CHUNK, ST_INS_VEC, ST_INS_KB, ST_LOG, ST_LAST_SEQ,
     ST_CHANGES, ST_ANY_VEC, ST_VEC_COUNT, ST_VECS_ALL, ST_VECS_DOC, ST_CHUNK_GET, ST_DOC_GET,
-    ST_DOC_META, ST_TRIMMED, ST_TRIM, ST_TRIM_MARK,
+    ST_DOC_META, ST_TRIMMED, ST_TRIM, ST_TRIM_MARK, ST_READ_BEGIN, ST_READ_END,
     ST_COUNT
 };
 
@@ -106,6 +106,9 @@ static const char *const store_sql[ST_COUNT] = {
     [ST_TRIM_MARK] = "INSERT INTO meta(key, value) VALUES('changes_trimmed', ?1)"
                      " ON CONFLICT(key) DO UPDATE SET value ="
                      " max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+    /* Deferred: the read lock is taken by the first read that follows. */
+    [ST_READ_BEGIN] = "BEGIN",
+    [ST_READ_END] = "COMMIT",
 };
 
 /* The kb ranking; the two numbers are the column weights, formatted in by
@@ -634,6 +637,38 @@ int store_commit(store *s)
         store_trim(s);
     }
     return 0;
+}
+
+int store_read_begin(store *s)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (s->pg)
+        return 0;
+    assert(!s->in_txn);
+    if (!(st = store_stmt(s, ST_READ_BEGIN)))
+        return -1;
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_fail(s);
+}
+
+void store_read_end(store *s)
+{
+    sqlite3_stmt *st;
+
+    /* A failed read may have ended the transaction already. */
+    if (s->pg || sqlite3_get_autocommit(s->db))
+        return;
+    if ((st = store_stmt(s, ST_READ_END))) {
+        int rc = sqlite3_step(st);
+
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+            return;
+    }
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 void store_rollback(store *s)

@@ -151,6 +151,20 @@ int store_vector_count(store *s, size_t *n);
 int store_vectors(store *s, const char *doc_id, size_t dims, store_vector_fn fn, void *arg,
                   size_t *skipped);
 
+/* Several reads as one read transaction: store_read_begin, the reads
+ * (calls of this section), store_read_end.  Outside a transaction every
+ * statement is a transaction of its own, and on SQLite each one takes and
+ * drops the WAL's read lock: two fcntl calls on the shared-memory file
+ * (one kernel lock for every thread) and a mutex shared by the process's
+ * connections.  Ten hits read one by one cost ten of those; inside one
+ * transaction they cost one, and the reads see one moment of the store.
+ * Not inside store_begin's transaction.  On PostgreSQL both do nothing.
+ * store_read_begin returns 0, or -1 (store_errmsg). */
+int store_read_begin(store *s);
+
+/* End store_read_begin's transaction (also after a failed read). */
+void store_read_end(store *s);
+
 /* Look up chunk chunk_id.  Returns 1 with *h (valid until the next call on
  * s), 0 when there is no such chunk (any more), or -1. */
 int store_chunk_get(store *s, int64_t chunk_id, store_hit *h);

@@ -263,9 +263,15 @@ static void kb_query_index(kb_job *j, kb_conn *c)
     }
     if (rc != 0)
         j->status = RAGD_ERR;
+    if (n && j->status == RAGD_OK && store_read_begin(c->db) != 0) {
+        kb_fail_store(j, c->db);
+        n = 0;
+    }
     for (size_t i = 0; i < n && j->status == RAGD_OK; i++)
         if (kb_take_hit(j, th[i].chunk_id, th[i].score) != 0)
             break;
+    if (n)
+        store_read_end(c->db);
     j->db = NULL;
     free(th);
 }

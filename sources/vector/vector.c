@@ -802,10 +802,8 @@ static int vector_take_hit(vector_job *j, const store_hit *sh, float score)
     return 0;
 }
 
-/* Turn the candidates (best first) into at most k hits, one per document,
- * reading each chunk on c.  A chunk deleted since the snapshot was loaded
- * is skipped. */
-static void vector_lookup(vector_job *j, vector_conn *c, size_t ncands)
+/* vector_lookup's loop, inside its read transaction. */
+static void vector_lookup_each(vector_job *j, vector_conn *c, size_t ncands)
 {
     for (size_t i = 0; i < ncands && j->nhits < (size_t)j->k; i++) {
         store_hit sh;
@@ -825,6 +823,23 @@ static void vector_lookup(vector_job *j, vector_conn *c, size_t ncands)
             return;
         }
     }
+}
+
+/* Turn the candidates (best first) into at most k hits, one per document,
+ * reading each chunk on c.  A chunk deleted since the snapshot was loaded
+ * is skipped. */
+static void vector_lookup(vector_job *j, vector_conn *c, size_t ncands)
+{
+    if (!ncands)
+        return;
+    /* One read transaction for all of them (store_read_begin). */
+    if (store_read_begin(c->db) != 0) {
+        j->status = RAGD_ERR;
+        snprintf(j->error, sizeof j->error, "sqlite: %s", store_errmsg(c->db));
+        return;
+    }
+    vector_lookup_each(j, c, ncands);
+    store_read_end(c->db);
 }
 
 /* With a filter: evaluate it once per document of the snapshot, into

@@ -403,6 +403,36 @@ static void test_log_keep(void)
     store_close(&s);
 }
 
+/* Reads between store_read_begin and store_read_end see one moment: a
+ * write committed by another handle meanwhile shows only after the end. */
+static void test_read_transaction(void)
+{
+    char p[256], err[512];
+    const char *path = path_of("read.db", p, sizeof p);
+    const char *t1[] = {"first"}, *t2[] = {"second"};
+    store_embedder e = hash_embedder();
+    store *w = NULL, *r = NULL;
+    store_hit h;
+
+    store_open(path, 1, &w, err, sizeof err);
+    store_embedder_use(w, &e, err, sizeof err);
+    put(w, "a", t1, 1);
+    ok(store_open(path, 0, &r, err, sizeof err) == 0, "a reader opens: %s", err);
+    ok(store_read_begin(r) == 0, "a read transaction starts");
+    ok(store_chunk_get(r, 1, &h) == 1 && !strcmp(h.text, "first"), "a read inside it");
+    put(w, "a", t2, 1);
+    ok(store_chunk_get(r, 1, &h) == 1 && !strcmp(h.text, "first"),
+       "a write committed meanwhile is not seen inside it");
+    store_read_end(r);
+    ok(store_chunk_get(r, 1, &h) == 1 && !strcmp(h.text, "second"),
+       "after the end, the write is seen");
+    store_read_end(r);
+    ok(store_read_begin(r) == 0, "ending twice is harmless, and another one starts");
+    store_read_end(r);
+    store_close(&r);
+    store_close(&w);
+}
+
 int main(void)
 {
     char cmd[300];
@@ -418,6 +448,7 @@ int main(void)
     test_open_errors();
     test_jobs();
     test_log_keep();
+    test_read_transaction();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         printf("# could not remove %s\n", dir);
