@@ -110,7 +110,11 @@ static void *pool_worker_main(void *arg)
 {
     worker *w = arg;
     pool *p = w->p;
+    char name[16];
 
+    /* What top -H and bench/scale show for the thread. */
+    snprintf(name, sizeof name, "ragd-work%u", w->index);
+    pthread_setname_np(pthread_self(), name);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         job *j;
