@@ -84,6 +84,7 @@ struct fanout {
     int free_deferred;            /* fanout_free was called from in_callback */
     int done_ran;
     int destroying;
+    int k;                        /* the hits asked of each source */
 };
 
 /* Slots whose source owes a callback, by callback number: a chained hash
@@ -216,11 +217,36 @@ static void fanout_entry_free(fanout_entry *e)
     free(e);
 }
 
+/* Say in the log what hits_copy had to change in a source's answer: the
+ * source is broken, and its author needs to know how. */
+static void fanout_log_fixes(const fanout_entry *e, size_t n, const hits_fixes *fx)
+{
+    char what[3][160];
+    int nw = 0;
+
+    if (fx->dropped)
+        snprintf(what[nw++], sizeof what[0], "answered %zu hits where %d were asked (the first "
+                 "%d kept)", n, e->f->k, e->f->k);
+    if (fx->repaired)
+        snprintf(what[nw++], sizeof what[0], "%zu strings were not UTF-8 (each invalid byte "
+                 "replaced by U+FFFD)", fx->repaired);
+    if (fx->cut)
+        snprintf(what[nw++], sizeof what[0], "%zu strings were too long (cut to %d bytes of "
+                 "text, %d of id, title or url)", fx->cut, HITS_TEXT_MAX, HITS_FIELD_MAX);
+    if (nw)
+        log_limited(&e->pub.inst->fixlog, LOG_WARN, "source %s: %s%s%s%s%s", e->pub.inst->name,
+                    what[0], nw > 1 ? "; " : "", nw > 1 ? what[1] : "", nw > 2 ? "; " : "",
+                    nw > 2 ? what[2] : "");
+}
+
+/* Keep a copy of the source's hits, made fit to keep (hits_copy). */
 static int fanout_copy_hits(fanout_entry *e, const ragd_hit *hits, size_t n)
 {
-    if (hits_copy(hits, n, &e->pub.hits) != 0)
+    hits_fixes fx;
+
+    if (hits_copy(hits, n, (size_t)e->f->k, &e->pub.hits, &e->pub.nhits, &fx) != 0)
         return -1;
-    e->pub.nhits = n;
+    fanout_log_fixes(e, n, &fx);
     return 0;
 }
 
@@ -423,6 +449,7 @@ fanout *fanout_start(struct event_base *base, instance *const *insts, size_t n,
     if (!f || !(f->slots = calloc(n ? n : 1, sizeof *f->slots)))
         goto fail;
     f->base = base;
+    f->k = k;
     f->done = done;
     f->on_settle = on_settle;
     f->arg = arg;

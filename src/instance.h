@@ -22,6 +22,7 @@
 #include "breaker.h"
 #include "config.h"
 #include "host.h"
+#include "log.h"
 
 #define INSTANCE_NAME_MAX 32
 
@@ -44,6 +45,7 @@ typedef struct instance {
         int timeout_given;
     } next;
     hedge hg;           /* hedging of its HTTP requests (host.c) */
+    log_limit fixlog;   /* fanout's warnings about its broken answers (any loop) */
     host_ctx hctx;      /* what host.priv points at */
     ragd_host host;
     struct instance *next_retired;  /* on the retired list once out of its set */

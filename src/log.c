@@ -55,21 +55,22 @@ void log_msg(int level, const char *fmt, ...)
 
 void log_limited(log_limit *l, int level, const char *fmt, ...)
 {
-    long long now = clock_ms();
+    long long now = clock_ms(), w = atomic_load(&l->window_ms);
+    unsigned long skipped;
     char msg[900];
     va_list ap;
 
-    if (l->window_ms && now - l->window_ms < 1000) {
-        l->suppressed++;
+    /* One caller a second takes the window; the rest count themselves. */
+    if ((w && now - w < 1000) || !atomic_compare_exchange_strong(&l->window_ms, &w, now)) {
+        atomic_fetch_add(&l->suppressed, 1);
         return;
     }
+    skipped = atomic_exchange(&l->suppressed, 0);
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (l->suppressed)
-        log_msg(level, "%s (%lu more like it were not logged)", msg, l->suppressed);
+    if (skipped)
+        log_msg(level, "%s (%lu more like it were not logged)", msg, skipped);
     else
         log_msg(level, "%s", msg);
-    l->window_ms = now;
-    l->suppressed = 0;
 }

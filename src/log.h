@@ -24,14 +24,16 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void log_vmsg(int level, const char *prefix, const char *fmt, va_list ap);
 
 /* A limiter for a message that a peer can make ragd repeat (accept
- * errors, refused connections): zero-initialise one per kind of message. */
+ * errors, refused connections, a broken source's answers): zero-initialise
+ * one per kind of message. */
 typedef struct log_limit {
-    long long window_ms;     /* start of the current one-second window */
-    unsigned long suppressed;
+    _Atomic long long window_ms;      /* start of the current one-second window */
+    _Atomic unsigned long suppressed;
 } log_limit;
 
 /* log_msg, at most once a second per limiter; the next line printed says
- * how many were suppressed meanwhile.  Loop thread only. */
+ * how many were suppressed meanwhile.  Any thread: threads may share one
+ * limiter. */
 void log_limited(log_limit *l, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

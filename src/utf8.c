@@ -6,6 +6,8 @@
  */
 #include "utf8.h"
 
+#include <string.h>
+
 /* The sequence a lead byte starts: continuation bytes that follow, and the
  * range of the first.  more == 0 marks a byte no character starts with. */
 typedef struct utf8_lead {
@@ -66,7 +68,14 @@ size_t utf8_span(const char *s, size_t n)
     while (i < n) {
         uint32_t cp;
         size_t k;
-        /* ASCII, most of any text, without decoding. */
+        uint64_t w;
+        /* ASCII, most of any text, eight bytes at a time (no byte with its
+         * top bit set, none zero), then one at a time, without decoding. */
+        if (n - i >= 8 && (memcpy(&w, u + i, 8), (w & 0x8080808080808080ull) == 0) &&
+            ((w - 0x0101010101010101ull) & ~w & 0x8080808080808080ull) == 0) {
+            i += 8;
+            continue;
+        }
         if (u[i] != 0 && u[i] < 0x80) {
             i++;
             continue;

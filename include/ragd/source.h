@@ -76,7 +76,12 @@ enum { RAGD_LOG_ERROR = 0, RAGD_LOG_WARN = 1, RAGD_LOG_INFO = 2, RAGD_LOG_DEBUG 
 typedef struct ragd_filter ragd_filter;
 
 /* One search result.  All strings are borrowed: ragd copies what it keeps
- * before the completion callback returns. */
+ * before the completion callback returns.  Strings are UTF-8, and a source
+ * answers at most ragd_query.k hits; ragd checks both on every answer, as
+ * from a broken source: it keeps the first k hits, replaces each byte
+ * that is not part of a well-formed UTF-8 character by U+FFFD, cuts a text
+ * past 64 KiB and an id, title or url past 8 KiB at a character boundary,
+ * and logs a warning naming the instance (at most once a second). */
 typedef struct ragd_hit {
     const char *id;    /* stable id used to merge duplicates across sources:
                         * a document id, or a normalised URL; never NULL */

@@ -153,4 +153,42 @@ test_expect_success 'plugins that declare RAGD_SOURCE_LOOPS serve on several loo
 	test "$(jq -r ".sources.faq.hits" out.json)" = 3 &&
 	stop_ragd
 '
+test_expect_success 'a broken plugin builds' '
+	plugin broken && cat >broken.json <<-EOC
+	{"db": "$DB", "timeout_ms": 2000, "sources": [
+	  {"name": "kb", "type": "kb"},
+	  {"name": "utf8", "type": "./broken.so", "mode": "utf8"},
+	  {"name": "many", "type": "./broken.so", "mode": "many"},
+	  {"name": "long", "type": "./broken.so", "mode": "long"}]}
+	EOC
+'
+# broken_search SOURCE: search kb and SOURCE: 200, a valid response in
+# out.json, both ok.
+broken_search() {
+	test "$(post_search "{\"query\":\"volcano\",\"k\":5,\"sources\":[\"kb\",\"$1\"],\"generate\":false}")" = 200 &&
+	validate search-response out.json &&
+	test "$(jq -r ".sources.kb.status, .sources[\"$1\"].status" out.json | paste -sd,)" = ok,ok
+}
+# broken_hit FIELD: that field of the one context from the utf8 source.
+broken_hit() {
+	jq -r ".contexts[] | select(.source == \"utf8\") | .$1" out.json
+}
+test_expect_success 'strings that are not UTF-8 are repaired byte by byte; the search is answered' '
+	start_ragd --config broken.json && broken_search utf8 &&
+	test "$(broken_hit id)" = "u1$(printf "\357\277\275")" &&
+	test "$(broken_hit title)" = "Title $(printf "\357\277\275")" &&
+	test "$(broken_hit url)" = "http://example.com/$(printf "\357\277\275\357\277\275")" &&
+	test "$(broken_hit text)" = "caf$(printf "\357\277\275") au lait $(printf "\357\277\275\357\277\275")" &&
+	wait_for_line "$RAGD_LOG" "source utf8: 4 strings were not UTF-8"
+'
+test_expect_success 'a source answering 5,000 hits for k = 5 has 5 kept, and says so' '
+	broken_search many && test "$(jq -r .sources.many.hits out.json)" = 5 &&
+	test "$(jq "[.contexts[] | select(.source == \"many\")] | length" out.json)" -le 5 &&
+	wait_for_line "$RAGD_LOG" "source many: answered 5000 hits where 5 were asked"
+'
+test_expect_success 'a text over 64 KiB is cut at a character boundary' '
+	broken_search long &&
+	test "$(jq -r ".contexts[] | select(.source == \"long\") | .text | length" out.json)" = 65534 &&
+	wait_for_line "$RAGD_LOG" "source long: 1 strings were too long" && stop_ragd
+'
 test_done
