@@ -258,8 +258,19 @@ static int fanout_settle(fanout_entry *e, fanout_state to, const char *error)
 {
     fanout *f = e->f;
 
-    if (error && !e->pub.error)
-        e->pub.error = strdup(error);
+    /* A source's message goes into the reply: made fit to print as its
+     * hits are (hits_string); a message lost to memory is only that. */
+    if (error && !e->pub.error) {
+        hits_fixes fx = {0};
+        int oom = 0;
+        e->pub.error = hits_string(error, HITS_ERROR_MAX, &fx, &oom);
+        if (fx.repaired || fx.cut)
+            log_limited(&e->pub.inst->fixlog, LOG_WARN, "source %s: its error message %s%s%s"
+                        " (%d bytes kept at most)", e->pub.inst->name,
+                        fx.repaired ? "was not UTF-8 (invalid bytes replaced by U+FFFD)" : "",
+                        fx.repaired && fx.cut ? " and " : "", fx.cut ? "was cut" : "",
+                        HITS_ERROR_MAX);
+    }
     fanout_slot_move(e, FANOUT_EV_SETTLE, to, NULL);
     if (f->on_settle) {
         assert(f->in_callback == FANOUT_IN_NONE);

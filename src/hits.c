@@ -44,9 +44,7 @@ static char *hits_repair(const char *s, size_t n)
     return out;
 }
 
-/* An owned copy of s (NULL for NULL), valid UTF-8 and at most max bytes;
- * *oom set when memory ran out. */
-static char *hits_dup(const char *s, size_t max, hits_fixes *fx, int *oom)
+char *hits_string(const char *s, size_t max, hits_fixes *fx, int *oom)
 {
     size_t n;
     char *fixed = NULL, *d;
@@ -81,10 +79,10 @@ int hits_copy_one(ragd_hit *dst, const ragd_hit *src, hits_fixes *fx)
 {
     int oom = 0;
     ragd_hit h = {
-        .id = hits_dup(src->id ? src->id : "", HITS_FIELD_MAX, fx, &oom),
-        .title = hits_dup(src->title, HITS_FIELD_MAX, fx, &oom),
-        .url = hits_dup(src->url, HITS_FIELD_MAX, fx, &oom),
-        .text = hits_dup(src->text ? src->text : "", HITS_TEXT_MAX, fx, &oom),
+        .id = hits_string(src->id ? src->id : "", HITS_FIELD_MAX, fx, &oom),
+        .title = hits_string(src->title, HITS_FIELD_MAX, fx, &oom),
+        .url = hits_string(src->url, HITS_FIELD_MAX, fx, &oom),
+        .text = hits_string(src->text ? src->text : "", HITS_TEXT_MAX, fx, &oom),
         .score = src->score,
     };
     if (oom) {

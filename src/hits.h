@@ -31,6 +31,14 @@ typedef struct hits_fixes {
     size_t dropped, repaired, cut;
 } hits_fixes;
 
+/* The most bytes of a source's error message that ragd keeps. */
+#define HITS_ERROR_MAX 1024
+
+/* An owned copy of s (NULL for NULL), valid UTF-8 and at most max bytes,
+ * counted in *fx as hits_copy_one counts its strings; NULL also when out
+ * of memory (*oom set). */
+char *hits_string(const char *s, size_t max, hits_fixes *fx, int *oom);
+
 /* Copy src into dst, owning every string: a NULL id or text becomes "", a
  * NULL title or url stays NULL, and every string is made valid UTF-8 and
  * cut to its limit, counted in *fx.  Returns 0, or -1 (ENOMEM) with dst

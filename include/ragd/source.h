@@ -81,7 +81,8 @@ typedef struct ragd_filter ragd_filter;
  * from a broken source: it keeps the first k hits, replaces each byte
  * that is not part of a well-formed UTF-8 character by U+FFFD, cuts a text
  * past 64 KiB and an id, title or url past 8 KiB at a character boundary,
- * and logs a warning naming the instance (at most once a second). */
+ * and logs a warning naming the instance (at most once a second).  An
+ * error message passed to the callback is treated alike, cut at 1 KiB. */
 typedef struct ragd_hit {
     const char *id;    /* stable id used to merge duplicates across sources:
                         * a document id, or a normalised URL; never NULL */

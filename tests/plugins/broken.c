@@ -1,7 +1,8 @@
 /* broken.c -- a test plugin that answers what a broken source might: hits
  * whose strings are not UTF-8 ("mode": "utf8"), far more hits than were
- * asked ("many"), or a text of 200,000 bytes with a character across the
- * 65,536-byte limit ("long").  ragd must keep what it can, say what it
+ * asked ("many"), a text of 200,000 bytes with a character across the
+ * 65,536-byte limit ("long"), or an error whose 5,000-byte message is not
+ * UTF-8 ("error").  ragd must keep what it can, say what it
  * changed, and answer the search. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,9 @@ static int broken_create(const ragd_host *host, const char *name, json_t *config
     broken *b;
 
     (void)name;
-    if (!mode || (strcmp(mode, "utf8") && strcmp(mode, "many") && strcmp(mode, "long")))
-        return snprintf(err, errlen, "mode: expected \"utf8\", \"many\" or \"long\""), RAGD_EINVAL;
+    if (!mode || (strcmp(mode, "utf8") && strcmp(mode, "many") && strcmp(mode, "long") &&
+                  strcmp(mode, "error")))
+        return snprintf(err, errlen, "mode: expected utf8, many, long or error"), RAGD_EINVAL;
     if (!(b = calloc(1, sizeof *b)))
         return RAGD_ENOMEM;
     b->host = host;
@@ -55,6 +57,12 @@ static void broken_work(void *arg, unsigned worker)
             snprintf(j->ids[j->n], sizeof j->ids[j->n], "m%zu", j->n);
             j->hits[j->n] = (ragd_hit){j->ids[j->n], NULL, NULL, "many", 1.0 / (double)(j->n + 1)};
         }
+    } else if (!strcmp(j->b->mode, "error")) {
+        if ((j->text = malloc(5001))) {
+            memset(j->text, 'e', 5000);
+            j->text[0] = '\xff';
+            j->text[5000] = '\0';
+        }
     } else if ((j->text = malloc(200001))) {
         /* 'a' up to byte 65,534, then a 3-byte euro sign across the limit. */
         memset(j->text, 'a', 200000);
@@ -67,7 +75,10 @@ static void broken_work(void *arg, unsigned worker)
 static void broken_done(void *arg)
 {
     job *j = arg;
-    j->cb(j->arg, RAGD_OK, j->hits, j->n, NULL);
+    if (!strcmp(j->b->mode, "error"))
+        j->cb(j->arg, RAGD_ERR, NULL, 0, j->text ? j->text : "out of memory");
+    else
+        j->cb(j->arg, RAGD_OK, j->hits, j->n, NULL);
     free(j->text);
     free(j);
 }

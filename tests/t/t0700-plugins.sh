@@ -159,7 +159,8 @@ test_expect_success 'a broken plugin builds' '
 	  {"name": "kb", "type": "kb"},
 	  {"name": "utf8", "type": "./broken.so", "mode": "utf8"},
 	  {"name": "many", "type": "./broken.so", "mode": "many"},
-	  {"name": "long", "type": "./broken.so", "mode": "long"}]}
+	  {"name": "long", "type": "./broken.so", "mode": "long"},
+	  {"name": "error", "type": "./broken.so", "mode": "error"}]}
 	EOC
 '
 # broken_search SOURCE: search kb and SOURCE: 200, a valid response in
@@ -189,6 +190,13 @@ test_expect_success 'a source answering 5,000 hits for k = 5 has 5 kept, and say
 test_expect_success 'a text over 64 KiB is cut at a character boundary' '
 	broken_search long &&
 	test "$(jq -r ".contexts[] | select(.source == \"long\") | .text | length" out.json)" = 65534 &&
-	wait_for_line "$RAGD_LOG" "source long: 1 strings were too long" && stop_ragd
+	wait_for_line "$RAGD_LOG" "source long: 1 strings were too long"
+'
+test_expect_success 'an error message of 5,000 bytes, not UTF-8, is repaired and cut to 1,024' '
+	test "$(post_search "{\"query\":\"volcano\",\"sources\":[\"kb\",\"error\"],\"generate\":false}")" = 200 &&
+	validate search-response out.json &&
+	test "$(jq -r ".sources.error.status, .sources.kb.status" out.json | paste -sd,)" = error,ok &&
+	test "$(jq -r ".sources.error.error" out.json)" = "$(printf "\357\277\275")$(printf "%01021d" 0 | tr 0 e)" &&
+	wait_for_line "$RAGD_LOG" "source error: its error message was not UTF-8 .* and was cut" && stop_ragd
 '
 test_done
