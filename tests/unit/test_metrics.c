@@ -161,6 +161,11 @@ static void test_shard_gauges_and_cap(void)
     text = render();
     ok(strstr(text, "s_state{name=\"x\"} 4\n") != NULL, "with what its shard added since");
     free(text);
+    metrics_bind_shard(3);
+    metrics_add(g, 10, "x");
+    text = render();
+    ok(strstr(text, "s_state{name=\"x\"} 14\n") != NULL, "and what shards that never set it added");
+    free(text);
     for (int i = 0; i < METRICS_MAX_SERIES; i++) {
         snprintf(v, sizeof v, "%d", i);
         metrics_add(c, 1, v);
