@@ -21,9 +21,14 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "config.h"
 #include "log.h"
 #include "loops.h"
+#include "metrics.h"
 #include "pool.h"
+
+/* Every loop counts into a metrics shard of its own. */
+_Static_assert(CONFIG_MAX_LOOPS <= METRICS_SHARDS, "a loop index past the metrics shards");
 
 typedef struct loop {
     loops *set;
@@ -160,6 +165,7 @@ static int loops_setup(loop *lp, char *err, size_t errlen)
     }
     pool_port_bind(lp->port);
     host_bind_loop(lp->base, lp->http);
+    metrics_bind_shard(lp->index);
     if (server_start(&lp->srv, lp->base, lp->http, L->main, lp->index, L->n + 1, L->cfg,
                      L->sources, L->svc, err, errlen) != 0) {
         server_release(&lp->srv);

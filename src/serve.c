@@ -19,6 +19,7 @@
 #include "instance.h"
 #include "log.h"
 #include "loops.h"
+#include "metrics.h"
 #include "obs.h"
 #include "registry.h"
 #include "serve.h"
@@ -198,6 +199,7 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
     }
+    metrics_bind_shard(0); /* this thread is loop 0 */
     /* Before the sources start: they count their first loads and breakers. */
     if (obs_init() != 0) {
         snprintf(err, errlen, "out of memory");
