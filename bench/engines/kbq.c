@@ -6,7 +6,7 @@
  * read from the store).
  *
  *   kbq --db PATH --queries FILE [--k N] [--filter JSON] [--check] [--bench]
- *       [--fts5-queries N] [--trace] [--threads N] [--split-cost N]
+ *       [--fts5-queries N] [--trace] [--threads N] [--split-cost N] [--rounds N]
  *
  * FILE is JSON lines with a "text" field (BEIR queries.jsonl).  --check
  * compares the two top-k lists of every query and exits 1 on the first
@@ -18,7 +18,10 @@
  * slow ones.  --threads N (default 1) splits a costly query's walk of the
  * index across N threads (kb_topk_split), those whose terms hold at least
  * --split-cost rows (default the kb source's): --check then checks the
- * split walk, and --bench times the index both unsplit and split.  PATH
+ * split walk, and --bench times the index unsplit (index), split always
+ * (index-tN) and split as far as split_ways allows at each query, as the
+ * kb source does (adapt-tN), one after the other, --rounds N times
+ * (default 1), each line ending with the load average then.  PATH
  * may be a
  * postgres:// URL: the index alone then (--fts5-queries 0, no --check),
  * as bench/engines/kbpg runs it.  For tests and bench/engines/kb and kbpg
@@ -239,12 +242,28 @@ static int kbq_cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The load averages of the last 1, 5 and 15 minutes, into buf. */
+static const char *kbq_load(char *buf, size_t len)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a[3];
+
+    if (!f || fscanf(f, "%lf %lf %lf", &a[0], &a[1], &a[2]) != 3)
+        snprintf(buf, len, "?");
+    else
+        snprintf(buf, len, "%.2f %.2f %.2f", a[0], a[1], a[2]);
+    if (f)
+        fclose(f);
+    return buf;
+}
+
 /* Run every query through one engine, timing it; prints a line. */
 static int kbq_bench(kbq *q, const char *name, int (*run)(kbq *, const char *, kbq_list *),
                      char **matches, size_t n)
 {
     double *lat = malloc(n * sizeof *lat), cpu0 = kbq_now(CLOCK_PROCESS_CPUTIME_ID), cpu;
     kbq_list *l = calloc(1, sizeof *l);
+    char load[64];
 
     for (size_t i = 0; i < n; i++) {
         double t0 = kbq_now(CLOCK_MONOTONIC);
@@ -257,9 +276,9 @@ static int kbq_bench(kbq *q, const char *name, int (*run)(kbq *, const char *, k
     }
     cpu = kbq_now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     qsort(lat, n, sizeof *lat, kbq_cmp_double);
-    printf("%-6s %zu queries k=%zu: cpu %.4f ms/query, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-           name, n, q->k, cpu * 1e3 / (double)n, lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3,
-           lat[n - 1] * 1e3);
+    printf("%-6s %zu queries k=%zu: cpu %.4f ms/query, p50 %.3f ms, p99 %.3f ms, max %.3f ms, "
+           "load %s\n", name, n, q->k, cpu * 1e3 / (double)n, lat[n / 2] * 1e3,
+           lat[n * 99 / 100] * 1e3, lat[n - 1] * 1e3, kbq_load(load, sizeof load));
     free(lat);
     free(l);
     return 0;
@@ -285,8 +304,9 @@ int main(int argc, char **argv)
     int check = 0, bench = 0, bad = 0;
     char **ids = NULL, **texts = NULL, **matches, err[512];
     size_t nq, exact = 0, ties = 0, compared = 0, nfts5 = (size_t)-1;
-    kbq q = {.k = 10, .split = {NULL, 1, KB_TOPK_SPLIT_COST}};
-    char split_name[32];
+    kbq q = {.k = 10, .split = {NULL, 1, KB_TOPK_SPLIT_COST, 0}};
+    char always_name[32], adapt_name[32];
+    int rounds = 1;
     kb_index_info info;
     json_t *spec = NULL;
     double t0, c0;
@@ -313,10 +333,12 @@ int main(int argc, char **argv)
             q.split.nparts = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--split-cost") && i + 1 < argc)
             q.split.min_cost = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: kbq --db PATH --queries FILE [--k N] [--filter JSON] "
                             "[--check] [--bench] [--fts5-queries N] [--trace] [--threads N] "
-                            "[--split-cost N]\n");
+                            "[--split-cost N] [--rounds N]\n");
             return 2;
         }
     }
@@ -376,13 +398,19 @@ int main(int argc, char **argv)
     if (bench && !bad) {
         q.fallback = 0;
         q.use = NULL;
-        if ((nfts5 && kbq_bench(&q, "fts5", kbq_fts5, matches, nfts5 < nq ? nfts5 : nq) != 0) ||
-            kbq_bench(&q, "index", kbq_index, matches, nq) != 0)
+        if (nfts5 && kbq_bench(&q, "fts5", kbq_fts5, matches, nfts5 < nq ? nfts5 : nq) != 0)
             bad = 1;
-        snprintf(split_name, sizeof split_name, "index-t%u", q.split.nparts);
-        q.use = &q.split;
-        if (!bad && q.split.par && kbq_bench(&q, split_name, kbq_index, matches, nq) != 0)
-            bad = 1;
+        snprintf(always_name, sizeof always_name, "index-t%u", q.split.nparts);
+        snprintf(adapt_name, sizeof adapt_name, "adapt-t%u", q.split.nparts);
+        for (int r = 0; r < rounds && !bad; r++) {
+            q.use = NULL;
+            bad = kbq_bench(&q, "index", kbq_index, matches, nq) != 0;
+            q.use = &q.split;
+            q.split.adapt = 0;
+            bad = bad || (q.split.par && kbq_bench(&q, always_name, kbq_index, matches, nq) != 0);
+            q.split.adapt = 1;
+            bad = bad || (q.split.par && kbq_bench(&q, adapt_name, kbq_index, matches, nq) != 0);
+        }
     }
     for (size_t i = 0; i < nq; i++) {
         free(ids[i]);
