@@ -690,6 +690,8 @@ static int kb_topk_split_walk(kb_topk *q, const kb_topk_split *split, unsigned n
         free(ws);
         return -1;
     }
+    if (split->nsplit)
+        atomic_fetch_add_explicit(split->nsplit, 1, memory_order_relaxed);
     for (unsigned i = 0; i < nw; i++) {
         ws[i] = *q;
         ws[i].slice = i;
