@@ -5,7 +5,9 @@
  * stack until par_run returns, which is only after its last part has
  * run, so no helper can touch a run that is gone.  A run leaves the list
  * when its last part is handed out.  Parts take milliseconds, so one lock
- * for hand-out and completion costs nothing measurable.
+ * for hand-out and completion costs nothing measurable.  A run wakes only
+ * as many helpers as are waiting and it has parts for: a helper woken for
+ * nothing is a context switch taken from a busy machine.
  */
 #include <assert.h>
 #include <pthread.h>
@@ -27,6 +29,7 @@ struct par {
     pthread_cond_t done;  /* some run's part returned */
     par_task *head, *tail;
     int stop;
+    unsigned idle;        /* helpers waiting on work */
     unsigned nthreads;
     pthread_t *threads;
 };
@@ -76,8 +79,11 @@ static void *par_main(void *arg)
     pthread_mutex_lock(&p->mu);
     for (;;) {
         par_task *t;
-        while (!p->head && !p->stop)
+        while (!p->head && !p->stop) {
+            p->idle++;
             pthread_cond_wait(&p->work, &p->mu);
+            p->idle--;
+        }
         if (p->stop)
             break;
         t = p->head;
@@ -128,9 +134,20 @@ void par_free(par **pp)
     *pp = NULL;
 }
 
+unsigned par_idle(par *p)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->idle;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
 void par_run(par *p, par_fn fn, void *arg, unsigned nparts)
 {
     par_task t = {fn, arg, nparts, 0, 0, NULL};
+    unsigned wake;
 
     if (nparts == 0)
         return;
@@ -140,8 +157,12 @@ void par_run(par *p, par_fn fn, void *arg, unsigned nparts)
     else
         p->head = &t;
     p->tail = &t;
-    if (nparts > 1)
-        pthread_cond_broadcast(&p->work);
+    /* A helper signalled here may still be waking when the next run
+     * counts it idle: that run then gets fewer helpers, never a wrong
+     * answer, since the caller takes whatever no helper took. */
+    wake = nparts - 1 < p->idle ? nparts - 1 : p->idle;
+    for (unsigned i = 0; i < wake; i++)
+        pthread_cond_signal(&p->work);
     /* Take this run's own parts while any are left; a helper may hold the
      * rest, and then their completion is all there is to wait for. */
     while (t.next < t.nparts)

@@ -26,9 +26,15 @@ par *par_new(unsigned nhelpers);
  * in progress.  NULL or *p NULL is a no-op. */
 void par_free(par **p);
 
+/* Helpers waiting for work now (not running a part of any run): a run
+ * started now gets at most this many helpers besides its caller. */
+unsigned par_idle(par *p);
+
 /* Run fn(arg, part) for every part in [0, nparts), on the helpers and the
  * calling thread, and return when all have returned.  Any thread may call
- * it, several at once. */
+ * it, several at once.  Only idle helpers are woken, at most nparts - 1;
+ * how many parts to cut is the caller's choice (split.h decides it from
+ * what is free). */
 void par_run(par *p, par_fn fn, void *arg, unsigned nparts);
 
 #endif /* RAGD_PAR_H */

@@ -6,7 +6,8 @@
  * read from the store).
  *
  *   kbq --db PATH --queries FILE [--k N] [--filter JSON] [--check] [--bench]
- *       [--fts5-queries N] [--trace] [--threads N] [--split-cost N]
+ *       [--fts5-queries N] [--trace] [--threads N] [--split-cost N] [--rounds N]
+ *       [--only index|split|adapt] [--slot-ms N] [--go FILE]
  *
  * FILE is JSON lines with a "text" field (BEIR queries.jsonl).  --check
  * compares the two top-k lists of every query and exits 1 on the first
@@ -18,7 +19,14 @@
  * slow ones.  --threads N (default 1) splits a costly query's walk of the
  * index across N threads (kb_topk_split), those whose terms hold at least
  * --split-cost rows (default the kb source's): --check then checks the
- * split walk, and --bench times the index both unsplit and split.  PATH
+ * split walk, and --bench times the index unsplit (index), split always
+ * (index-tN) and split as far as split_ways allows at each query, as the
+ * kb source does (adapt-tN), taking turns query by query, each query
+ * --rounds N times (default 1), or one of them alone with --only.
+ * --slot-ms N takes the turns by the clock instead, the mode changing
+ * every N ms, so that several kbq processes (--go FILE makes each wait,
+ * index built, until FILE exists) run the same mode at the same time,
+ * as the workers of one server would.  PATH
  * may be a
  * postgres:// URL: the index alone then (--fts5-queries 0, no --check),
  * as bench/engines/kbpg runs it.  For tests and bench/engines/kb and kbpg
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -58,6 +67,7 @@ typedef struct kbq {
     int trace;
     kb_topk_split split;
     const kb_topk_split *use; /* &split while the split is on, else NULL */
+    _Atomic unsigned long nsplit; /* walks split so far (split.nsplit) */
 } kbq;
 
 static double kbq_now(clockid_t clk)
@@ -239,30 +249,93 @@ static int kbq_cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Run every query through one engine, timing it; prints a line. */
-static int kbq_bench(kbq *q, const char *name, int (*run)(kbq *, const char *, kbq_list *),
-                     char **matches, size_t n)
+/* The load averages of the last 1, 5 and 15 minutes, into buf. */
+static const char *kbq_load(char *buf, size_t len)
 {
-    double *lat = malloc(n * sizeof *lat), cpu0 = kbq_now(CLOCK_PROCESS_CPUTIME_ID), cpu;
-    kbq_list *l = calloc(1, sizeof *l);
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a[3];
 
-    for (size_t i = 0; i < n; i++) {
-        double t0 = kbq_now(CLOCK_MONOTONIC);
-        if (run(q, matches[i], l) != 0)
-            return -1;
-        lat[i] = kbq_now(CLOCK_MONOTONIC) - t0;
+    if (!f || fscanf(f, "%lf %lf %lf", &a[0], &a[1], &a[2]) != 3)
+        snprintf(buf, len, "?");
+    else
+        snprintf(buf, len, "%.2f %.2f %.2f", a[0], a[1], a[2]);
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+/* One way of answering, as kbq_bench times it. */
+typedef struct kbq_mode {
+    const char *name;
+    int (*run)(kbq *, const char *, kbq_list *);
+    const kb_topk_split *use; /* the split (NULL: unsplit) */
+    int adapt;                /* its adapt setting */
+    double *lat, cpu;
+    size_t n;            /* queries it ran */
+    unsigned long split; /* its walks that were split */
+} kbq_mode;
+
+/* --only's argument: the index of its mode in main's modes, or -2. */
+static int kbq_mode_index(const char *name)
+{
+    return !strcmp(name, "index") ? 0 : !strcmp(name, "split") ? 1 : !strcmp(name, "adapt") ? 2 : -2;
+}
+
+/* Run every query through each mode, rounds times: the modes take turns
+ * query by query (their order rotating), or with slot_ms > 0 each query
+ * runs in the mode of the wall clock's current slot of slot_ms
+ * milliseconds (slot number modulo nm), so that processes started
+ * together run the same mode at the same time.  Either way all modes meet
+ * the same load.  Prints a line a mode. */
+static int kbq_bench(kbq *q, kbq_mode *m, size_t nm, char **matches, size_t n, int rounds,
+                     long slot_ms)
+{
+    size_t steps = n * (size_t)rounds * nm;
+    kbq_list *l = calloc(1, sizeof *l);
+    char load[64];
+    int rc = -1;
+
+    for (size_t j = 0; j < nm; j++)
+        if (!(m[j].lat = malloc(steps * sizeof *m[j].lat)))
+            goto done;
+    for (size_t i = 0; i < steps; i++) {
+        size_t slot = (size_t)(kbq_now(CLOCK_MONOTONIC) * 1e3 / (double)(slot_ms ? slot_ms : 1));
+        kbq_mode *x = &m[slot_ms ? slot % nm : (i / nm + i % nm) % nm];
+        double t0 = kbq_now(CLOCK_MONOTONIC), c0 = kbq_now(CLOCK_PROCESS_CPUTIME_ID), t;
+        unsigned long s0 = q->nsplit;
+        q->use = x->use;
+        q->split.adapt = x->adapt;
+        if (x->run(q, matches[i / nm % n], l) != 0)
+            goto done;
+        t = kbq_now(CLOCK_MONOTONIC) - t0;
+        x->cpu += kbq_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        x->lat[x->n++] = t;
+        x->split += q->nsplit - s0;
         if (q->trace)
-            fprintf(stderr, "TRACE %s %zu %.3f %s\n", name, i, lat[i] * 1e3, matches[i]);
+            fprintf(stderr, "TRACE %s %zu %.3f %s\n", x->name, i / nm, t * 1e3,
+                    matches[i / nm % n]);
         kbq_list_clear(l);
     }
-    cpu = kbq_now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-    qsort(lat, n, sizeof *lat, kbq_cmp_double);
-    printf("%-6s %zu queries k=%zu: cpu %.4f ms/query, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-           name, n, q->k, cpu * 1e3 / (double)n, lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3,
-           lat[n - 1] * 1e3);
-    free(lat);
+    kbq_load(load, sizeof load);
+    for (size_t j = 0; j < nm; j++) {
+        double *lat = m[j].lat;
+        size_t nl = m[j].n;
+        if (!nl)
+            continue;
+        qsort(lat, nl, sizeof *lat, kbq_cmp_double);
+        printf("%-8s %zu queries k=%zu: cpu %.4f ms/query, p50 %.3f ms, p99 %.3f ms, "
+               "max %.3f ms, %lu split\n", m[j].name, nl, q->k, m[j].cpu * 1e3 / (double)nl,
+               lat[nl / 2] * 1e3, lat[nl * 99 / 100] * 1e3, lat[nl - 1] * 1e3, m[j].split);
+    }
+    printf("load average at the end: %s\n", load);
+    rc = 0;
+done:
+    for (size_t j = 0; j < nm; j++) {
+        free(m[j].lat);
+        m[j].lat = NULL;
+    }
     free(l);
-    return 0;
+    return rc;
 }
 
 static long kbq_rss_kib(void)
@@ -281,12 +354,14 @@ static long kbq_rss_kib(void)
 
 int main(int argc, char **argv)
 {
-    const char *dbpath = NULL, *qpath = NULL, *fjson = NULL;
+    const char *dbpath = NULL, *qpath = NULL, *fjson = NULL, *go = NULL;
     int check = 0, bench = 0, bad = 0;
     char **ids = NULL, **texts = NULL, **matches, err[512];
     size_t nq, exact = 0, ties = 0, compared = 0, nfts5 = (size_t)-1;
-    kbq q = {.k = 10, .split = {NULL, 1, KB_TOPK_SPLIT_COST}};
-    char split_name[32];
+    kbq q = {.k = 10, .split = {NULL, 1, KB_TOPK_SPLIT_COST, 0, NULL}};
+    char always_name[32], adapt_name[32];
+    int rounds = 1, only = -1;
+    long slot_ms = 0;
     kb_index_info info;
     json_t *spec = NULL;
     double t0, c0;
@@ -313,21 +388,31 @@ int main(int argc, char **argv)
             q.split.nparts = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--split-cost") && i + 1 < argc)
             q.split.min_cost = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--slot-ms") && i + 1 < argc)
+            slot_ms = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--go") && i + 1 < argc)
+            go = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = kbq_mode_index(argv[++i]);
         else {
             fprintf(stderr, "usage: kbq --db PATH --queries FILE [--k N] [--filter JSON] "
                             "[--check] [--bench] [--fts5-queries N] [--trace] [--threads N] "
-                            "[--split-cost N]\n");
+                            "[--split-cost N] [--rounds N] [--only index|split|adapt] [--slot-ms N] [--go FILE]\n");
             return 2;
         }
     }
     if (!dbpath || !qpath || q.k < 1 || q.k >= KBQ_MAX_K || q.split.nparts < 1 ||
-        q.split.nparts > 64)
+        q.split.nparts > 64 || rounds < 1 || only == -2 || slot_ms < 0)
         return fprintf(stderr, "kbq: --db and --queries are required, 1 <= k < %d, "
-                       "1 <= threads <= 64\n", KBQ_MAX_K), 2;
+                       "1 <= threads <= 64, rounds >= 1, --only index, split or adapt\n",
+                       KBQ_MAX_K), 2;
     if (q.split.nparts > 1 && !(q.split.par = par_new(q.split.nparts - 1)))
         return fprintf(stderr, "kbq: cannot start %u threads\n", q.split.nparts), 2;
     if (q.split.par)
         q.use = &q.split;
+    q.split.nsplit = &q.nsplit;
     store_process_init();
     if (fjson && (!(spec = json_loads(fjson, 0, NULL)) ||
                   filter_parse(spec, &q.flt, err, sizeof err) != 0))
@@ -374,14 +459,20 @@ int main(int argc, char **argv)
         free(got);
     }
     if (bench && !bad) {
+        kbq_mode fts5 = {"fts5", kbq_fts5, NULL, 0, NULL, 0, 0, 0};
+        kbq_mode modes[3] = {{"index", kbq_index, NULL, 0, NULL, 0, 0, 0},
+                             {always_name, kbq_index, &q.split, 0, NULL, 0, 0, 0},
+                             {adapt_name, kbq_index, &q.split, 1, NULL, 0, 0, 0}};
+        snprintf(always_name, sizeof always_name, "index-t%u", q.split.nparts);
+        snprintf(adapt_name, sizeof adapt_name, "adapt-t%u", q.split.nparts);
         q.fallback = 0;
-        q.use = NULL;
-        if ((nfts5 && kbq_bench(&q, "fts5", kbq_fts5, matches, nfts5 < nq ? nfts5 : nq) != 0) ||
-            kbq_bench(&q, "index", kbq_index, matches, nq) != 0)
+        while (go && access(go, F_OK) != 0)
+            usleep(10000);
+        if (nfts5 && kbq_bench(&q, &fts5, 1, matches, nfts5 < nq ? nfts5 : nq, 1, 0) != 0)
             bad = 1;
-        snprintf(split_name, sizeof split_name, "index-t%u", q.split.nparts);
-        q.use = &q.split;
-        if (!bad && q.split.par && kbq_bench(&q, split_name, kbq_index, matches, nq) != 0)
+        if (!bad && kbq_bench(&q, only >= 0 ? &modes[only] : modes,
+                              only >= 0 ? 1 : q.split.par ? 3 : 1, matches, nq, rounds,
+                              slot_ms) != 0)
             bad = 1;
     }
     for (size_t i = 0; i < nq; i++) {

@@ -2,8 +2,9 @@
  * vecbench -- time the vector source's scan at scale: the scan as it was
  * (portable dot product, one thread), the exact scan with the kernel this
  * CPU runs, and the int8 scan with its exact re-rank, on one thread or
- * split across threads as the source splits it; and the int8 scan's
- * recall@10 against the exact one.
+ * split across threads as the source splits it (with --threads above 1,
+ * both always and as far as the rule of split.h allows at each query);
+ * and the int8 scan's recall@10 against the exact one.
  *
  * Rows come from a seeded Gaussian mixture (dense clusters, L2-normalised)
  * or from a store built by `ragd ingest` (--store, with --queries naming a
@@ -29,6 +30,7 @@
 #include "store.h"
 #include "vec_kernel.h"
 #include "par.h"
+#include "split.h"
 #include "vec_quant.h"
 #include "vec_scan.h"
 
@@ -268,22 +270,28 @@ static int cmp_double(const void *a, const void *b)
 
 enum { BEFORE, EXACT, INT8 };
 
-/* Run every query in mode, keeping each one's top K in tops; print a line. */
+/* Run every query in mode, keeping each one's top K in tops; print a line.
+ * With adapt, each scan takes as many parts as split_ways allows then, up
+ * to threads, as the vector source does; *nsplit counts the split ones. */
 static void measure(const char *label, int mode, const vec_kernel *k, const bench *b, par *par,
-                    unsigned threads, size_t rerank, vec_cand *tops, vec_cand *heaps)
+                    unsigned threads, int adapt, size_t rerank, vec_cand *tops, vec_cand *heaps,
+                    size_t *nsplit)
 {
     double *ms = malloc(b->nq * sizeof *ms), sum = 0, cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
     unsigned nparts = threads;
 
     if (b->rows / threads < 1024)
         nparts = 1;
+    *nsplit = 0;
     for (size_t i = 0; i < b->nq; i++) {
         double t0 = now(CLOCK_MONOTONIC);
         const float *q = b->queries + i * b->dims;
+        unsigned np = adapt ? split_ways(par, nparts) : nparts;
+        *nsplit += np > 1;
         if (mode == BEFORE)
             before_scan(b, q, tops + i * K);
         else
-            scan(k, b, par, nparts, mode == INT8, rerank, q, tops + i * K, heaps);
+            scan(k, b, par, np, mode == INT8, rerank, q, tops + i * K, heaps);
         ms[i] = now(CLOCK_MONOTONIC) - t0;
         sum += ms[i];
     }
@@ -315,6 +323,7 @@ int main(int argc, char **argv)
     size_t rerank = 100;
     const vec_kernel *k = vec_kernel_pick();
     vec_cand *exact_tops, *tops, *heaps;
+    size_t nsplit;
     par *par;
 
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -355,14 +364,22 @@ int main(int argc, char **argv)
            db ? db : "Gaussian mixture", b.nq, K, rerank);
     printf("| scan | kernel | threads | p50 ms | mean ms | CPU ms | recall@10 |\n");
     printf("|---|---|---:|---:|---:|---:|---:|\n");
-    measure("exact", EXACT, k, &b, par, threads, rerank, exact_tops, heaps);
+    measure("exact", EXACT, k, &b, par, threads, 0, rerank, exact_tops, heaps, &nsplit);
     printf(" (reference) |\n");
     if (threads == 1) {
-        measure("before: exact, as it was", BEFORE, k, &b, par, 1, rerank, tops, heaps);
+        measure("before: exact, as it was", BEFORE, k, &b, par, 1, 0, rerank, tops, heaps, &nsplit);
         printf(" %.4f |\n", recall(&b, exact_tops, tops));
     }
-    measure("int8 + re-rank", INT8, k, &b, par, threads, rerank, tops, heaps);
+    measure("int8 + re-rank", INT8, k, &b, par, threads, 0, rerank, tops, heaps, &nsplit);
     printf(" %.4f |\n", recall(&b, exact_tops, tops));
+    if (threads > 1) {
+        measure("exact, split as the rule allows", EXACT, k, &b, par, threads, 1, rerank, tops,
+                heaps, &nsplit);
+        printf(" %.4f (%zu of %zu split) |\n", recall(&b, exact_tops, tops), nsplit, b.nq);
+        measure("int8 + re-rank, split as the rule allows", INT8, k, &b, par, threads, 1, rerank,
+                tops, heaps, &nsplit);
+        printf(" %.4f (%zu of %zu split) |\n", recall(&b, exact_tops, tops), nsplit, b.nq);
+    }
     par_free(&par);
     return 0;
 }

@@ -17,11 +17,14 @@
  * FTS5's own tokens (kb_index.c, kb_topk.c), kept current from the store's
  * change log every refresh_ms and on every in-process write (kb_live.c);
  * only the k winners are read from the store.  A costly query's walk of
- * the index is split across scan_threads threads (kb_topk.h): the worker
- * running it and the instance's own scan_threads - 1 helpers, as the
- * vector source splits its scans (par.h: the worker takes parts
- * itself until none is left, so a split never waits on the pool).  A
- * filter's store reads stay on the worker's handle, one at a time.
+ * the index is split across up to scan_threads threads (kb_topk.h): the
+ * worker running it and the instance's own scan_threads - 1 helpers, as
+ * the vector source splits its scans (par.h: the worker takes parts
+ * itself until none is left, so a split never waits on the pool).  How
+ * many is decided as each walk starts (split.h): no more than there are
+ * helpers waiting and cores with nothing to run, so on a busy machine a
+ * costly query is walked unsplit by its worker alone.  A filter's store
+ * reads stay on the worker's handle, one at a time.
  * A query with a word FTS5
  * splits into several tokens (the index holds no positions) is ranked by
  * FTS5.  Not for writing the store (`ragd ingest` does that) and not for
@@ -469,6 +472,7 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
     kb->nconns = host->nworkers;
     kb->split.nparts = (unsigned)threads;
     kb->split.min_cost = KB_TOPK_SPLIT_COST;
+    kb->split.adapt = 1;
     if (threads > 1 && strcmp(engine, "index") == 0 &&
         !(kb->split.par = par_new((unsigned)threads - 1))) {
         snprintf(err, errlen, "cannot start %lld scan threads", threads);

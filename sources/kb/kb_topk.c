@@ -26,7 +26,7 @@
  * non-essential terms' probes is summed again in the query's order.
  *
  * A split walk (kb_topk_split) cuts each segment's rows into nparts
- * ranges, one walk each with its own top k, buffers and filter verdicts,
+ * ranges (with adapt, the ways split_ways allows then), one walk each with its own top k, buffers and filter verdicts,
  * all reading the same snapshot.  A range's k-th best score is a score k
  * distinct documents of the whole reach or beat, so every range prunes by
  * the highest any range has reached (shared, an atomic): a row below it
@@ -49,6 +49,7 @@
 
 #include "kb_index_int.h"
 #include "kb_match.h"
+#include "split.h"
 
 /* A bound times this must still be below the threshold for a chunk to be
  * skipped: bounds are sums in another order than the scores, and may
@@ -689,6 +690,8 @@ static int kb_topk_split_walk(kb_topk *q, const kb_topk_split *split, unsigned n
         free(ws);
         return -1;
     }
+    if (split->nsplit)
+        atomic_fetch_add_explicit(split->nsplit, 1, memory_order_relaxed);
     for (unsigned i = 0; i < nw; i++) {
         ws[i] = *q;
         ws[i].slice = i;
@@ -731,6 +734,7 @@ int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
                    kb_topk_hit *hits, size_t *nhits, char *err, size_t errlen)
 {
     kb_topk *q = calloc(1, sizeof *q);
+    unsigned ways;
     int rc = -1;
 
     *nhits = 0;
@@ -752,8 +756,9 @@ int kb_topk_search(const kb_index *ix, store *db, const char *match, size_t k,
         goto done;
     q->avgdl = (double)ix->ntokens / (double)ix->nrows;
     kb_topk_idf(q);
-    if (split && split->par && split->nparts > 1 && q->cost >= split->min_cost)
-        rc = kb_topk_split_walk(q, split, split->nparts);
+    if (split && split->par && split->nparts > 1 && q->cost >= split->min_cost &&
+        (ways = split->adapt ? split_ways(split->par, split->nparts) : split->nparts) > 1)
+        rc = kb_topk_split_walk(q, split, ways);
     else
         rc = kb_topk_walk(q);
     if (rc != 0) {

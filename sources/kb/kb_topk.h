@@ -17,6 +17,7 @@
 #ifndef RAGD_KB_TOPK_H
 #define RAGD_KB_TOPK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,11 +44,17 @@ typedef int (*kb_topk_keep_fn)(void *arg, const char *doc_id);
 /* How a search may be split.  par: the helper threads (NULL: never
  * split), shared with other searches; nparts: the ranges of a split walk
  * (< 2: never split); min_cost: split only a query whose terms hold at
- * least this many rows in all (the sum of their document frequencies). */
+ * least this many rows in all (the sum of their document frequencies);
+ * adapt: 0 walks a costly query in nparts ranges always (tests, benches),
+ * 1 in as many as split_ways allows when it starts, up to nparts -- one,
+ * unsplit, when no helper is waiting or no core is free; nsplit (NULL:
+ * not counted) counts the walks that were split. */
 typedef struct kb_topk_split {
     par *par;
     unsigned nparts;
     int64_t min_cost;
+    int adapt;
+    _Atomic unsigned long *nsplit;
 } kb_topk_split;
 
 /* The default min_cost: below it, a walk takes about a millisecond or

@@ -27,7 +27,10 @@
  * returned are exact and only the choice of candidates is approximate.
  * A snapshot of at least 2 * VEC_PART_ROWS rows is scanned in parts by up
  * to scan_threads threads: the worker running the search and the
- * instance's own scan_threads - 1 helper threads (par.c).  The rule
+ * instance's own scan_threads - 1 helper threads (par.c).  How many is
+ * decided as each scan starts (split.h): no more than there are helpers
+ * waiting and cores with nothing to run, so on a busy machine the worker
+ * scans alone.  The rule
  * that keeps this free of deadlock: a scan never submits to the worker
  * pool and never waits for a helper to be free -- the worker takes parts
  * itself until none is left, and waits only for parts already running.
@@ -56,6 +59,7 @@
 #include "store.h"
 #include "vec_kernel.h"
 #include "par.h"
+#include "split.h"
 #include "vec_quant.h"
 #include "vec_scan.h"
 
@@ -713,14 +717,16 @@ static void vector_scan_split(void *arg, unsigned part)
                                    sp->q, sp->heaps + part * sp->cap, sp->cap);
 }
 
-/* How many parts a scan of nrows rows takes. */
+/* How many parts a scan of nrows rows takes, started now: one per thread
+ * that can run one at once (split.h), each of VEC_PART_ROWS rows at
+ * least. */
 static unsigned vector_nparts(const vector *v, size_t nrows)
 {
     size_t n = nrows / VEC_PART_ROWS;
 
     if (!v->par || n < 2)
         return 1;
-    return n < v->scan_threads ? (unsigned)n : v->scan_threads;
+    return split_ways(v->par, n < v->scan_threads ? (unsigned)n : v->scan_threads);
 }
 
 /* Merge the parts' heaps into the one at heaps + nparts * cap.  Returns

@@ -32,7 +32,7 @@
 static char words[NWORDS][16];
 /* Every query is split, however cheap, in ranges smaller than most
  * documents. */
-static kb_topk_split split = {NULL, 512, 0};
+static kb_topk_split split = {NULL, 512, 0, 0, NULL};
 static kbcorpus corpus = {20261127, words, NWORDS, 4, 5, 40};
 
 /* ------------------------------------------------------- the answers -- */
