@@ -26,8 +26,9 @@
  * non-essential terms' probes is summed again in the query's order.
  *
  * A split walk (kb_topk_split) cuts each segment's rows into nparts
- * ranges (with adapt, the ways split_ways allows then), one walk each with its own top k, buffers and filter verdicts,
- * all reading the same snapshot.  A range's k-th best score is a score k
+ * ranges (with adapt, the ways split_ways allows then), one walk each
+ * with its own top k, buffers and filter verdicts, all reading the same
+ * snapshot.  A range's k-th best score is a score k
  * distinct documents of the whole reach or beat, so every range prunes by
  * the highest any range has reached (shared, an atomic): a row below it
  * cannot be in the final top k, and a row equal to it is kept, as the
