@@ -76,6 +76,8 @@ static void *par_main(void *arg)
 {
     par *p = arg;
 
+    /* What top -H and bench/scale show for the thread. */
+    pthread_setname_np(pthread_self(), "ragd-scan");
     pthread_mutex_lock(&p->mu);
     for (;;) {
         par_task *t;
