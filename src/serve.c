@@ -5,7 +5,6 @@
  * safely, and check that nothing was left on any loop.
  */
 #include <assert.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "cores.h"
 #include "host.h"
 #include "instance.h"
 #include "log.h"
@@ -67,25 +67,12 @@ static int serve_loops_ok(const instance_set *set, unsigned nloops, char *err, s
     return -1;
 }
 
-/* The cores this process may run on: its CPU affinity (taskset, a
- * container's cpuset), else every online one. */
-static unsigned serve_cores(void)
-{
-    cpu_set_t set;
-    long n;
-
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return (unsigned)CPU_COUNT(&set);
-    n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
-}
-
 /* How many loops to serve on: cfg's number, or one per core for auto.
  * With a source that may serve on one loop only, an explicit number above
  * 1 is an error, and auto (or the default) serves on one, saying why. */
 static int serve_nloops(serve_state *st, char *err, size_t errlen)
 {
-    unsigned n = st->cfg->loops ? st->cfg->loops : serve_cores();
+    unsigned n = st->cfg->loops ? st->cfg->loops : cores_usable();
 
     if (n > CONFIG_MAX_LOOPS)
         n = CONFIG_MAX_LOOPS;
@@ -193,7 +180,7 @@ static void serve_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
 {
-    unsigned workers = cfg->workers ? cfg->workers : serve_cores();
+    unsigned workers = cfg->workers ? cfg->workers : cores_usable();
 
     if (!(st->base = loops_base_new())) {
         snprintf(err, errlen, "cannot create the event loop");

@@ -4,7 +4,9 @@
  * The machine's runnable threads come from the fourth field of
  * /proc/loadavg ("running/total"), which the kernel counts at the moment
  * it is read, not averaged: a few microseconds to read, against the
- * millisecond scans that ask.  The CPU count is read once.
+ * millisecond scans that ask.  The cores are those this process may run
+ * on (cores.h): confined to a few cores of a large machine, it splits
+ * less than the machine's idle cores would suggest, never more.
  */
 #include <assert.h>
 #include <fcntl.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cores.h"
 #include "split.h"
 
 unsigned split_rule(const split_load *l, unsigned max)
@@ -29,21 +32,6 @@ unsigned split_rule(const split_load *l, unsigned max)
     if (ways > max)
         ways = max;
     return ways ? ways : 1;
-}
-
-/* CPUs online, read on the first call. */
-static unsigned split_cores(void)
-{
-    static _Atomic unsigned cores;
-    unsigned n = atomic_load_explicit(&cores, memory_order_relaxed);
-    long c;
-
-    if (n)
-        return n;
-    c = sysconf(_SC_NPROCESSORS_ONLN);
-    n = c < 1 ? 1 : c > 4096 ? 4096 : (unsigned)c;
-    atomic_store_explicit(&cores, n, memory_order_relaxed);
-    return n;
 }
 
 /* Threads running or runnable on the machine now, or 0 when the kernel
@@ -75,7 +63,7 @@ static unsigned split_running(void)
 
 void split_load_now(par *p, split_load *l)
 {
-    l->cores = split_cores();
+    l->cores = cores_usable();
     l->idle = p ? par_idle(p) : 0;
     l->running = split_running();
 }

@@ -23,7 +23,7 @@
 
 /* What is free now, as split_rule reads it. */
 typedef struct split_load {
-    unsigned cores;   /* CPUs online */
+    unsigned cores;   /* the cores this process may run on (cores.h) */
     unsigned running; /* threads running or waiting for a CPU, machine-wide,
                        * the asking thread included; 0: not known */
     unsigned idle;    /* the par's helpers waiting for work */
@@ -34,7 +34,8 @@ typedef struct split_load {
 unsigned split_rule(const split_load *l, unsigned max);
 
 /* Fill *l with what is free now: p's idle helpers (p may be NULL: none),
- * the CPUs online, the machine's runnable threads.  Any thread. */
+ * the cores this process may run on, the machine's runnable threads.
+ * Any thread. */
 void split_load_now(par *p, split_load *l);
 
 /* split_rule on split_load_now: the ways a scan that may take up to max

@@ -42,6 +42,7 @@
 
 #include <ragd/source.h>
 
+#include "cores.h"
 #include "hits.h"
 #include "kb_live.h"
 #include "kb_match.h"
@@ -425,7 +426,7 @@ static int kb_create(const ragd_host *host, const char *name, json_t *config, vo
                      char *err, size_t errlen)
 {
     const char *path, *engine;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long cores = (long)cores_usable();
     long long refresh_ms, threads;
     double tw, xw;
     kb_source *kb;

@@ -52,6 +52,7 @@
 #include <event2/event.h>
 #include <ragd/source.h>
 
+#include "cores.h"
 #include "hits.h"
 #include "notify.h"
 #include "obs.h"
@@ -1234,7 +1235,7 @@ static int vector_create(const ragd_host *host, const char *name, json_t *config
 {
     const char *path, *quantize;
     long long refresh_ms, rerank, threads;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long cores = (long)cores_usable();
     const vec_kernel *kernel;
     vector *v;
 
