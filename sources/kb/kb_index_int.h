@@ -151,6 +151,26 @@ static inline double kb_index_term_score(double idf, double f, double D, double 
     return idf * ((f * (k1 + 1.0)) / (f + k1 * (1 - b + b * D / avgdl)));
 }
 
+/* The part of kb_index_term_score that depends on the row length D alone,
+ * as that expression rounds it (the same operations in the same order),
+ * so that a caller may compute it once per length. */
+static inline double kb_index_norm(double D, double avgdl)
+{
+    const double k1 = KB_INDEX_K1;
+    const double b = KB_INDEX_B;
+
+    return k1 * (1 - b + b * D / avgdl);
+}
+
+/* kb_index_term_score with its length norm given: the same double when
+ * norm is kb_index_norm(D, avgdl). */
+static inline double kb_index_term_score_norm(double idf, double f, double norm)
+{
+    const double k1 = KB_INDEX_K1;
+
+    return idf * ((f * (k1 + 1.0)) / (f + norm));
+}
+
 /* Read a varint at *pp. */
 static inline uint32_t kb_index_varint(const unsigned char **pp)
 {

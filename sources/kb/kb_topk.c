@@ -60,6 +60,11 @@
 /* Rows per window: a multiple of 64 (the bitmap's words). */
 #define KB_TOPK_WINDOW 4096
 
+/* Row lengths (in tokens) below this have their BM25 length norm kept in a
+ * table per walk, computed at the first row of that length; longer rows,
+ * rare, compute it each time. */
+#define KB_TOPK_NORMS 4096
+
 /* A candidate notes its phrases in a 64-bit set. */
 _Static_assert(KB_MATCH_MAX_WORDS <= 64, "a phrase set is a uint64_t");
 
@@ -118,6 +123,7 @@ typedef struct kb_topk {
     double *acc;
     uint64_t bits[KB_TOPK_WINDOW / 64];
     double *top; /* the first non-essential term's scores in the window; all zero between */
+    double *norm; /* KB_TOPK_NORMS length norms (kb_index_norm), 0 until computed */
     void *wbuf; /* the cursors' wrow and wsc */
     kb_topk_cur *curs; /* nph */
     /* A split walk: range slice of nslices of each segment's rows, of
@@ -336,13 +342,23 @@ static void kb_topk_next(kb_topk_cur *c)
         kb_topk_to_block(c, c->b + 1);
 }
 
-/* c's score in its current row r of segment g. */
+/* c's score in its current row r of segment g.  The length norm is the
+ * same for every row of a length, so it comes from q's table: a division
+ * saved per posting, and the same double, as kb_index_norm is the very
+ * expression kb_index_term_score computes. */
 static double kb_topk_score(const kb_topk *q, const kb_topk_cur *c, const kb_index_seg *g,
                             uint32_t r)
 {
-    double f = kb_index_freq(q->ix, c->n0[c->i], c->n1[c->i]);
+    double f = kb_index_freq(q->ix, c->n0[c->i], c->n1[c->i]), norm;
+    uint32_t len = g->len[r];
 
-    return kb_index_term_score(q->ph[c->ph].idf, f, (double)g->len[r], q->avgdl);
+    if (len < KB_TOPK_NORMS) {
+        if ((norm = q->norm[len]) == 0)
+            norm = q->norm[len] = kb_index_norm((double)len, q->avgdl);
+    } else {
+        norm = kb_index_norm((double)len, q->avgdl);
+    }
+    return kb_index_term_score_norm(q->ph[c->ph].idf, f, norm);
 }
 
 /* --------------------------------------------------------------- part -- */
@@ -606,6 +622,7 @@ static int kb_topk_buffers(kb_topk *q)
 
     if (!(q->ents = calloc(q->k, sizeof *q->ents)) || !(q->curs = calloc(n, sizeof *q->curs)) ||
         !(q->acc = calloc(w, sizeof *q->acc)) || !(q->top = calloc(w, sizeof *q->top)) ||
+        !(q->norm = calloc(KB_TOPK_NORMS, sizeof *q->norm)) ||
         !(q->wbuf = malloc(n * w * (sizeof *scores + sizeof *rows))))
         return -1;
     scores = q->wbuf;
@@ -625,7 +642,9 @@ static void kb_topk_release(kb_topk *q)
     free(q->curs);
     free(q->acc);
     free(q->top);
+    free(q->norm);
     free(q->wbuf);
+    q->norm = NULL;
     q->verdict = NULL;
     q->ents = NULL;
     q->curs = NULL;
