@@ -296,7 +296,7 @@ static void measure(const char *label, int mode, const vec_kernel *k, const benc
         sum += ms[i];
     }
     qsort(ms, b->nq, sizeof *ms, cmp_double);
-    printf("| %s | %s | %u | %.2f | %.2f | %.2f |", label, mode == BEFORE ? "portable (inline)" : k->name,
+    printf("| %s | %s | %u | %.3f | %.3f | %.3f |", label, mode == BEFORE ? "portable (inline)" : k->name,
            mode == BEFORE ? 1 : nparts, ms[b->nq / 2], sum / (double)b->nq,
            (now(CLOCK_PROCESS_CPUTIME_ID) - cpu0) / (double)b->nq);
     fflush(stdout);
