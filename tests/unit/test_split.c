@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pargate.h"
 #include "split.h"
 #include "tap.h"
 
@@ -34,65 +35,6 @@ static const rule_case cases[] = {
     {4, 0, 3, 8, 4, "runnable threads not known: idle helpers, up to the cores"},
     {4, 0, 1, 8, 2, "... and no more than idle helpers + 1"},
 };
-
-/* A gate that holds the parts of a run until opened. */
-typedef struct gate {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int open;
-    unsigned held;
-    par *p;
-} gate;
-
-static void gate_part(void *arg, unsigned part)
-{
-    gate *g = arg;
-
-    (void)part;
-    pthread_mutex_lock(&g->mu);
-    g->held++;
-    pthread_cond_broadcast(&g->cv);
-    while (!g->open)
-        pthread_cond_wait(&g->cv, &g->mu);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void *gate_run(void *arg)
-{
-    gate *g = arg;
-
-    par_run(g->p, gate_part, g, 2);
-    return NULL;
-}
-
-/* Wait up to 10 s for the gate to hold n parts. */
-static int gate_wait_held(gate *g, unsigned n)
-{
-    struct timespec until;
-    int rc = 0;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
-    pthread_mutex_lock(&g->mu);
-    while (g->held < n && rc == 0)
-        rc = pthread_cond_timedwait(&g->cv, &g->mu, &until);
-    rc = g->held >= n;
-    pthread_mutex_unlock(&g->mu);
-    return rc;
-}
-
-/* Wait up to 10 s for p to have n idle helpers. */
-static int wait_idle(par *p, unsigned n)
-{
-    struct timespec nap = {0, 1000000};
-
-    for (int i = 0; i < 10000; i++) {
-        if (par_idle(p) == n)
-            return 1;
-        nanosleep(&nap, NULL);
-    }
-    return 0;
-}
 
 /* Busy threads: each spins until stop, having said it started. */
 static _Atomic int spin_stop, spin_started;
@@ -133,7 +75,7 @@ static void check_busy_machine(par *p, unsigned cores)
 int main(void)
 {
     par *p = par_new(1);
-    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL};
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL, 2};
     split_load l;
     pthread_t th;
     unsigned ways;
@@ -165,10 +107,7 @@ int main(void)
     ok(pthread_create(&th, NULL, gate_run, &g) == 0 && gate_wait_held(&g, 2),
        "another run holds the helper");
     is_int(split_ways(p, 8), 1, "helper busy: unsplit, whatever the cores");
-    pthread_mutex_lock(&g.mu);
-    g.open = 1;
-    pthread_cond_broadcast(&g.cv);
-    pthread_mutex_unlock(&g.mu);
+    gate_open(&g);
     pthread_join(th, NULL);
 
     ok(wait_idle(p, 1), "the helper is idle again");
