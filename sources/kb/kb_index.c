@@ -249,8 +249,11 @@ static int kb_index_flush(kb_index_term *t)
         b->off = t->size;
     }
     b = &t->blocks[t->nblocks - 1];
-    if (kb_index_put_varint(t, gap) || kb_index_put_varint(t, t->pn[0]) ||
-        kb_index_put_varint(t, t->pn[1]))
+    /* The two counts in one varint (kb_index_decode), the title's past 2
+     * in a second. */
+    if (kb_index_put_varint(t, gap) ||
+        kb_index_put_varint(t, t->pn[1] << 2 | (t->pn[0] < 3 ? t->pn[0] : 3)) ||
+        (t->pn[0] >= 3 && kb_index_put_varint(t, t->pn[0] - 3)))
         return -1;
     b->last = row;
     b->n++;

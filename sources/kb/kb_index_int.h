@@ -27,8 +27,10 @@
  * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl)), with the segment's
  * own avgdl: times the IDF it bounds the term's score in any row of the
  * block, and kb_topk scales it for the statistics of the moment (the
- * factor grows at most as fast as avgdl).  A block is (gap, title count,
- * text count) varints per row; the first gap counts from the previous
+ * factor grows at most as fast as avgdl).  A block is, per row, a varint
+ * gap and a varint text count << 2 | min(title count, 3), followed, when
+ * the title count is 3 or more, by a varint title count - 3: one byte for
+ * both counts in most rows.  The first gap counts from the previous
  * block's last + 1 (from 0 for the first block), the others from the
  * previous row + 1. */
 typedef struct kb_index_block {
@@ -197,10 +199,14 @@ static inline uint32_t kb_index_decode(const kb_index_term *t, uint32_t b, uint3
     uint32_t row = b ? t->blocks[b - 1].last + 1 : 0;
 
     for (uint32_t i = 0; i < blk->n; i++) {
+        uint32_t f;
         row += kb_index_varint(&p);
         rows[i] = row++;
-        n0[i] = kb_index_varint(&p);
-        n1[i] = kb_index_varint(&p);
+        f = kb_index_varint(&p);
+        n1[i] = f >> 2;
+        n0[i] = f & 3;
+        if (n0[i] == 3)
+            n0[i] += kb_index_varint(&p);
     }
     return blk->n;
 }
