@@ -250,6 +250,23 @@ static int fanout_copy_hits(fanout_entry *e, const ragd_hit *hits, size_t n)
     return 0;
 }
 
+/* Keep the source's error message for the reply, made fit to print as
+ * its hits are (hits_string), and say what that changed; a message lost
+ * to memory is only that. */
+static void fanout_keep_error(fanout_entry *e, const char *error)
+{
+    hits_fixes fx = {0};
+    int oom = 0;
+
+    e->pub.error = hits_string(error, HITS_ERROR_MAX, &fx, &oom);
+    if (fx.repaired || fx.cut)
+        log_limited(&e->pub.inst->fixlog, LOG_WARN, "source %s: its error message %s%s%s"
+                    " (%d bytes kept at most)", e->pub.inst->name,
+                    fx.repaired ? "was not UTF-8 (invalid bytes replaced by U+FFFD)" : "",
+                    fx.repaired && fx.cut ? " and " : "", fx.cut ? "was cut" : "",
+                    HITS_ERROR_MAX);
+}
+
 /* Settle a pending slot, tell the owner, and finish the fanout after the
  * last.  Returns 1 when the owner freed the fanout from its settle callback
  * (the fanout is gone now, and e with it unless its source still owes a
@@ -258,19 +275,8 @@ static int fanout_settle(fanout_entry *e, fanout_state to, const char *error)
 {
     fanout *f = e->f;
 
-    /* A source's message goes into the reply: made fit to print as its
-     * hits are (hits_string); a message lost to memory is only that. */
-    if (error && !e->pub.error) {
-        hits_fixes fx = {0};
-        int oom = 0;
-        e->pub.error = hits_string(error, HITS_ERROR_MAX, &fx, &oom);
-        if (fx.repaired || fx.cut)
-            log_limited(&e->pub.inst->fixlog, LOG_WARN, "source %s: its error message %s%s%s"
-                        " (%d bytes kept at most)", e->pub.inst->name,
-                        fx.repaired ? "was not UTF-8 (invalid bytes replaced by U+FFFD)" : "",
-                        fx.repaired && fx.cut ? " and " : "", fx.cut ? "was cut" : "",
-                        HITS_ERROR_MAX);
-    }
+    if (error && !e->pub.error)
+        fanout_keep_error(e, error);
     fanout_slot_move(e, FANOUT_EV_SETTLE, to, NULL);
     if (f->on_settle) {
         assert(f->in_callback == FANOUT_IN_NONE);
