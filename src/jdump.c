@@ -5,10 +5,12 @@
  * JSON_COMPACT | JSON_REAL_PRECISION(15); tests/unit/test_jdump.c holds
  * the two to the same bytes.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "jdump.h"
+#include "utf8.h"
 
 #define JDUMP_PRECISION 15
 
@@ -58,7 +60,7 @@ static int jdump_string(buf *b, const char *s, size_t n, size_t max)
 
 /* jansson's jsonp_dtostr: "%.15g", then ".0" when the text would read back
  * as an integer, and the exponent without '+' or leading zeros. */
-static int jdump_real(buf *b, double v, size_t max)
+static int jdump_real_text(buf *b, double v, size_t max)
 {
     char t[64];
     char *e;
@@ -85,20 +87,36 @@ static int jdump_real(buf *b, double v, size_t max)
     return buf_add(b, t, (size_t)n, max);
 }
 
-static int jdump_value(buf *b, const json_t *v, size_t max)
+int jdump_int(buf *b, json_int_t v, size_t max)
 {
     char t[32];
-    int n;
+    int n = snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, v);
+
+    return buf_add(b, t, (size_t)n, max);
+}
+
+int jdump_real(buf *b, double v, size_t max)
+{
+    return isfinite(v) ? jdump_real_text(b, v, max) : -1;
+}
+
+int jdump_str(buf *b, const char *s, size_t n, size_t max)
+{
+    if (utf8_span(s, n) != n) /* it stops at a NUL too */
+        return -1;
+    return jdump_string(b, s, n, max);
+}
+
+static int jdump_value(buf *b, const json_t *v, size_t max)
+{
     int first = 1;
 
     switch (json_typeof(v)) {
     case JSON_NULL: return buf_add(b, "null", 4, max);
     case JSON_TRUE: return buf_add(b, "true", 4, max);
     case JSON_FALSE: return buf_add(b, "false", 5, max);
-    case JSON_INTEGER:
-        n = snprintf(t, sizeof t, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return buf_add(b, t, (size_t)n, max);
-    case JSON_REAL: return jdump_real(b, json_real_value(v), max);
+    case JSON_INTEGER: return jdump_int(b, json_integer_value(v), max);
+    case JSON_REAL: return jdump_real_text(b, json_real_value(v), max);
     case JSON_STRING: return jdump_string(b, json_string_value(v), json_string_length(v), max);
     case JSON_ARRAY:
         if (buf_add(b, "[", 1, max) != 0)

@@ -27,4 +27,13 @@
  * hold a prefix of the text, which the caller releases. */
 int jdump_add(buf *b, const json_t *v, size_t max);
 
+/* The pieces, for printing a document without building its tree first:
+ * each appends what jdump_add prints for that value, never letting b pass
+ * max, and returns 0 or -1 (b may then hold part of it).  jdump_str checks
+ * s[0..n) as json_string does (valid UTF-8, no NUL) and refuses it
+ * otherwise; jdump_real refuses NaN and the infinities, as json_real does. */
+int jdump_str(buf *b, const char *s, size_t n, size_t max);
+int jdump_real(buf *b, double v, size_t max);
+int jdump_int(buf *b, json_int_t v, size_t max);
+
 #endif /* RAGD_JDUMP_H */

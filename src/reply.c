@@ -7,6 +7,7 @@
  * end the reply with an error, before the connection's own write timeout
  * would end it without one.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,30 +45,39 @@ static void reply_internal(struct evhttp_request *req, struct evbuffer *out)
     evhttp_send_reply(req, 500, "Internal Server Error", out);
 }
 
-void reply_json(struct evhttp_request *req, int status, json_t *body)
+/* Send text as req's JSON reply; built is 0 when it could not be made
+ * whole (a 500 then).  Empties text. */
+static void reply_text(struct evhttp_request *req, int status, buf *text, int built)
 {
     struct evbuffer *out = evbuffer_new();
-    buf text = {0};
-    int built = jdump_add(&text, body, REPLY_MAX_JSON) == 0 &&
-                buf_add(&text, "\n", 1, REPLY_MAX_JSON) == 0;
     const char *reason = status == 200 ? "OK" : NULL;
 
-    json_decref(body);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "application/json");
     if (!out) {
-        buf_release(&text);
+        buf_release(text);
         evhttp_send_error(req, 500, NULL); /* nothing left to build JSON with */
         return;
     }
     /* The evbuffer takes the text as it is; it frees it once sent. */
-    if (!built || evbuffer_add_reference(out, text.p, text.len, reply_free_dumped, NULL)) {
-        buf_release(&text);
+    if (!built || evbuffer_add_reference(out, text->p, text->len, reply_free_dumped, NULL)) {
+        buf_release(text);
         reply_internal(req, out);
     } else {
+        *text = (buf){0};
         evhttp_send_reply(req, status, reason, out);
     }
     evbuffer_free(out);
+}
+
+void reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+    buf text = {0};
+    int built = jdump_add(&text, body, REPLY_MAX_JSON) == 0 &&
+                buf_add(&text, "\n", 1, REPLY_MAX_JSON) == 0;
+
+    json_decref(body);
+    reply_text(req, status, &text, built);
 }
 
 void reply_error(struct evhttp_request *req, int status, const char *code, const char *message)
@@ -169,6 +179,17 @@ void reply_send_json(reply *r, int status, json_t *body)
         reply_json(r->req, status, body);
     else
         json_decref(body);
+    r->req = NULL;
+}
+
+void reply_send_text(reply *r, int status, buf *text)
+{
+    assert(!r->collect);
+    reply_detach(r);
+    if (r->req)
+        reply_text(r->req, status, text, 1);
+    else
+        buf_release(text);
     r->req = NULL;
 }
 

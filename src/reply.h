@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "conn.h"
 
 struct evhttp_request;
@@ -92,6 +93,10 @@ int reply_open(const reply *r);
 
 /* Send the whole reply (body stolen) and end it. */
 void reply_send_json(reply *r, int status, json_t *body);
+
+/* Send text (JSON, ended by a newline; taken, and emptied) as the whole
+ * reply and end it.  Not for a collecting reply, which wants a tree. */
+void reply_send_text(reply *r, int status, buf *text);
 
 /* Send an error as the whole reply and end it. */
 void reply_send_error(reply *r, int status, const char *code, const char *message);

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "fanout.h"
 #include "fuse.h"
 #include "gen.h"
@@ -71,6 +72,14 @@ json_t *writer_json_timing(const writer_data *d);
 json_t *writer_json_generation(const writer_data *d);
 json_t *writer_json_citations(const writer_data *d);
 json_t *writer_json_body(const writer_data *d);
+
+/* Append to b the /search document of d (without an answer, not from
+ * the cache) with request_id (NULL: none) and a newline: the bytes that
+ * printing writer_json_body plus its request_id gives, without building
+ * the tree.  Returns 0, or -1 when d has an answer or a cached document,
+ * a string is not valid UTF-8, a number is not finite, or memory runs out;
+ * b may then hold part of it, which the caller releases. */
+int writer_json_print(buf *b, const writer_data *d, const char *request_id);
 
 /* The /search document of d as the result cache keeps it (a new string
  * the caller frees): without timing_ms, request_id or coalesced, which

@@ -6,6 +6,7 @@
 
 #include "access.h"
 #include "clock.h"
+#include "jdump.h"
 #include "writer.h"
 
 json_t *writer_json_source(const fanout_slot *sl)
@@ -155,8 +156,93 @@ json_t *writer_json_request_id(json_t *body, const reply *r)
     return body;
 }
 
+/* ------------------------------------------------- printed directly -- */
+
+/* Appenders for writer_json_print: each returns 0 or -1, as buf_add does. */
+static int writer_json_lit(buf *b, const char *s)
+{
+    return buf_add(b, s, strlen(s), REPLY_MAX_JSON);
+}
+
+/* A NULL s fails, as json_pack's "s" fails on one. */
+static int writer_json_str(buf *b, const char *s)
+{
+    return s ? jdump_str(b, s, strlen(s), REPLY_MAX_JSON) : -1;
+}
+
+/* ,"key": -- or "key": first in its object */
+static int writer_json_key(buf *b, const char *key, int first)
+{
+    return (!first && writer_json_lit(b, ",") != 0) || writer_json_str(b, key) != 0 ||
+           writer_json_lit(b, ":") != 0 ? -1 : 0;
+}
+
+static int writer_json_print_context(buf *b, size_t rank, const fuse_hit *f)
+{
+    const ragd_hit *h = f->hit;
+
+    return writer_json_key(b, "rank", 1) || jdump_int(b, (json_int_t)rank, REPLY_MAX_JSON) ||
+           writer_json_key(b, "source", 0) || writer_json_str(b, f->source) ||
+           writer_json_key(b, "id", 0) || writer_json_str(b, h->id) ||
+           writer_json_key(b, "title", 0) || writer_json_str(b, h->title ? h->title : "") ||
+           writer_json_key(b, "url", 0) ||
+           (h->url ? writer_json_str(b, h->url) : writer_json_lit(b, "null")) ||
+           writer_json_key(b, "text", 0) || writer_json_str(b, h->text) ||
+           writer_json_key(b, "score", 0) || jdump_real(b, f->score, REPLY_MAX_JSON) ? -1 : 0;
+}
+
+static int writer_json_print_source(buf *b, const fanout_slot *sl)
+{
+    double ms = sl->state == FANOUT_DISABLED || sl->state == FANOUT_SKIPPED
+                    ? 0.0 : clock_report_ms(sl->end_us - sl->start_us);
+
+    return writer_json_str(b, sl->inst->name) || writer_json_lit(b, ":{\"status\":") ||
+           writer_json_str(b, fanout_state_name(sl->state)) ||
+           writer_json_key(b, "latency_ms", 0) || jdump_real(b, ms, REPLY_MAX_JSON) ||
+           writer_json_key(b, "hits", 0) || jdump_int(b, (json_int_t)sl->nhits, REPLY_MAX_JSON) ||
+           (sl->error && (writer_json_key(b, "error", 0) || writer_json_str(b, sl->error))) ||
+           (sl->hedged && writer_json_lit(b, ",\"hedged\":true")) ||
+           writer_json_lit(b, "}") ? -1 : 0;
+}
+
+int writer_json_print(buf *b, const writer_data *d, const char *request_id)
+{
+    if (d->cached || d->gen || writer_json_lit(b, "{\"query\":") || writer_json_str(b, d->query) ||
+        writer_json_lit(b, ",\"contexts\":["))
+        return -1;
+    for (size_t i = 0; i < d->nhits; i++)
+        if ((i && writer_json_lit(b, ",")) || writer_json_lit(b, "{") ||
+            writer_json_print_context(b, i + 1, &d->hits[i]) || writer_json_lit(b, "}"))
+            return -1;
+    if (writer_json_lit(b, "],\"sources\":{"))
+        return -1;
+    for (size_t i = 0; i < d->nslots; i++)
+        if ((i && writer_json_lit(b, ",")) || writer_json_print_source(b, d->slots[i]))
+            return -1;
+    return writer_json_lit(b, d->partial ? "},\"partial\":true" : "},\"partial\":false") ||
+           writer_json_key(b, "timing_ms", 0) || writer_json_lit(b, "{") ||
+           writer_json_key(b, "retrieval", 1) ||
+           jdump_real(b, d->retrieval_ms, REPLY_MAX_JSON) || writer_json_key(b, "total", 0) ||
+           jdump_real(b, clock_report_ms(clock_us() - d->t0_us), REPLY_MAX_JSON) ||
+           writer_json_lit(b, "}") || (d->coalesced && writer_json_lit(b, ",\"coalesced\":true")) ||
+           (request_id && (writer_json_key(b, "request_id", 0) || writer_json_str(b, request_id))) ||
+           writer_json_lit(b, "}\n") ? -1 : 0;
+}
+
 static void writer_json_done(reply *r, const writer_data *d)
 {
+    buf text = {0};
+
+    /* The common document printed straight from d, without a tree; a batch
+     * item (which wants the tree), a cached document or an answer go the
+     * general way, and so does a string jansson would refuse, to fail as
+     * it fails there. */
+    if (!r->collect && r->req &&
+        writer_json_print(&text, d, access_request_id(r->req)) == 0) {
+        reply_send_text(r, 200, &text);
+        return;
+    }
+    buf_release(&text);
     reply_send_json(r, 200, writer_json_request_id(writer_json_body(d), r));
 }
 

@@ -1,10 +1,12 @@
 /* Unit tests for the writers' JSON: the /search document built from a
  * typed search result (writer_json_*), as every format reuses it.  The
  * streamed formats are exercised end to end by t0610 and t0620. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "jdump.h"
 #include "tap.h"
 #include "writer.h"
 
@@ -106,10 +108,99 @@ static void test_writers_table(void)
        "only streamed chat takes tokens among the chat and json writers");
 }
 
+/* text with its "total" timing's number cut out (the two ways of printing
+ * read the clock at different moments); a new string. */
+static char *without_total(const char *text)
+{
+    const char *at = strstr(text, "\"total\":");
+    char *out = strdup(text);
+    size_t skip;
+
+    if (!at || !out)
+        return out;
+    at += strlen("\"total\":");
+    skip = strspn(at, "0123456789.e-");
+    memmove(out + (at - text), at + skip, strlen(at + skip) + 1);
+    return out;
+}
+
+/* writer_json_print gives the bytes that printing the tree gives. */
+static void same_as_tree(const writer_data *d, const char *request_id, const char *name)
+{
+    json_t *tree = writer_json_body(d);
+    buf want = {0}, got = {0};
+    char *w, *g;
+
+    if (tree && request_id)
+        json_object_set_new(tree, "request_id", json_string(request_id));
+    ok(tree && jdump_add(&want, tree, REPLY_MAX_JSON) == 0 &&
+       buf_add(&want, "\n", 1, REPLY_MAX_JSON) == 0, "%s: the tree prints", name);
+    ok(writer_json_print(&got, d, request_id) == 0, "%s: printed directly", name);
+    w = without_total(want.p ? want.p : "");
+    g = without_total(got.p ? got.p : "");
+    is_str(g, w, "%s: the same bytes", name);
+    free(w);
+    free(g);
+    buf_release(&want);
+    buf_release(&got);
+    json_decref(tree);
+}
+
+static void test_print_direct(void)
+{
+    ragd_hit odd[] = {
+        {"q\"uote\\back", "tab\there\x01", "http://x/\xc3\xa9", "line\nbreak \xe2\x82\xac \xf0\x9f\x98\x80 </script>", 1},
+        {"e", "", NULL, "", 1},
+    };
+    fuse_hit fused[] = {{&hits_kb[1], "kb", 0, 1, 0.5}, {&hits_kb[0], "kb", 0, 0, 1.0},
+                        {&odd[0], "web", 0, 0, 1e-20}, {&odd[1], "web", 0, 1, 123456789.123},
+                        {&odd[0], "web", 0, 0, -2.5e300}};
+    fanout_slot hedged = {&inst_web, FANOUT_OK, 1000, 2234, odd, 2, NULL, 1};
+    fanout_slot off = {&inst_web, FANOUT_DISABLED, 0, 0, NULL, 0, NULL, 0};
+    fanout_slot *const slots2[] = {&slot_kb, &hedged};
+    fanout_slot *const slots3[] = {&off};
+    writer_data d = data(fused, 5, NULL);
+    buf b = {0};
+
+    same_as_tree(&d, NULL, "every kind of hit, a timeout with its error");
+    same_as_tree(&d, "req-1\"x", "with a request id");
+    d.slots = slots2;
+    d.partial = 0;
+    d.coalesced = 1;
+    same_as_tree(&d, "r", "hedged, coalesced, not partial");
+    d.slots = slots3;
+    d.nslots = 1;
+    d.nhits = 0;
+    same_as_tree(&d, NULL, "no contexts, a disabled source");
+
+    d = data(fused, 2, NULL);
+    odd[1].text = "bad \xff byte";
+    fused[1].hit = &odd[1];
+    ok(writer_json_print(&b, &d, NULL) == -1, "invalid UTF-8 is refused, as jansson refuses it");
+    buf_release(&b);
+    ok(writer_json_body(&d) == NULL, "(jansson refuses it)");
+    odd[1].text = NULL;
+    ok(writer_json_print(&b, &d, NULL) == -1, "a missing text is refused");
+    buf_release(&b);
+    odd[1].text = "";
+    fused[1].score = NAN;
+    ok(writer_json_print(&b, &d, NULL) == -1, "a score that is not a number is refused");
+    buf_release(&b);
+    fused[1].score = 1;
+    d.cached = "{}";
+    ok(writer_json_print(&b, &d, NULL) == -1, "a cached document goes the general way");
+    buf_release(&b);
+    d.cached = NULL;
+    d.gen = &(gen_result){RAGD_OK, "a", NULL, 0, "extractive", NULL, NULL, 1.0};
+    ok(writer_json_print(&b, &d, NULL) == -1, "so does an answer");
+    buf_release(&b);
+}
+
 int main(void)
 {
     test_body_without_generation();
     test_body_with_generation();
     test_writers_table();
+    test_print_direct();
     return tap_done();
 }
