@@ -9,6 +9,7 @@
  * type sources hold for a transfer), converted back in hedge_cancel; it is
  * never dereferenced as one.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,40 +46,61 @@ void hedge_init(hedge *h, const char *name, double share, int64_t floor_ms)
     h->name = name;
     h->share = share;
     h->floor_ms = floor_ms;
+    atomic_init(&h->p95, -1);
+}
+
+/* The first position in sorted[0..n) whose sample is above v (with
+ * above == 0: at or above v). */
+static unsigned hedge_bound(const int64_t *sorted, unsigned n, int64_t v, int above)
+{
+    unsigned lo = 0, hi = n;
+
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < v || (above && sorted[mid] == v))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Swap sample old (present in h->sorted when the ring is full) for v in
+ * the sorted copy. */
+static void hedge_sort_in(hedge *h, int64_t v)
+{
+    unsigned n = h->nring, at;
+
+    if (n == HEDGE_RING) {
+        at = hedge_bound(h->sorted, n, h->ring[h->next], 0);
+        assert(at < n && h->sorted[at] == h->ring[h->next]);
+        memmove(h->sorted + at, h->sorted + at + 1, (--n - at) * sizeof *h->sorted);
+    }
+    at = hedge_bound(h->sorted, n, v, 1);
+    memmove(h->sorted + at + 1, h->sorted + at, (n - at) * sizeof *h->sorted);
+    h->sorted[at] = v;
 }
 
 void hedge_observe(hedge *h, int64_t ms)
 {
+    int64_t v = ms < 0 ? 0 : ms;
+
     spin_lock(&h->lock);
-    h->ring[h->next] = ms < 0 ? 0 : ms;
+    hedge_sort_in(h, v);
+    h->ring[h->next] = v;
     h->next = (h->next + 1) % HEDGE_RING;
     if (h->nring < HEDGE_RING)
         h->nring++;
+    /* Nearest rank: the smallest sample at or above 95% of them. */
+    atomic_store_explicit(&h->p95, h->nring < HEDGE_MIN_SAMPLES
+                                       ? -1 : h->sorted[(h->nring * 95 + 99) / 100 - 1],
+                          memory_order_relaxed);
     spin_unlock(&h->lock);
 }
 
-static int hedge_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest rank: the smallest sample at or above 95% of them. */
 int64_t hedge_p95(const hedge *h)
 {
-    hedge *m = (hedge *)h; /* the lock is not part of the value */
-    int64_t v[HEDGE_RING];
-    unsigned rank, n;
-
-    spin_lock(&m->lock);
-    n = m->nring;
-    memcpy(v, m->ring, n * sizeof *v);
-    spin_unlock(&m->lock);
-    if (n < HEDGE_MIN_SAMPLES)
-        return -1;
-    qsort(v, n, sizeof *v, hedge_cmp);
-    rank = (n * 95 + 99) / 100;
-    return v[rank - 1];
+    return atomic_load_explicit(&((hedge *)h)->p95, memory_order_relaxed);
 }
 
 int64_t hedge_delay_ms(const hedge *h)

@@ -25,6 +25,7 @@
 #ifndef RAGD_HEDGE_H
 #define RAGD_HEDGE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "httpc.h"
@@ -45,6 +46,9 @@ typedef struct hedge {
     int64_t floor_ms;         /* never hedge before this */
     double tokens;            /* budget left, 0..HEDGE_BURST */
     int64_t ring[HEDGE_RING]; /* recent latencies, ms */
+    int64_t sorted[HEDGE_RING]; /* the same samples in order, kept at each
+                                 * observation so that the p95 is one read */
+    _Atomic int64_t p95;      /* hedge_p95's answer, read without the lock */
     unsigned nring;           /* samples in ring (at most HEDGE_RING) */
     unsigned next;            /* where the next sample goes */
     uint64_t sent;            /* hedges sent (for metrics) */

@@ -1,4 +1,7 @@
 /* Unit tests for the hedging p95 estimator and budget (no network). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "hedge.h"
 #include "tap.h"
 
@@ -29,6 +32,41 @@ static void test_p95(void)
     is_int(hedge_p95(&h), 1000, "8 of 128 reach it");
     hedge_observe(&h, -5);
     ok(hedge_p95(&h) >= 0, "a negative latency counts as 0");
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The p95 kept sorted at each observation against sorting the last
+ * HEDGE_RING samples afresh, over a long run with many equal samples (so
+ * that evicting one of several equal ones is exercised). */
+static void test_p95_against_sort(void)
+{
+    int64_t seen[4000], last[HEDGE_RING];
+    unsigned x = 12345, wrong = 0;
+    hedge h;
+
+    hedge_init(&h, "s", 0.05, 50);
+    for (int i = 0; i < 4000; i++) {
+        int n = i + 1 < HEDGE_RING ? i + 1 : HEDGE_RING;
+        int64_t want = -1;
+
+        x = x * 1103515245u + 12345u;
+        seen[i] = (int64_t)(x >> 16) % (i < 2000 ? 7 : 500) - 1;
+        hedge_observe(&h, seen[i]);
+        memcpy(last, seen + i + 1 - n, (size_t)n * sizeof *last);
+        for (int j = 0; j < n; j++)
+            last[j] = last[j] < 0 ? 0 : last[j];
+        qsort(last, (size_t)n, sizeof *last, cmp64);
+        if (n >= HEDGE_MIN_SAMPLES)
+            want = last[(n * 95 + 99) / 100 - 1];
+        wrong += hedge_p95(&h) != want;
+    }
+    is_int(wrong, 0, "the kept p95 is the p95 of the last %d samples after each of 4,000",
+           HEDGE_RING);
 }
 
 static void test_budget(void)
@@ -68,6 +106,7 @@ static void test_budget(void)
 int main(void)
 {
     test_p95();
+    test_p95_against_sort();
     test_budget();
     return tap_done();
 }
