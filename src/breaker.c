@@ -13,6 +13,8 @@ void breaker_init(breaker *b, const char *name, int failures, int64_t open_ms,
     assert(failures >= 0 && open_ms > 0 && max_open_ms >= open_ms);
     *b = (breaker){.name = name, .failures = failures, .open_ms = open_ms,
                    .max_open_ms = max_open_ms, .cur_open_ms = open_ms};
+    atomic_init(&b->state, BREAKER_CLOSED);
+    atomic_init(&b->run, 0);
 }
 
 void breaker_export(const breaker *b)
@@ -63,6 +65,8 @@ int breaker_allow(breaker *b, int64_t now_ms)
 {
     int ok;
 
+    if (atomic_load_explicit(&b->state, memory_order_relaxed) == BREAKER_CLOSED)
+        return 1;
     spin_lock(&b->lock);
     ok = breaker_allow_locked(b, now_ms);
     spin_unlock(&b->lock);
@@ -93,6 +97,10 @@ void breaker_record(breaker *b, int ok, int64_t now_ms)
 {
     if (b->failures == 0)
         return;
+    /* An answer while closed with no failure counted changes nothing. */
+    if (ok && atomic_load_explicit(&b->state, memory_order_relaxed) == BREAKER_CLOSED &&
+        atomic_load_explicit(&b->run, memory_order_relaxed) == 0)
+        return;
     spin_lock(&b->lock);
     breaker_record_locked(b, ok, now_ms);
     spin_unlock(&b->lock);
@@ -100,13 +108,7 @@ void breaker_record(breaker *b, int ok, int64_t now_ms)
 
 breaker_state breaker_get_state(const breaker *b)
 {
-    breaker *m = (breaker *)b; /* the lock is not part of the value */
-    breaker_state st;
-
-    spin_lock(&m->lock);
-    st = m->state;
-    spin_unlock(&m->lock);
-    return st;
+    return atomic_load(&((breaker *)b)->state);
 }
 
 const char *breaker_state_name(breaker_state s)

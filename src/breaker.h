@@ -16,6 +16,7 @@
 #ifndef RAGD_BREAKER_H
 #define RAGD_BREAKER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "spin.h"
@@ -31,8 +32,11 @@ typedef struct breaker {
     int failures;           /* consecutive failures that open it; 0: never opens */
     int64_t open_ms;        /* first open period */
     int64_t max_open_ms;    /* cap of the doubling */
-    breaker_state state;
-    int run;                /* consecutive failures so far */
+    /* state and run are atomic so that the common case -- closed, and
+     * the source answered -- is read without the lock and writes nothing
+     * that every loop's requests would pass between cores. */
+    _Atomic breaker_state state;
+    _Atomic int run;        /* consecutive failures so far */
     int64_t cur_open_ms;    /* the current open period */
     int64_t until_ms;       /* OPEN: when it half-opens; HALF_OPEN: next probe */
     uint64_t opened;        /* times it opened (counters for metrics) */
