@@ -298,7 +298,7 @@ int serve_main(int argc, char **argv)
         rc = 2;
     } else {
         if (cores_quota_lowered(&quota, &affinity))
-            log_msg(LOG_INFO, "cpu quota %.3g cpus: sizing for %u core%s (affinity allows %u)",
+            log_msg(LOG_INFO, "cpu quota %g cpus: sizing for %u core%s (affinity allows %u)",
                     quota, cores_usable(), cores_usable() == 1 ? "" : "s", affinity);
         if (st.nloops > 1)
             log_msg(LOG_INFO, "serving on %u event loops", st.nloops);
