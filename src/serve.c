@@ -271,6 +271,8 @@ int serve_main(int argc, char **argv)
 {
     serve_state st;
     char err[1024];
+    double quota;
+    unsigned affinity;
     int rc;
 
     memset(&st, 0, sizeof st);
@@ -295,6 +297,9 @@ int serve_main(int argc, char **argv)
         fprintf(stderr, "ragd serve: %s\n", err);
         rc = 2;
     } else {
+        if (cores_quota_lowered(&quota, &affinity))
+            log_msg(LOG_INFO, "cpu quota %g cpus: sizing for %u core%s (affinity allows %u)",
+                    quota, cores_usable(), cores_usable() == 1 ? "" : "s", affinity);
         if (st.nloops > 1)
             log_msg(LOG_INFO, "serving on %u event loops", st.nloops);
         printf("ragd %s listening on %s\n", PACKAGE_VERSION, st.srv.address);

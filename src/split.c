@@ -7,6 +7,14 @@
  * millisecond scans that ask.  The cores are those this process may run
  * on (cores.h): confined to a few cores of a large machine, it splits
  * less than the machine's idle cores would suggest, never more.
+ *
+ * Under a CPU quota the cores are the quota's, and the runnable threads
+ * are still the machine's: other containers' threads, which spend none
+ * of ragd's quota, count against it too.  That errs one way only, towards
+ * splitting less, as it does for a cpuset; what the rule must not do, a
+ * split wider than the quota that throttling would then stall, it cannot.
+ * Counting only ragd's own runnable threads would be closer, but there
+ * is no read of that as cheap as /proc/loadavg's.
  */
 #include <assert.h>
 #include <fcntl.h>
