@@ -32,6 +32,8 @@ const char config_serve_usage[] =
     "  --workers N        worker threads for SQLite work (default: one per core)\n"
     "  --loops N|auto     event loops serving HTTP, one thread each (default: auto,\n"
     "                     one per core)\n"
+    "  --pin-threads      run loop i and worker i on the i-th CPU ragd may use\n"
+    "                     (default: wherever the kernel puts them)\n"
     "  --embed-url URL    embeddings endpoint, when the store used --embedder openai\n"
     "  --llm-url URL      OpenAI-compatible API base URL for answers, e.g.\n"
     "                     https://api.openai.com/v1 (default: extractive answers)\n"
@@ -89,7 +91,7 @@ enum { OPT_DB = 256, OPT_LISTEN, OPT_WEB_URL, OPT_TIMEOUT, OPT_WORKERS, OPT_LOOP
        OPT_CONFIG, OPT_LOG_LEVEL, OPT_HELP, OPT_LLM_URL, OPT_LLM_MODEL, OPT_LLM_TEMPERATURE,
        OPT_LLM_MAX_TOKENS, OPT_CONTEXT_TOKENS, OPT_PROMPT, OPT_LLM_TIMEOUT, OPT_PLUGIN_DIR,
        OPT_MAX_BODY, OPT_MAX_QUERY, OPT_API_KEYS, OPT_ACCESS_LOG, OPT_LOG_QUERIES, OPT_CORS_ORIGIN,
-       OPT_HEDGE_SHARE, OPT_STORE,
+       OPT_HEDGE_SHARE, OPT_STORE, OPT_PIN_THREADS,
        OPT_LIMIT /* OPT_LIMIT + i: config_limit_specs[i] */ };
 
 /* The numeric limits, each a flag and a config file key. */
@@ -148,6 +150,7 @@ static const struct option config_opts[] = {
     {"api-keys", required_argument, NULL, OPT_API_KEYS},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
+    {"pin-threads", no_argument, NULL, OPT_PIN_THREADS},
     {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
     {"max-connections", required_argument, NULL, OPT_LIMIT + 0},
     {"max-inflight", required_argument, NULL, OPT_LIMIT + 1},
@@ -334,12 +337,12 @@ static int config_file_key(config *c, const char *key, json_t *v, char *err, siz
     if (!strcmp(key, "plugin_dir")) return config_file_str(v, key, &c->plugin_dir, err, errlen);
     if (!strcmp(key, "api_keys_file")) return config_file_str(v, key, &c->api_keys_file, err, errlen);
     if (!strcmp(key, "access_log")) return config_file_str(v, key, &c->access_log, err, errlen);
-    if (!strcmp(key, "log_queries")) {
+    if (!strcmp(key, "log_queries") || !strcmp(key, "pin_threads")) {
         if (!json_is_boolean(v)) {
             snprintf(err, errlen, "%s: expected true or false", key);
             return -1;
         }
-        c->log_queries = json_is_true(v);
+        *(!strcmp(key, "log_queries") ? &c->log_queries : &c->pin_threads) = json_is_true(v);
         return 0;
     }
     if (!strcmp(key, "cors_origins")) return config_file_origins(c, v, err, errlen);
@@ -489,6 +492,7 @@ static int config_flag(config *c, int opt, const char *arg, char *err, size_t er
     case OPT_API_KEYS: return config_set_str(&c->api_keys_file, arg);
     case OPT_ACCESS_LOG: return config_set_str(&c->access_log, arg);
     case OPT_LOG_QUERIES: c->log_queries = 1; return 0;
+    case OPT_PIN_THREADS: c->pin_threads = 1; return 0;
     case OPT_CORS_ORIGIN: return config_add_origin(c, arg, err, errlen);
     case OPT_LLM_TEMPERATURE:
         return config_flag_number(arg, "--llm-temperature", 2, &c->llm_temperature, err, errlen);
@@ -659,6 +663,7 @@ void config_keep_fixed(config *next, config *running, char *changed, size_t len)
     config_keep_str(&next->plugin_dir, &running->plugin_dir, "plugin_dir", changed, len);
     CONFIG_KEEP_NUM(workers, "workers");
     CONFIG_KEEP_NUM(loops, "loops");
+    CONFIG_KEEP_NUM(pin_threads, "pin_threads");
     next->loops_given = running->loops_given;
     CONFIG_KEEP_NUM(llm_temperature, "llm_temperature");
     CONFIG_KEEP_NUM(llm_max_tokens, "llm_max_tokens");

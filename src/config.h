@@ -52,6 +52,7 @@ typedef struct config {
     char *api_keys_file; /* API keys and their scopes (auth.h), or NULL: none */
     char *access_log;   /* the access log's file, or NULL: stderr */
     int log_queries;    /* put query texts in the access log */
+    int pin_threads;    /* loop i and worker i on the i-th CPU (pin.h) */
     /* Limits on what clients and upstreams control (config_limit_specs). */
     long max_connections;    /* open at once; 0: derived from RLIMIT_NOFILE */
     long max_inflight;       /* searches at once; past it, 503 with Retry-After */

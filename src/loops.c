@@ -24,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "loops.h"
+#include "pin.h"
 #include "metrics.h"
 #include "pool.h"
 
@@ -216,6 +217,7 @@ static void *loops_thread(void *arg)
     /* What top -H and bench/run show for the thread. */
     snprintf(name, sizeof name, "ragd-loop%u", lp->index);
     pthread_setname_np(pthread_self(), name);
+    pin_self(lp->index);
     rc = loops_setup(lp, err, sizeof err);
 
     pthread_mutex_lock(&L->mu);

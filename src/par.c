@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "par.h"
+#include "pin.h"
 
 /* One par_run: parts [0, next) are handed out, done have returned. */
 typedef struct par_task {
@@ -78,6 +79,7 @@ static void *par_main(void *arg)
 
     /* What top -H and bench/scale show for the thread. */
     pthread_setname_np(pthread_self(), "ragd-scan");
+    pin_release_self(); /* for idle CPUs, not the starting thread's one */
     pthread_mutex_lock(&p->mu);
     for (;;) {
         par_task *t;

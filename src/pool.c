@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "pin.h"
 #include "pool.h"
 
 typedef struct joblist {
@@ -115,6 +116,7 @@ static void *pool_worker_main(void *arg)
     /* What top -H and bench/scale show for the thread. */
     snprintf(name, sizeof name, "ragd-work%u", w->index);
     pthread_setname_np(pthread_self(), name);
+    pin_self(w->index); /* beside loop w->index, with --pin-threads */
     pthread_mutex_lock(&p->lock);
     for (;;) {
         job *j;

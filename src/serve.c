@@ -21,6 +21,7 @@
 #include "loops.h"
 #include "metrics.h"
 #include "obs.h"
+#include "pin.h"
 #include "registry.h"
 #include "serve.h"
 #include "server.h"
@@ -182,6 +183,9 @@ static int serve_setup(serve_state *st, config *cfg, char *err, size_t errlen)
 {
     unsigned workers = cfg->workers ? cfg->workers : cores_usable();
 
+    /* Before any loop, worker or split thread starts: they ask it. */
+    if (pin_setup(cfg->pin_threads, err, errlen) != 0)
+        return -1;
     if (!(st->base = loops_base_new())) {
         snprintf(err, errlen, "cannot create the event loop");
         return -1;
@@ -302,6 +306,11 @@ int serve_main(int argc, char **argv)
                     quota, cores_usable(), cores_usable() == 1 ? "" : "s", affinity);
         if (st.nloops > 1)
             log_msg(LOG_INFO, "serving on %u event loops", st.nloops);
+        /* The main thread is loop 0; pinned last, so that no thread it
+         * started took its one CPU with it. */
+        if (pin_count())
+            log_msg(LOG_INFO, "pinning loop i and worker i to the i-th of the %u CPUs ragd may "
+                    "use (loop 0: CPU %d)", pin_count(), pin_self(0));
         printf("ragd %s listening on %s\n", PACKAGE_VERSION, st.srv.address);
         fflush(stdout);
         event_base_dispatch(st.base);

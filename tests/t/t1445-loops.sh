@@ -138,6 +138,46 @@ test_expect_success 'without SO_REUSEPORT the loops share one listening socket' 
 	grep -q "RAGD_LISTEN_SHARED=1: the loops share one listening socket" "$RAGD_LOG" &&
 	searches 64 "$KEY2" && all_codes 200 64 && stop_ragd
 '
+# cpu_list FILE: the Cpus_allowed_list of a /proc status FILE, one CPU a
+# word ("0-2,5" as "0 1 2 5").
+cpu_list() {
+	sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$1" | tr ',' '\n' |
+	awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) printf "%s%d", n++ ? " " : "", c }
+		END { print "" }'
+}
+# threads_on NAME: the CPU lists of ragd's threads called NAME, one a line.
+threads_on() {
+	for t in /proc/$RAGD_PID/task/*; do
+		[ "$(cat "$t/comm")" = "$1" ] && cpu_list "$t/status"
+	done
+}
+# pinned_as_said: the main loop and worker 0 on our first CPU, loop 1 and
+# worker 1 on our second, each alone; split helpers on all of ours.  (A
+# thread pins itself as it starts, so a step waits for this.)
+pinned_as_said() {
+	set -- $(cpu_list /proc/self/status); all="$*"
+	test "$(threads_on ragd)" = "$1" && test "$(threads_on ragd-work0)" = "$1" &&
+	test "$(threads_on ragd-loop1)" = "$2" && test "$(threads_on ragd-work1)" = "$2" &&
+	test -n "$(threads_on ragd-scan)" &&
+	test "$(threads_on ragd-scan | sort -u)" = "$all" || {
+		for t in /proc/$RAGD_PID/task/*; do echo "# $(cat $t/comm): $(cpu_list $t/status)"; done
+		return 1
+	}
+}
+if [ "$(cpu_list /proc/self/status | wc -w)" -ge 2 ]; then
+test_expect_success '--pin-threads: loop i and worker i on the i-th CPU, split helpers on all' '
+	start_ragd --config cfg.json --loops 2 --workers 2 --pin-threads &&
+	grep -q "pinning loop i and worker i to the i-th of the" "$RAGD_LOG" &&
+	{ wait_for pinned_as_said 10 || pinned_as_said; } &&
+	searches 32 "$KEY2" && all_codes 200 32 && stop_ragd
+'
+else
+	echo "# one CPU only: --pin-threads has nowhere to pin to; its check skipped"
+fi
+test_expect_success 'a "pin_threads" that is not true or false is refused' '
+	echo "{\"db\": \"$DB\", \"pin_threads\": \"yes\"}" >bad.json &&
+	refused --config bad.json -- "pin_threads: expected true or false"
+'
 test_expect_success 'auto serves on one loop per core' '
 	start_ragd --db "$DB" --loops auto &&
 	if [ "$(nproc)" -gt 1 ]; then grep -q "serving on $(nproc) event loops" "$RAGD_LOG"; fi &&
