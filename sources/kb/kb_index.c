@@ -249,8 +249,7 @@ static int kb_index_flush(kb_index_term *t)
         b->off = t->size;
     }
     b = &t->blocks[t->nblocks - 1];
-    /* The two counts in one varint (kb_index_decode), the title's past 2
-     * in a second. */
+    /* The gap, then the two counts as kb_block.h packs them. */
     if (kb_index_put_varint(t, gap) ||
         kb_index_put_varint(t, t->pn[1] << 2 | (t->pn[0] < 3 ? t->pn[0] : 3)) ||
         (t->pn[0] >= 3 && kb_index_put_varint(t, t->pn[0] - 3)))
@@ -283,29 +282,77 @@ static int kb_index_seg_post(kb_index_seg *g, int64_t ti, uint32_t row, uint32_t
     return 0;
 }
 
-/* Give back what growing t's arrays left spare: most terms have one
- * block of a few bytes.  A failed shrink keeps the larger array. */
+/* Give back what growing t's block table left spare: most terms have
+ * one block.  A failed shrink keeps the larger array. */
 static void kb_index_term_trim(kb_index_term *t)
 {
-    unsigned char *d = t->size ? realloc(t->data, t->size) : NULL;
     kb_index_block *b = t->nblocks ? realloc(t->blocks, t->nblocks * sizeof *b) : NULL;
 
-    if (d) {
-        t->data = d;
-        t->cap = t->size;
-    }
     if (b) {
         t->blocks = b;
         t->capblocks = t->nblocks;
     }
 }
 
-/* Finish term t: its last row, and each block's bound. */
+/* Decode block b of t as kb_index_flush stages it into rows, n0, n1;
+ * returns its row count. */
+static uint32_t kb_index_stage_decode(const kb_index_term *t, uint32_t b, uint32_t *rows,
+                                      uint32_t *n0, uint32_t *n1)
+{
+    const kb_index_block *blk = &t->blocks[b];
+    const unsigned char *p = t->data + blk->off;
+    uint32_t row = kb_index_base(t, b);
+
+    for (uint32_t i = 0; i < blk->n; i++) {
+        uint32_t f;
+        row += kb_block_varint(&p);
+        rows[i] = row++;
+        f = kb_block_varint(&p);
+        n1[i] = f >> 2;
+        n0[i] = f & 3;
+        if (n0[i] == 3)
+            n0[i] += kb_block_varint(&p);
+    }
+    return blk->n;
+}
+
+/* Pack t's staged postings into blocks (kb_block.h), in a buffer of their
+ * size and the padding the unpacker reads past them.  0 or -1. */
+static int kb_index_term_pack(kb_index_term *t)
+{
+    uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
+    size_t cap = KB_BLOCK_PAD, size = 0;
+    unsigned char *d, *shrunk;
+
+    for (uint32_t b = 0; b < t->nblocks; b++)
+        cap += KB_BLOCK_BOUND(t->blocks[b].n);
+    if (!(d = malloc(cap)))
+        return -1;
+    for (uint32_t b = 0; b < t->nblocks; b++) {
+        uint32_t n = kb_index_stage_decode(t, b, rows, n0, n1);
+        unsigned width;
+        size_t nb = kb_block_pack(d + size, kb_index_base(t, b), rows, n0, n1, n, &width);
+        t->blocks[b].off = size;
+        t->blocks[b].width = (uint8_t)width;
+        size += nb;
+    }
+    memset(d + size, 0, KB_BLOCK_PAD);
+    if ((shrunk = realloc(d, size + KB_BLOCK_PAD)))
+        d = shrunk;
+    free(t->data);
+    t->data = d;
+    t->size = size;
+    t->cap = size + KB_BLOCK_PAD;
+    return 0;
+}
+
+/* Finish term t: its last row, its blocks packed, and each block's
+ * bound. */
 static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_term *t)
 {
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
 
-    if (kb_index_flush(t) != 0)
+    if (kb_index_flush(t) != 0 || kb_index_term_pack(t) != 0)
         return -1;
     kb_index_term_trim(t);
     for (uint32_t b = 0; b < t->nblocks; b++) {
