@@ -137,6 +137,7 @@ static void kb_index_seg_free(kb_index_seg *g)
     free(g->docs);
     free(g->chunk);
     free(g->len);
+    free(g->len8);
     free(g->doc);
     free(g->doc_off);
     free(g->doc_rows);
@@ -383,6 +384,10 @@ static int kb_index_seg_finish(const kb_index *ix, kb_index_seg *g)
             return -1;
         npost += g->terms[t].df;
     }
+    if (!(g->len8 = malloc(g->nrows ? g->nrows : 1)))
+        return -1;
+    for (size_t r = 0; r < g->nrows; r++)
+        g->len8[r] = (uint8_t)(g->len[r] < KB_INDEX_LEN8 ? g->len[r] : KB_INDEX_LEN8);
     if (!(g->doc_off = calloc(g->ndocs + 1, sizeof *g->doc_off)) ||
         !(g->doc_rows = malloc((g->nrows ? g->nrows : 1) * sizeof *g->doc_rows)) ||
         !(g->fwd_off = calloc(g->nrows + 1, sizeof *g->fwd_off)) ||
@@ -483,7 +488,8 @@ void kb_index_info_get(const kb_index *ix, kb_index_info *info)
         const kb_index_seg *g = ix->parts[i].seg;
         info->dead += ix->parts[i].ndead;
         info->terms += g->nterms;
-        info->bytes += g->nrows * (sizeof *g->chunk + sizeof *g->len + sizeof *g->doc +
+        info->bytes += g->nrows * (sizeof *g->chunk + sizeof *g->len + sizeof *g->len8 +
+                                   sizeof *g->doc +
                                    sizeof *g->doc_rows + sizeof *g->fwd_off) +
                        g->ndocs * (sizeof *g->docs + sizeof *g->doc_off + 16) +
                        g->docmap.cap * 4 + g->termmap.cap * 4 + g->nterms * sizeof *g->terms;

@@ -376,7 +376,7 @@ static double kb_topk_score_len(const kb_topk *q, const kb_topk_cur *c, uint32_t
 static double kb_topk_score(const kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, uint32_t r)
 {
     kb_topk_count(c);
-    return kb_topk_score_len(q, c, c->i, g->len[r]);
+    return kb_topk_score_len(q, c, c->i, kb_index_len(g, r));
 }
 
 /* --------------------------------------------------------------- part -- */
@@ -474,7 +474,7 @@ static void kb_topk_gather(const kb_topk *q, kb_topk_cur *c, const kb_index_seg 
          * cache, so they are better waited for together than one by one
          * behind each score's division. */
         for (; e < c->n && c->rows[e] <= w1; e++)
-            len[e] = g->len[c->rows[e]];
+            len[e] = kb_index_len(g, c->rows[e]);
         kb_topk_count(c);
         for (i = c->i; i < e; i++) {
             uint32_t r = c->rows[i], o = r - w0;
