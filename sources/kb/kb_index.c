@@ -317,29 +317,34 @@ static uint32_t kb_index_stage_decode(const kb_index_term *t, uint32_t b, uint32
     return blk->n;
 }
 
-/* Pack t's staged postings into blocks (kb_block.h), in a buffer of their
- * size and the padding the unpacker reads past them.  0 or -1. */
-static int kb_index_term_pack(kb_index_term *t)
+/* Pack t's staged postings into blocks (kb_block.h), through the scratch
+ * buffer *buf (of *cap bytes, grown as needed, the caller's to free),
+ * into a buffer of their size and the padding the unpacker reads past
+ * them: allocated at its size, so that building leaves no spare room.
+ * 0 or -1. */
+static int kb_index_term_pack(kb_index_term *t, unsigned char **buf, size_t *cap)
 {
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
-    size_t cap = KB_BLOCK_PAD, size = 0;
-    unsigned char *d, *shrunk;
+    size_t need = 0, size = 0;
+    unsigned char *d;
 
     for (uint32_t b = 0; b < t->nblocks; b++)
-        cap += KB_BLOCK_BOUND(t->blocks[b].n);
-    if (!(d = malloc(cap)))
+        need += KB_BLOCK_BOUND(t->blocks[b].n);
+    if (kb_index_grow(buf, cap, need, 1) != 0)
         return -1;
     for (uint32_t b = 0; b < t->nblocks; b++) {
         uint32_t n = kb_index_stage_decode(t, b, rows, n0, n1);
         unsigned width;
-        size_t nb = kb_block_pack(d + size, kb_index_base(t, b), rows, n0, n1, n, &width);
+        size_t nb = kb_block_pack(*buf + size, kb_index_base(t, b), rows, n0, n1, n, &width);
         t->blocks[b].off = size;
         t->blocks[b].width = (uint8_t)width;
         size += nb;
     }
+    if (!(d = malloc(size + KB_BLOCK_PAD)))
+        return -1;
+    if (size)
+        memcpy(d, *buf, size);
     memset(d + size, 0, KB_BLOCK_PAD);
-    if ((shrunk = realloc(d, size + KB_BLOCK_PAD)))
-        d = shrunk;
     free(t->data);
     t->data = d;
     t->size = size;
@@ -349,11 +354,12 @@ static int kb_index_term_pack(kb_index_term *t)
 
 /* Finish term t: its last row, its blocks packed, and each block's
  * bound. */
-static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_term *t)
+static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_term *t,
+                                unsigned char **buf, size_t *cap)
 {
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
 
-    if (kb_index_flush(t) != 0 || kb_index_term_pack(t) != 0)
+    if (kb_index_flush(t) != 0 || kb_index_term_pack(t, buf, cap) != 0)
         return -1;
     kb_index_term_trim(t);
     for (uint32_t b = 0; b < t->nblocks; b++) {
@@ -379,10 +385,17 @@ static int kb_index_seg_finish(const kb_index *ix, kb_index_seg *g)
     g->avgdl = g->nrows ? (double)g->ntokens / (double)g->nrows : 1.0;
     if (!(g->avgdl > 0))
         g->avgdl = 1.0;
-    for (size_t t = 0; t < g->nterms; t++) {
-        if (kb_index_term_finish(ix, g, &g->terms[t]) != 0)
-            return -1;
-        npost += g->terms[t].df;
+    {
+        unsigned char *buf = NULL;
+        size_t cap = 0;
+        for (size_t t = 0; t < g->nterms; t++) {
+            if (kb_index_term_finish(ix, g, &g->terms[t], &buf, &cap) != 0) {
+                free(buf);
+                return -1;
+            }
+            npost += g->terms[t].df;
+        }
+        free(buf);
     }
     if (!(g->len8 = malloc(g->nrows ? g->nrows : 1)))
         return -1;
