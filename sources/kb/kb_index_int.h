@@ -66,10 +66,11 @@ typedef struct kb_index_map {
 /* A segment: rows (row i is chunk chunk[i] of document doc[i], len[i]
  * tokens; len8[i] the same in a byte, or KB_INDEX_LEN8 when it does not
  * fit: a quarter of the table a search looks a length up in for every
- * posting it scores, which then stays in a nearer cache), documents (docs[d], with their rows doc_rows[doc_off[d] ..
- * doc_off[d+1])), terms, and each row's terms (fwd[fwd_off[i] ..
- * fwd_off[i+1]), term indexes) for tombstoning.  Immutable once built;
- * shared by snapshots, refs counts them. */
+ * posting it scores, which then stays in a nearer cache), documents
+ * (docs[d], with their rows doc_rows[doc_off[d] .. doc_off[d+1])),
+ * terms, and each row's terms (fwd[fwd_off[i] .. fwd_off[i+1]), term
+ * indexes) for tombstoning.  Immutable once built; shared by snapshots,
+ * refs counts them. */
 typedef struct kb_index_seg {
     atomic_uint refs;
     size_t nrows, caprows;
