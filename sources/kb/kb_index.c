@@ -137,6 +137,7 @@ static void kb_index_seg_free(kb_index_seg *g)
     free(g->docs);
     free(g->chunk);
     free(g->len);
+    free(g->len8);
     free(g->doc);
     free(g->doc_off);
     free(g->doc_rows);
@@ -249,8 +250,7 @@ static int kb_index_flush(kb_index_term *t)
         b->off = t->size;
     }
     b = &t->blocks[t->nblocks - 1];
-    /* The two counts in one varint (kb_index_decode), the title's past 2
-     * in a second. */
+    /* The gap, then the two counts as kb_block.h packs them. */
     if (kb_index_put_varint(t, gap) ||
         kb_index_put_varint(t, t->pn[1] << 2 | (t->pn[0] < 3 ? t->pn[0] : 3)) ||
         (t->pn[0] >= 3 && kb_index_put_varint(t, t->pn[0] - 3)))
@@ -283,29 +283,83 @@ static int kb_index_seg_post(kb_index_seg *g, int64_t ti, uint32_t row, uint32_t
     return 0;
 }
 
-/* Give back what growing t's arrays left spare: most terms have one
- * block of a few bytes.  A failed shrink keeps the larger array. */
+/* Give back what growing t's block table left spare: most terms have
+ * one block.  A failed shrink keeps the larger array. */
 static void kb_index_term_trim(kb_index_term *t)
 {
-    unsigned char *d = t->size ? realloc(t->data, t->size) : NULL;
     kb_index_block *b = t->nblocks ? realloc(t->blocks, t->nblocks * sizeof *b) : NULL;
 
-    if (d) {
-        t->data = d;
-        t->cap = t->size;
-    }
     if (b) {
         t->blocks = b;
         t->capblocks = t->nblocks;
     }
 }
 
-/* Finish term t: its last row, and each block's bound. */
-static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_term *t)
+/* Decode block b of t as kb_index_flush stages it into rows, n0, n1;
+ * returns its row count. */
+static uint32_t kb_index_stage_decode(const kb_index_term *t, uint32_t b, uint32_t *rows,
+                                      uint32_t *n0, uint32_t *n1)
+{
+    const kb_index_block *blk = &t->blocks[b];
+    const unsigned char *p = t->data + blk->off;
+    uint32_t row = kb_index_base(t, b);
+
+    for (uint32_t i = 0; i < blk->n; i++) {
+        uint32_t f;
+        row += kb_block_varint(&p);
+        rows[i] = row++;
+        f = kb_block_varint(&p);
+        n1[i] = f >> 2;
+        n0[i] = f & 3;
+        if (n0[i] == 3)
+            n0[i] += kb_block_varint(&p);
+    }
+    return blk->n;
+}
+
+/* Pack t's staged postings into blocks (kb_block.h), through the scratch
+ * buffer *buf (of *cap bytes, grown as needed, the caller's to free),
+ * into a buffer of their size and the padding the unpacker reads past
+ * them: allocated at its size, so that building leaves no spare room.
+ * 0 or -1. */
+static int kb_index_term_pack(kb_index_term *t, unsigned char **buf, size_t *cap)
+{
+    uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
+    size_t need = 0, size = 0;
+    unsigned char *d;
+
+    for (uint32_t b = 0; b < t->nblocks; b++)
+        need += KB_BLOCK_BOUND(t->blocks[b].n);
+    if (kb_index_grow(buf, cap, need, 1) != 0)
+        return -1;
+    for (uint32_t b = 0; b < t->nblocks; b++) {
+        uint32_t n = kb_index_stage_decode(t, b, rows, n0, n1);
+        unsigned width;
+        size_t nb = kb_block_pack(*buf + size, kb_index_base(t, b), rows, n0, n1, n, &width);
+        t->blocks[b].off = size;
+        t->blocks[b].width = (uint8_t)width;
+        size += nb;
+    }
+    if (!(d = malloc(size + KB_BLOCK_PAD)))
+        return -1;
+    if (size)
+        memcpy(d, *buf, size);
+    memset(d + size, 0, KB_BLOCK_PAD);
+    free(t->data);
+    t->data = d;
+    t->size = size;
+    t->cap = size + KB_BLOCK_PAD;
+    return 0;
+}
+
+/* Finish term t: its last row, its blocks packed, and each block's
+ * bound. */
+static int kb_index_term_finish(const kb_index *ix, kb_index_seg *g, kb_index_term *t,
+                                unsigned char **buf, size_t *cap)
 {
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
 
-    if (kb_index_flush(t) != 0)
+    if (kb_index_flush(t) != 0 || kb_index_term_pack(t, buf, cap) != 0)
         return -1;
     kb_index_term_trim(t);
     for (uint32_t b = 0; b < t->nblocks; b++) {
@@ -331,11 +385,22 @@ static int kb_index_seg_finish(const kb_index *ix, kb_index_seg *g)
     g->avgdl = g->nrows ? (double)g->ntokens / (double)g->nrows : 1.0;
     if (!(g->avgdl > 0))
         g->avgdl = 1.0;
-    for (size_t t = 0; t < g->nterms; t++) {
-        if (kb_index_term_finish(ix, g, &g->terms[t]) != 0)
-            return -1;
-        npost += g->terms[t].df;
+    {
+        unsigned char *buf = NULL;
+        size_t cap = 0;
+        for (size_t t = 0; t < g->nterms; t++) {
+            if (kb_index_term_finish(ix, g, &g->terms[t], &buf, &cap) != 0) {
+                free(buf);
+                return -1;
+            }
+            npost += g->terms[t].df;
+        }
+        free(buf);
     }
+    if (!(g->len8 = malloc(g->nrows ? g->nrows : 1)))
+        return -1;
+    for (size_t r = 0; r < g->nrows; r++)
+        g->len8[r] = (uint8_t)(g->len[r] < KB_INDEX_LEN8 ? g->len[r] : KB_INDEX_LEN8);
     if (!(g->doc_off = calloc(g->ndocs + 1, sizeof *g->doc_off)) ||
         !(g->doc_rows = malloc((g->nrows ? g->nrows : 1) * sizeof *g->doc_rows)) ||
         !(g->fwd_off = calloc(g->nrows + 1, sizeof *g->fwd_off)) ||
@@ -436,7 +501,8 @@ void kb_index_info_get(const kb_index *ix, kb_index_info *info)
         const kb_index_seg *g = ix->parts[i].seg;
         info->dead += ix->parts[i].ndead;
         info->terms += g->nterms;
-        info->bytes += g->nrows * (sizeof *g->chunk + sizeof *g->len + sizeof *g->doc +
+        info->bytes += g->nrows * (sizeof *g->chunk + sizeof *g->len + sizeof *g->len8 +
+                                   sizeof *g->doc +
                                    sizeof *g->doc_rows + sizeof *g->fwd_off) +
                        g->ndocs * (sizeof *g->docs + sizeof *g->doc_off + 16) +
                        g->docmap.cap * 4 + g->termmap.cap * 4 + g->nterms * sizeof *g->terms;

@@ -11,31 +11,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kb_block.h"
 #include "kb_index.h"
 
 /* Postings per block: the unit of decoding and of the maximum-impact
  * bounds that let a search skip. */
-#define KB_INDEX_BLOCK 128
+#define KB_INDEX_BLOCK KB_BLOCK_MAX
 
 /* FTS5's bm25() constants (fts5_aux.c). */
 #define KB_INDEX_K1 1.2
 #define KB_INDEX_B 0.75
 
 /* One block of a term's postings: its bytes start at off in the term's
- * data; it holds n rows (1..KB_INDEX_BLOCK), the last of which is last.
- * gmax is the highest of the term's BM25 frequency factors in its rows,
- * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgdl)), with the segment's
- * own avgdl: times the IDF it bounds the term's score in any row of the
- * block, and kb_topk scales it for the statistics of the moment (the
- * factor grows at most as fast as avgdl).  A block is, per row, a varint
- * gap and a varint text count << 2 | min(title count, 3), followed, when
- * the title count is 3 or more, by a varint title count - 3: one byte for
- * both counts in most rows.  The first gap counts from the previous
- * block's last + 1 (from 0 for the first block), the others from the
- * previous row + 1. */
+ * data, packed at width (kb_block.h); it holds n rows (1..KB_INDEX_BLOCK),
+ * the last of which is last.  gmax is the highest of the term's BM25
+ * frequency factors in its rows, f * (k1 + 1) / (f + k1 * (1 - b + b * D
+ * / avgdl)), with the segment's own avgdl: times the IDF it bounds the
+ * term's score in any row of the block, and kb_topk scales it for the
+ * statistics of the moment (the factor grows at most as fast as avgdl).
+ * While a segment is built, a term's data is instead, per row, a varint
+ * gap and the counts' varints, packed into blocks when the term is
+ * finished. */
 typedef struct kb_index_block {
     uint64_t off;
-    uint32_t last, n;
+    uint32_t last;
+    uint16_t n;
+    uint8_t width;
     double gmax;
 } kb_index_block;
 
@@ -63,15 +64,19 @@ typedef struct kb_index_map {
 } kb_index_map;
 
 /* A segment: rows (row i is chunk chunk[i] of document doc[i], len[i]
- * tokens), documents (docs[d], with their rows doc_rows[doc_off[d] ..
- * doc_off[d+1])), terms, and each row's terms (fwd[fwd_off[i] ..
- * fwd_off[i+1]), term indexes) for tombstoning.  Immutable once built;
- * shared by snapshots, refs counts them. */
+ * tokens; len8[i] the same in a byte, or KB_INDEX_LEN8 when it does not
+ * fit: a quarter of the table a search looks a length up in for every
+ * posting it scores, which then stays in a nearer cache), documents
+ * (docs[d], with their rows doc_rows[doc_off[d] .. doc_off[d+1])),
+ * terms, and each row's terms (fwd[fwd_off[i] .. fwd_off[i+1]), term
+ * indexes) for tombstoning.  Immutable once built; shared by snapshots,
+ * refs counts them. */
 typedef struct kb_index_seg {
     atomic_uint refs;
     size_t nrows, caprows;
     int64_t *chunk;
     uint32_t *len, *doc;
+    uint8_t *len8;
     int64_t ntokens;
     double avgdl;         /* ntokens / nrows, for the blocks' gmax */
     size_t ndocs, capdocs;
@@ -102,6 +107,17 @@ struct kb_index {
     int64_t nrows;        /* live rows: FTS5's row count */
     int64_t ntokens;      /* their tokens: FTS5's total size */
 };
+
+/* len8's mark for a length of this many tokens or more. */
+#define KB_INDEX_LEN8 255
+
+/* The length of row r of segment g, from the byte table when it holds it. */
+static inline uint32_t kb_index_len(const kb_index_seg *g, uint32_t r)
+{
+    uint32_t l = g->len8[r];
+
+    return l < KB_INDEX_LEN8 ? l : g->len[r];
+}
 
 /* Whether row r of part p is a tombstone. */
 static inline int kb_index_is_dead(const kb_index_part *p, uint32_t r)
@@ -173,20 +189,29 @@ static inline double kb_index_term_score_norm(double idf, double f, double norm)
     return idf * ((f * (k1 + 1.0)) / (f + norm));
 }
 
-/* Read a varint at *pp. */
-static inline uint32_t kb_index_varint(const unsigned char **pp)
+/* The first row block b of term t may hold. */
+static inline uint32_t kb_index_base(const kb_index_term *t, uint32_t b)
 {
-    const unsigned char *p = *pp;
-    uint32_t v = 0;
-    int shift = 0;
+    return b ? t->blocks[b - 1].last + 1 : 0;
+}
 
-    while (*p & 0x80) {
-        v |= (uint32_t)(*p++ & 0x7f) << shift;
-        shift += 7;
-    }
-    v |= (uint32_t)*p++ << shift;
-    *pp = p;
-    return v;
+/* Decode block b of term t's rows into rows (KB_INDEX_BLOCK); returns
+ * its row count. */
+static inline uint32_t kb_index_decode_rows(const kb_index_term *t, uint32_t b, uint32_t *rows)
+{
+    const kb_index_block *blk = &t->blocks[b];
+
+    kb_block_rows(t->data + blk->off, blk->width, blk->n, kb_index_base(t, b), rows);
+    return blk->n;
+}
+
+/* Decode block b of term t's counts into n0 (title) and n1 (text). */
+static inline void kb_index_decode_counts(const kb_index_term *t, uint32_t b, uint32_t *n0,
+                                          uint32_t *n1)
+{
+    const kb_index_block *blk = &t->blocks[b];
+
+    kb_block_counts(t->data + blk->off, blk->width, blk->n, n0, n1);
 }
 
 /* Decode block b of term t into rows, n0, n1 (KB_INDEX_BLOCK each);
@@ -194,21 +219,8 @@ static inline uint32_t kb_index_varint(const unsigned char **pp)
 static inline uint32_t kb_index_decode(const kb_index_term *t, uint32_t b, uint32_t *rows,
                                        uint32_t *n0, uint32_t *n1)
 {
-    const kb_index_block *blk = &t->blocks[b];
-    const unsigned char *p = t->data + blk->off;
-    uint32_t row = b ? t->blocks[b - 1].last + 1 : 0;
-
-    for (uint32_t i = 0; i < blk->n; i++) {
-        uint32_t f;
-        row += kb_index_varint(&p);
-        rows[i] = row++;
-        f = kb_index_varint(&p);
-        n1[i] = f >> 2;
-        n0[i] = f & 3;
-        if (n0[i] == 3)
-            n0[i] += kb_index_varint(&p);
-    }
-    return blk->n;
+    kb_index_decode_counts(t, b, n0, n1);
+    return kb_index_decode_rows(t, b, rows);
 }
 
 /* The term index of s (len bytes) in g, or -1. */

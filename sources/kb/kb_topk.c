@@ -78,14 +78,17 @@ typedef struct kb_topk_phrase {
 /* A term's postings in one segment as a search walks them: block b, and
  * when decoded (n > 0) its rows from position i on, i the first row >=
  * min (the row the cursor was last moved to).  Blocks are decoded only
- * when a row is needed: skipping by bounds uses the block table alone.
- * bub bounds the score of any row in block b. */
+ * when a row is needed: skipping by bounds uses the block table alone;
+ * and a block's counts (n0, n1; counted) only when one of its rows is
+ * scored: probing for a row needs the rows alone.  bub bounds the score
+ * of any row in block b. */
 typedef struct kb_topk_cur {
     const kb_index_term *t;
     int ph;
     double scale; /* the IDF, and the growth of avgdl since the segment was built */
     double ub, bub;
     uint32_t b, n, i, min;
+    int counted;
     uint32_t rows[KB_INDEX_BLOCK], n0[KB_INDEX_BLOCK], n1[KB_INDEX_BLOCK];
     /* An essential cursor's rows in the window and their scores
      * (KB_TOPK_WINDOW each, in kb_topk's wbuf), wn of them; wpos: the
@@ -302,7 +305,8 @@ static uint32_t kb_topk_row(kb_topk_cur *c)
     if (c->b >= c->t->nblocks)
         return UINT32_MAX;
     if (!c->n) {
-        c->n = kb_index_decode(c->t, c->b, c->rows, c->n0, c->n1);
+        c->n = kb_index_decode_rows(c->t, c->b, c->rows);
+        c->counted = 0;
         c->bub = kb_topk_block_bound(c, c->b);
         /* The block's last row is >= min: the loop ends inside it. */
         for (c->i = 0; c->rows[c->i] < c->min; c->i++)
@@ -342,15 +346,22 @@ static void kb_topk_next(kb_topk_cur *c)
         kb_topk_to_block(c, c->b + 1);
 }
 
-/* c's score in its current row r of segment g.  The length norm is the
- * same for every row of a length, so it comes from q's table: a division
- * saved per posting, and the same double, as kb_index_norm is the very
- * expression kb_index_term_score computes. */
-static double kb_topk_score(const kb_topk *q, const kb_topk_cur *c, const kb_index_seg *g,
-                            uint32_t r)
+/* Decode the counts of c's current block (decoded) on first need. */
+static void kb_topk_count(kb_topk_cur *c)
 {
-    double f = kb_index_freq(q->ix, c->n0[c->i], c->n1[c->i]), norm;
-    uint32_t len = g->len[r];
+    if (!c->counted) {
+        kb_index_decode_counts(c->t, c->b, c->n0, c->n1);
+        c->counted = 1;
+    }
+}
+
+/* c's score in posting i of its block (counted), a row of length len.
+ * The length norm is the same for every row of a length, so it comes
+ * from q's table: a division saved per posting, and the same double, as
+ * kb_index_norm is the very expression kb_index_term_score computes. */
+static double kb_topk_score_len(const kb_topk *q, const kb_topk_cur *c, uint32_t i, uint32_t len)
+{
+    double f = kb_index_freq(q->ix, c->n0[i], c->n1[i]), norm;
 
     if (len < KB_TOPK_NORMS) {
         if ((norm = q->norm[len]) == 0)
@@ -359,6 +370,13 @@ static double kb_topk_score(const kb_topk *q, const kb_topk_cur *c, const kb_ind
         norm = kb_index_norm((double)len, q->avgdl);
     }
     return kb_index_term_score_norm(q->ph[c->ph].idf, f, norm);
+}
+
+/* c's score in its current row r of segment g. */
+static double kb_topk_score(const kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, uint32_t r)
+{
+    kb_topk_count(c);
+    return kb_topk_score_len(q, c, c->i, kb_index_len(g, r));
 }
 
 /* --------------------------------------------------------------- part -- */
@@ -446,21 +464,28 @@ static int kb_topk_window(kb_topk_cur **cs, int nc, uint32_t hi, uint32_t *w0, u
 static void kb_topk_gather(const kb_topk *q, kb_topk_cur *c, const kb_index_seg *g, uint32_t w0,
                            uint32_t w1, double *acc, uint64_t *bits)
 {
+    uint32_t len[KB_INDEX_BLOCK];
+
     c->wn = c->wpos = 0;
     while (kb_topk_row(c) <= w1) {
-        uint32_t i = c->i;
-        for (; i < c->n && c->rows[i] <= w1; i++) {
+        uint32_t i, e = c->i;
+        /* The rows' lengths first, in a loop of independent loads: they
+         * are scattered over the segment's table, and most miss the
+         * cache, so they are better waited for together than one by one
+         * behind each score's division. */
+        for (; e < c->n && c->rows[e] <= w1; e++)
+            len[e] = kb_index_len(g, c->rows[e]);
+        kb_topk_count(c);
+        for (i = c->i; i < e; i++) {
             uint32_t r = c->rows[i], o = r - w0;
-            double s;
-            c->i = i;
-            s = kb_topk_score(q, c, g, r);
+            double s = kb_topk_score_len(q, c, i, len[i]);
             acc[o] += s;
             if (bits)
                 bits[o >> 6] |= 1ull << (o & 63);
             c->wrow[c->wn] = r;
             c->wsc[c->wn++] = s;
         }
-        c->i = i - 1;
+        c->i = e - 1;
         kb_topk_next(c);
     }
 }
