@@ -6,7 +6,7 @@
 . "$SRCDIR/tests/t/lib.sh"
 : "${RAGEVAL:?RAGEVAL must point at the rag-eval binary}"
 MINI=$SRCDIR/tests/data/beir-mini
-SCIFACT=$SRCDIR/../shared/eval/scifact
+SCIFACT=${SCIFACT:-$SRCDIR/../shared/eval/scifact}
 DB=$TEST_DIR/mini.db
 
 # trec_ok FILE: 6 columns, Q0, ranks 1.. per query, strictly decreasing
@@ -132,7 +132,7 @@ if [ -f "$SCIFACT/corpus.jsonl" ]; then
 		test -f sf/report.json && say "scifact $r: $(jq -c ".runs.$r.metrics" sf/report.json)"
 	done
 else
-	test_skip 'SciFact: kb nDCG@10 >= 0.60' "SciFact not found at $SCIFACT"
+	test_skip 'SciFact: kb nDCG@10 >= 0.60' "SciFact not found at $SCIFACT (set SCIFACT)"
 fi
 test_expect_success 'ragd stops cleanly' '
 	stop_ragd
