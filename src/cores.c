@@ -292,11 +292,15 @@ static unsigned long long cores_quota_milli(const char *proc_cgroup, const char 
     return tightest;
 }
 
+/* Thousandths of a CPU as whole cores, rounded up; 0 stays 0 (no quota). */
+static unsigned cores_whole(unsigned long long milli)
+{
+    return (unsigned)((milli + 999) / 1000);
+}
+
 unsigned cores_quota_at(const char *proc_cgroup, const char *mountinfo, const char *root)
 {
-    unsigned long long milli = cores_quota_milli(proc_cgroup, mountinfo, root);
-
-    return milli ? (unsigned)((milli + 999) / 1000) : 0;
+    return cores_whole(cores_quota_milli(proc_cgroup, mountinfo, root));
 }
 
 static unsigned cores_affinity(void)
@@ -321,7 +325,7 @@ static void cores_look(void)
 {
     unsigned long long milli = cores_quota_milli("/proc/self/cgroup", "/proc/self/mountinfo",
                                                  NULL);
-    unsigned quota = milli ? (unsigned)((milli + 999) / 1000) : 0;
+    unsigned quota = cores_whole(milli);
 
     cores_seen.affinity = cores_affinity();
     cores_seen.quota_milli = milli;

@@ -65,8 +65,8 @@ static unsigned hedge_bound(const int64_t *sorted, unsigned n, int64_t v, int ab
     return lo;
 }
 
-/* Swap sample old (present in h->sorted when the ring is full) for v in
- * the sorted copy. */
+/* Put v into the sorted copy; when the ring is full, the sample v is
+ * about to overwrite (ring[next], the oldest) leaves the copy first. */
 static void hedge_sort_in(hedge *h, int64_t v)
 {
     unsigned n = h->nring, at;

@@ -24,8 +24,8 @@
 #include "config.h"
 #include "log.h"
 #include "loops.h"
-#include "pin.h"
 #include "metrics.h"
+#include "pin.h"
 #include "pool.h"
 
 /* Every loop counts into a metrics shard of its own. */

@@ -9,12 +9,23 @@
 #include "jdump.h"
 #include "writer.h"
 
+/* A source's latency as reported: 0 for one that was never asked. */
+static double writer_json_latency_ms(const fanout_slot *sl)
+{
+    return sl->state == FANOUT_DISABLED || sl->state == FANOUT_SKIPPED
+               ? 0.0 : clock_report_ms(sl->end_us - sl->start_us);
+}
+
+/* The request's time so far, as timing_ms.total reports it. */
+static double writer_json_total_ms(const writer_data *d)
+{
+    return clock_report_ms(clock_us() - d->t0_us);
+}
+
 json_t *writer_json_source(const fanout_slot *sl)
 {
     json_t *o = json_pack("{ss sf sI}", "status", fanout_state_name(sl->state),
-                          "latency_ms",
-                          sl->state == FANOUT_DISABLED || sl->state == FANOUT_SKIPPED ? 0.0
-                                        : clock_report_ms(sl->end_us - sl->start_us),
+                          "latency_ms", writer_json_latency_ms(sl),
                           "hits", (json_int_t)sl->nhits);
 
     if (o && sl->error)
@@ -62,7 +73,7 @@ json_t *writer_json_sources(const writer_data *d)
 json_t *writer_json_timing(const writer_data *d)
 {
     json_t *t = json_pack("{sf sf}", "retrieval", d->retrieval_ms, "total",
-                          clock_report_ms(clock_us() - d->t0_us));
+                          writer_json_total_ms(d));
 
     if (t && d->gen)
         json_object_set_new(t, "generation", json_real(d->gen->latency_ms));
@@ -193,12 +204,10 @@ static int writer_json_print_context(buf *b, size_t rank, const fuse_hit *f)
 
 static int writer_json_print_source(buf *b, const fanout_slot *sl)
 {
-    double ms = sl->state == FANOUT_DISABLED || sl->state == FANOUT_SKIPPED
-                    ? 0.0 : clock_report_ms(sl->end_us - sl->start_us);
-
     return writer_json_str(b, sl->inst->name) || writer_json_lit(b, ":{\"status\":") ||
            writer_json_str(b, fanout_state_name(sl->state)) ||
-           writer_json_key(b, "latency_ms", 0) || jdump_real(b, ms, REPLY_MAX_JSON) ||
+           writer_json_key(b, "latency_ms", 0) ||
+           jdump_real(b, writer_json_latency_ms(sl), REPLY_MAX_JSON) ||
            writer_json_key(b, "hits", 0) || jdump_int(b, (json_int_t)sl->nhits, REPLY_MAX_JSON) ||
            (sl->error && (writer_json_key(b, "error", 0) || writer_json_str(b, sl->error))) ||
            (sl->hedged && writer_json_lit(b, ",\"hedged\":true")) ||
@@ -223,9 +232,10 @@ int writer_json_print(buf *b, const writer_data *d, const char *request_id)
            writer_json_key(b, "timing_ms", 0) || writer_json_lit(b, "{") ||
            writer_json_key(b, "retrieval", 1) ||
            jdump_real(b, d->retrieval_ms, REPLY_MAX_JSON) || writer_json_key(b, "total", 0) ||
-           jdump_real(b, clock_report_ms(clock_us() - d->t0_us), REPLY_MAX_JSON) ||
+           jdump_real(b, writer_json_total_ms(d), REPLY_MAX_JSON) ||
            writer_json_lit(b, "}") || (d->coalesced && writer_json_lit(b, ",\"coalesced\":true")) ||
-           (request_id && (writer_json_key(b, "request_id", 0) || writer_json_str(b, request_id))) ||
+           (request_id &&
+            (writer_json_key(b, "request_id", 0) || writer_json_str(b, request_id))) ||
            writer_json_lit(b, "}\n") ? -1 : 0;
 }
 
